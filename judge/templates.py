@@ -1,0 +1,123 @@
+"""Judge templates: YAML files in prompts/ with named placeholders, validated when loaded, before any model runs."""
+from __future__ import annotations
+
+import hashlib
+import string
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from models.errors import UserFacingError
+
+PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
+MODES = ("single", "pairwise")
+REQUIRED_PLACEHOLDERS = {"single": {"prompt", "answer"}, "pairwise": {"prompt", "answer_a", "answer_b"}}
+OPTIONAL_PLACEHOLDERS = {"reference", "output_format"}
+DEFAULT_TEMPLATES = {"single": "judge_single", "pairwise": "judge_pairwise"}
+DEFAULT_CRITERIA = ("relevance", "coherence", "completeness")
+
+
+class TemplateError(UserFacingError):
+    """A judge template is malformed: missing fields, or missing / unknown placeholders."""
+
+
+@dataclass(frozen=True)
+class JudgeTemplate:
+    name: str
+    mode: str
+    criteria: tuple[str, ...]
+    scale: tuple[int, int]
+    system: str
+    template: str
+    output_format: str
+    description: str = ""
+    source: str = ""
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.to_yaml().encode("utf-8")).hexdigest()
+
+    def render(self, **values: str) -> list[dict]:
+        """Chat messages for the judge, with every placeholder filled."""
+        values = {"reference": "", **values, "output_format": self.output_format.strip()}
+        messages = [{"role": "user", "content": self.template.format(**values).strip()}]
+        if self.system.strip():
+            messages.insert(0, {"role": "system", "content": self.system.strip()})
+        return messages
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name, "mode": self.mode, "description": self.description, "criteria": list(self.criteria),
+            "scale": list(self.scale), "system": self.system, "template": self.template,
+            "output_format": self.output_format,
+        }
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=1000)
+
+
+def placeholders(text: str) -> set[str]:
+    try:
+        return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+    except ValueError as exc:  # e.g. a single '{' that is not a placeholder
+        raise TemplateError(f"template text is malformed ({exc}); write a literal brace as '{{{{' or '}}}}'") from exc
+
+
+def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
+    """Build and validate a template from YAML text; every problem names the field and the fix."""
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise TemplateError(f"{source}: not valid YAML: {exc}") from exc
+    if not isinstance(data, dict):
+        raise TemplateError(f"{source}: expected a YAML mapping with name, mode, template, output_format")
+    missing = [k for k in ("name", "mode", "template", "output_format") if not data.get(k)]
+    if missing:
+        raise TemplateError(f"{source}: missing field(s) {', '.join(missing)}")
+    mode = data["mode"]
+    if mode not in MODES:
+        raise TemplateError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+    found = placeholders(data["template"])
+    absent = REQUIRED_PLACEHOLDERS[mode] - found
+    unknown = found - REQUIRED_PLACEHOLDERS[mode] - OPTIONAL_PLACEHOLDERS
+    if absent:
+        raise TemplateError(f"{source}: a {mode} template must contain {', '.join('{'+p+'}' for p in sorted(absent))}")
+    if unknown:
+        allowed = sorted(REQUIRED_PLACEHOLDERS[mode] | OPTIONAL_PLACEHOLDERS)
+        raise TemplateError(
+            f"{source}: unknown placeholder(s) {', '.join('{'+p+'}' for p in sorted(unknown))}; "
+            f"allowed: {', '.join('{'+p+'}' for p in allowed)}"
+        )
+    if placeholders(data.get("system") or ""):
+        raise TemplateError(f"{source}: the system text takes no placeholders")
+    criteria = tuple(str(c).strip().lower() for c in data.get("criteria") or DEFAULT_CRITERIA)
+    scale = tuple(int(x) for x in data.get("scale") or (1, 4))
+    if len(scale) != 2 or scale[0] >= scale[1]:
+        raise TemplateError(f"{source}: scale must be [low, high] with low < high, got {data.get('scale')}")
+    for criterion in criteria:
+        if criterion not in data["output_format"].lower():
+            raise TemplateError(f"{source}: output_format must have a line for criterion {criterion!r}")
+    return JudgeTemplate(
+        name=str(data["name"]), mode=mode, criteria=criteria, scale=(scale[0], scale[1]),
+        system=data.get("system") or "", template=data["template"], output_format=data["output_format"],
+        description=data.get("description") or "", source=source,
+    )
+
+
+def load_template(name_or_path: str | Path) -> JudgeTemplate:
+    """A template by file path, or by name in prompts/ (e.g. 'judge_single')."""
+    path = Path(name_or_path)
+    if not path.is_file():
+        candidate = PROMPTS_DIR / f"{name_or_path}.yaml"
+        if not candidate.is_file():
+            known = ", ".join(p.stem for p in sorted(PROMPTS_DIR.glob("judge_*.yaml")))
+            raise TemplateError(f"judge template {str(name_or_path)!r} not found; known templates: {known}")
+        path = candidate
+    return parse_template(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def default_template(mode: str) -> JudgeTemplate:
+    if mode not in MODES:
+        raise TemplateError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    return load_template(DEFAULT_TEMPLATES[mode])

@@ -1,0 +1,81 @@
+"""The one interface every generation backend implements: streamed generation and the judge's scoring call."""
+from __future__ import annotations
+
+import threading
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from models.settings import SamplingSettings
+from models.spec import ModelSpec
+
+Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+@dataclass
+class Generation:
+    """A finished generation: the text and how long and how many tokens it took."""
+
+    text: str
+    n_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.n_tokens / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict:
+        return {
+            "text": self.text,
+            "n_tokens": self.n_tokens,
+            "seconds": round(self.seconds, 3),
+            "first_token_seconds": None if self.first_token_seconds is None else round(self.first_token_seconds, 3),
+            "tokens_per_second": round(self.tokens_per_second, 2),
+        }
+
+
+@dataclass
+class Backend(ABC):
+    """A loaded model. Calls are serialised by `lock`: one model, one generation at a time, so seeds hold."""
+
+    spec: ModelSpec
+    load_seconds: float = 0.0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    name: str = "backend"
+
+    @abstractmethod
+    def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+        """Yield text pieces of the assistant's reply to `messages` (chat template applied)."""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """Tokens in `text` under this model's tokenizer."""
+
+    def generate(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+        """Stream the reply while holding the model's lock, so concurrent requests cannot interleave seeds."""
+        with self.lock:
+            yield from self.stream(messages, settings)
+
+    def complete(self, messages: list[Message], settings: SamplingSettings, on_text=None) -> Generation:
+        """Run a whole generation; `on_text(text_so_far)` is called as pieces arrive."""
+        started = time.perf_counter()
+        first = None
+        text = ""
+        for piece in self.generate(messages, settings):
+            if first is None and piece:
+                first = time.perf_counter() - started
+            text += piece
+            if on_text is not None:
+                on_text(text)
+        seconds = time.perf_counter() - started
+        return Generation(text=text, n_tokens=self.count_tokens(text), seconds=seconds, first_token_seconds=first)
+
+    def score(self, messages: list[Message], settings: SamplingSettings) -> Generation:
+        """The judge's call: a whole reply to a grading prompt (greedy unless the settings say otherwise)."""
+        return self.complete(messages, settings)
+
+    def describe(self) -> dict:
+        return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3)}

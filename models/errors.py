@@ -1,0 +1,17 @@
+"""Errors meant for the person using the app or the CLI: each message names the problem and the fix."""
+
+
+class UserFacingError(Exception):
+    """Base for errors whose message is shown to the user as is (a gr.Error in the app, one line in the CLI)."""
+
+
+class ModelSpecError(UserFacingError):
+    """A model spec string cannot be resolved to a model (unknown alias, missing file, wrong adapter)."""
+
+
+class ModelLoadError(UserFacingError):
+    """A model was found but could not be loaded (offline hub id, missing optional backend, bad weights)."""
+
+
+class SettingsError(UserFacingError):
+    """Sampling settings out of range."""

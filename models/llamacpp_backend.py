@@ -1,0 +1,64 @@
+"""llama.cpp backend (llama-cpp-python) for .gguf files: ~9x faster than transformers fp32 on these CPUs."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from models.backend import Backend, Message
+from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
+from models.errors import ModelLoadError
+from models.settings import SamplingSettings
+from models.spec import ModelSpec
+
+DEFAULT_CONTEXT = 4096
+
+
+@dataclass
+class LlamaCppBackend(Backend):
+    llm: Any = None
+    name: str = "llamacpp"
+
+    def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+        chunks = self.llm.create_chat_completion(
+            messages=messages,
+            stream=True,
+            max_tokens=settings.max_new_tokens,
+            temperature=settings.temperature,  # 0 means greedy in llama.cpp too
+            min_p=settings.min_p,
+            top_p=settings.top_p,
+            top_k=0,  # disabled, as in the transformers backend
+            repeat_penalty=1.0,
+            seed=settings.seed,
+        )
+        for chunk in chunks:
+            piece = chunk["choices"][0]["delta"].get("content")
+            if piece:
+                yield piece
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+
+def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
+    try:
+        from llama_cpp import Llama
+    except ImportError as exc:
+        raise ModelLoadError(
+            "the llama.cpp backend needs llama-cpp-python: run `pip install llama-cpp-python`"
+        ) from exc
+    started = time.perf_counter()
+    alias = spec.embedded_alias
+    path = embedded_gguf_path(EMBEDDED_MODELS[alias]) if alias else spec.base
+    try:
+        llm = Llama(
+            model_path=str(path),
+            n_ctx=DEFAULT_CONTEXT,
+            n_threads=max(1, os.cpu_count() or 1),
+            lora_path=spec.adapter,
+            verbose=False,
+        )
+    except (ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
+    return LlamaCppBackend(spec=spec, llm=llm, load_seconds=time.perf_counter() - started)

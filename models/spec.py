@@ -1,0 +1,181 @@
+"""Model spec strings: `BASE` or `BASE+ADAPTER`, the one way a model is named in the UI, the CLI and config files.
+
+BASE is an embedded alias (`smollm2-135m`, or `smollm2-135m-gguf` for llama.cpp), a Hugging Face hub id
+(`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
+relative, or a name under the adapters folder), a hub id, or for llama.cpp bases a GGUF LoRA file.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from models.embedded import EMBEDDED_MODELS, GGUF_SUFFIX, converted_folder
+from models.errors import ModelSpecError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+
+BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub"]
+AdapterKind = Literal["local", "hub", "gguf-lora"]
+
+
+def adapters_dir() -> Path:
+    """Where fine-tuned adapters are looked up by name: $LLM_JUDGE_ADAPTERS, else ./adapters in the repo."""
+    return Path(os.environ.get("LLM_JUDGE_ADAPTERS") or REPO_ROOT / "adapters")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed, resolved model spec. `text` is the canonical string used as cache key and in run manifests."""
+
+    text: str
+    base: str
+    base_kind: BaseKind
+    adapter: str | None = None
+    adapter_kind: AdapterKind | None = None
+
+    @property
+    def backend(self) -> str:
+        return "llamacpp" if self.base_kind in ("gguf", "embedded-gguf") else "transformers"
+
+    @property
+    def embedded_alias(self) -> str | None:
+        if self.base_kind == "embedded":
+            return self.base
+        if self.base_kind == "embedded-gguf":
+            return self.base[: -len(GGUF_SUFFIX)]
+        return None
+
+
+def parse_model_spec(text: str) -> ModelSpec:
+    """Parse and resolve a spec string; raise ModelSpecError naming the problem and the accepted forms."""
+    raw = (text or "").strip()
+    if not raw:
+        raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
+    base_text, adapter_text = raw, None
+    # A path may itself contain '+': only split when the whole string is not an existing path.
+    if "+" in raw and not Path(raw).expanduser().exists():
+        base_text, adapter_text = (part.strip() for part in raw.rsplit("+", 1))
+        if not base_text or not adapter_text:
+            raise ModelSpecError(f"malformed model spec {raw!r}: expected BASE or BASE+ADAPTER")
+    base, base_kind = _resolve_base(base_text)
+    spec = ModelSpec(text=base, base=base, base_kind=base_kind)
+    if adapter_text is None:
+        return spec
+    adapter, adapter_kind = _resolve_adapter(adapter_text, spec)
+    return ModelSpec(text=f"{base}+{adapter}", base=base, base_kind=base_kind, adapter=adapter, adapter_kind=adapter_kind)
+
+
+def _resolve_base(text: str) -> tuple[str, BaseKind]:
+    if text in EMBEDDED_MODELS:
+        return text, "embedded"
+    if text.endswith(GGUF_SUFFIX) and text[: -len(GGUF_SUFFIX)] in EMBEDDED_MODELS:
+        return text, "embedded-gguf"
+    path = Path(text).expanduser()
+    if text.lower().endswith(".gguf"):
+        if not path.is_file():
+            raise ModelSpecError(f"GGUF file not found: {text!r}; check the path")
+        return str(path.resolve()), "gguf"
+    if path.is_dir():
+        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+            raise ModelSpecError(
+                f"{text!r} is a LoRA adapter, not a base model: name it as BASE+ADAPTER, e.g. smollm2-135m+{text}"
+            )
+        if not (path / "config.json").is_file():
+            raise ModelSpecError(f"folder {text!r} has no config.json, so it is not a transformers model folder")
+        return str(path.resolve()), "local"
+    if HUB_ID.match(text) and not text.startswith((".", "/")):
+        return text, "hub"
+    known = ", ".join([*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS)])
+    raise ModelSpecError(
+        f"unknown model {text!r}: use an embedded alias ({known}), a hub id like 'org/name', "
+        "a local model folder, or a .gguf file"
+    )
+
+
+def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind]:
+    path = Path(text).expanduser()
+    if not path.exists() and (adapters_dir() / text).exists():
+        path = adapters_dir() / text
+    if base.backend == "llamacpp":
+        if path.is_file() and path.suffix.lower() == ".gguf":
+            return str(path.resolve()), "gguf-lora"
+        raise ModelSpecError(
+            f"llama.cpp base {base.base!r} needs its adapter as a GGUF LoRA file, not {text!r}: "
+            "export the adapter to GGUF, or use the transformers base (e.g. smollm2-135m+ADAPTER)"
+        )
+    if path.is_dir():
+        if not (path / "adapter_config.json").is_file():
+            raise ModelSpecError(f"adapter folder {text!r} has no adapter_config.json: is it a PEFT LoRA adapter?")
+        check_adapter_base(path, base)
+        return str(path.resolve()), "local"
+    if HUB_ID.match(text):
+        return text, "hub"
+    raise ModelSpecError(
+        f"adapter {text!r} not found: give a PEFT adapter folder, a name under {adapters_dir()}, or a hub id"
+    )
+
+
+def base_identities(spec: ModelSpec) -> set[str]:
+    """Every name under which this base may be recorded in an adapter's config (lower-cased)."""
+    names = {spec.base}
+    alias = spec.embedded_alias
+    if alias:
+        model = EMBEDDED_MODELS[alias]
+        names |= {alias, alias + GGUF_SUFFIX, model.hub_id, str(converted_folder(model))}
+    if spec.base_kind == "local":
+        names.add(str(Path(spec.base).resolve()))
+    return {n.lower().rstrip("/") for n in names}
+
+
+def recorded_adapter_base(adapter_dir: Path) -> str | None:
+    """The base model an adapter says it was trained on (meta.json's base spec first, then PEFT's config)."""
+    meta = adapter_dir / "meta.json"
+    if meta.is_file():
+        base = json.loads(meta.read_text(encoding="utf-8")).get("base")
+        if base:
+            return base
+    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
+    return config.get("base_model_name_or_path") or None
+
+
+def check_adapter_base(adapter_dir: Path, base: ModelSpec) -> None:
+    """Refuse an adapter recorded as made for a different base, naming both."""
+    recorded = recorded_adapter_base(adapter_dir)
+    if not recorded:
+        return  # nothing recorded: the weight shapes are checked when the adapter loads
+    try:
+        recorded_ids = base_identities(parse_model_spec(recorded))
+    except ModelSpecError:
+        recorded_ids = {recorded.lower().rstrip("/")}
+    if recorded_ids.isdisjoint(base_identities(base)):
+        raise ModelSpecError(
+            f"adapter {adapter_dir.name!r} was made for base {recorded!r}, not {base.base!r}: "
+            f"use {recorded}+{adapter_dir} or pick an adapter trained on {base.base}"
+        )
+
+
+def list_local_adapters() -> list[Path]:
+    """PEFT adapter folders under the adapters folder (up to three levels down), sorted."""
+    root = adapters_dir()
+    if not root.is_dir():
+        return []
+    found = [p.parent for depth in ("*", "*/*", "*/*/*") for p in root.glob(f"{depth}/adapter_config.json")]
+    return sorted(set(found))
+
+
+def known_model_specs() -> list[str]:
+    """Spec strings to offer in pickers: embedded models, their llama.cpp twins, and local adapters on their base."""
+    specs = [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS)]
+    for adapter in list_local_adapters():
+        base = recorded_adapter_base(adapter) or next(iter(EMBEDDED_MODELS))
+        try:
+            rel = adapter.relative_to(adapters_dir())
+        except ValueError:
+            rel = adapter
+        specs.append(f"{base}+{rel}")
+    return specs
