@@ -59,8 +59,8 @@ class Backend(ABC):
         with self.lock:
             yield from self.stream(messages, settings)
 
-    def complete(self, messages: list[Message], settings: SamplingSettings, on_text=None) -> Generation:
-        """Run a whole generation; `on_text(text_so_far)` is called as pieces arrive."""
+    def generate_with_progress(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str | Generation]:
+        """Yield the reply text so far after each piece, then the finished Generation."""
         started = time.perf_counter()
         first = None
         text = ""
@@ -68,10 +68,15 @@ class Backend(ABC):
             if first is None and piece:
                 first = time.perf_counter() - started
             text += piece
-            if on_text is not None:
-                on_text(text)
+            yield text
         seconds = time.perf_counter() - started
-        return Generation(text=text, n_tokens=self.count_tokens(text), seconds=seconds, first_token_seconds=first)
+        yield Generation(text=text, n_tokens=self.count_tokens(text), seconds=seconds, first_token_seconds=first)
+
+    def complete(self, messages: list[Message], settings: SamplingSettings) -> Generation:
+        """Run a whole generation and return it."""
+        for update in self.generate_with_progress(messages, settings):
+            pass
+        return update
 
     def score(self, messages: list[Message], settings: SamplingSettings) -> Generation:
         """The judge's call: a whole reply to a grading prompt (greedy unless the settings say otherwise)."""

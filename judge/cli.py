@@ -1,0 +1,72 @@
+"""`python -m judge compare ...`: the same comparison as the app, from the command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from judge.compare import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B, CompareConfig, run_compare
+from judge.prompt_sets import load_prompt_set, single_prompt
+from judge.runs import DEFAULT_RESULTS_DIR
+from judge.views import record_line
+from models import DEFAULT_JUDGE_SETTINGS, PRESETS, SamplingSettings, UserFacingError, preset_settings
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m judge", description="Compare two models with a judge model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    c = commands.add_parser("compare", help="answer prompts with model A and B, judge, save a run folder")
+    c.add_argument("--model-a", default=DEFAULT_MODEL_A, help="model spec BASE or BASE+ADAPTER")
+    c.add_argument("--model-b", default=DEFAULT_MODEL_B, help="model spec BASE or BASE+ADAPTER")
+    c.add_argument("--judge", default=DEFAULT_JUDGE, help="model spec of the judge")
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", help="one instruction")
+    source.add_argument("--prompts", help="a prompt set: .jsonl file or a name in prompts/ (e.g. study)")
+    c.add_argument("--preset", default="p1", choices=sorted(PRESETS), help="sampling preset for the answers")
+    for name in ("temperature", "min_p", "top_p"):
+        c.add_argument(f"--{name.replace('_', '-')}", type=float, help=f"override the preset's {name}")
+    c.add_argument("--max-new-tokens", type=int, help="answer length limit")
+    c.add_argument("--seed", type=int, help="sampling seed (same seed, settings and backend = same answer)")
+    c.add_argument("--mode", choices=("single", "pairwise"), default="single")
+    c.add_argument("--template", help="judge template: a name in prompts/ or a YAML file")
+    c.add_argument("--no-swap", action="store_true", help="pairwise: judge only in the A/B order")
+    c.add_argument("--judge-temperature", type=float, default=DEFAULT_JUDGE_SETTINGS.temperature,
+                   help="0 = greedy, deterministic verdicts (default)")
+    c.add_argument("--judge-max-new-tokens", type=int, default=DEFAULT_JUDGE_SETTINGS.max_new_tokens)
+    c.add_argument("--out", default=str(DEFAULT_RESULTS_DIR), help="folder in which the run folder is made")
+    c.add_argument("--limit", type=int, help="only the first N prompts of the set")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> CompareConfig:
+    overrides = dict(temperature=args.temperature, min_p=args.min_p, top_p=args.top_p,
+                     max_new_tokens=args.max_new_tokens, seed=args.seed)
+    sampling = preset_settings(args.preset, **overrides)
+    judge_sampling = SamplingSettings(temperature=args.judge_temperature, min_p=0.0,
+                                      max_new_tokens=args.judge_max_new_tokens)
+    customised = any(v is not None for v in overrides.values())
+    return CompareConfig(
+        model_a=args.model_a, model_b=args.model_b, judge=args.judge, mode=args.mode,
+        preset=None if customised else args.preset, sampling=sampling, judge_sampling=judge_sampling,
+        template=args.template, swap=not args.no_swap, out_dir=args.out,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    try:
+        config = config_from_args(args)
+        items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
+        if args.limit:
+            items = items[: args.limit]
+        run_dir = None
+        for update in run_compare(config, items):
+            run_dir = update.run_dir
+            if update.stage == "record":
+                print(record_line(update.index, update.total, update.record), file=sys.stderr, flush=True)
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if run_dir is not None:
+            print(f"finished records are kept in {run_dir}", file=sys.stderr)
+        return 2
+    print(run_dir)
+    return 0

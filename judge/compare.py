@@ -1,0 +1,173 @@
+"""A comparison run: both models answer each prompt, the judge grades, every record is saved as it finishes.
+
+`run_compare` is a generator of `CompareUpdate`s so the app can stream both answers as they are written and
+the CLI can print each finished record; both drive the same code.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from judge.judging import OK, UNPARSED, judge_pair, judge_single, single_winner
+from judge.prompt_sets import PromptItem
+from judge.runs import RunManifest, RunWriter, git_commit, new_run_id, package_versions, now_iso
+from judge.runs import DEFAULT_RESULTS_DIR
+from judge.templates import JudgeTemplate, TemplateError, default_template, load_template, parse_template
+from models import DEFAULT_JUDGE_SETTINGS, PRESETS, SamplingSettings, load_model, parse_model_spec
+from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
+
+# llama.cpp serves the embedded model ~9x faster than transformers on CPU; the judge reads long prompts.
+DEFAULT_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
+DEFAULT_MODEL_A = DEFAULT_MODEL
+DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
+
+
+@dataclass
+class CompareConfig:
+    """Everything that defines a comparison; the CLI and the app both build one of these."""
+
+    model_a: str = DEFAULT_MODEL_A
+    model_b: str = DEFAULT_MODEL_B
+    judge: str = DEFAULT_JUDGE
+    mode: str = "single"  # "single": each answer graded alone; "pairwise": both shown, verdict A/B/tie
+    preset: str | None = "p1"  # the name of the preset the sampling came from, or None if customised
+    sampling: SamplingSettings = field(default_factory=lambda: PRESETS["p1"])
+    judge_sampling: SamplingSettings = field(default_factory=lambda: DEFAULT_JUDGE_SETTINGS)
+    template: str | None = None  # a template name in prompts/ or a YAML path; None = the mode's default
+    template_text: str | None = None  # an edited template (YAML) from the UI; wins over `template`
+    swap: bool = True  # pairwise: also judge with the answers swapped, to cancel position bias
+    out_dir: str = str(DEFAULT_RESULTS_DIR)
+
+    def resolve_template(self) -> JudgeTemplate:
+        if self.template_text and self.template_text.strip():
+            template = parse_template(self.template_text, source="edited template")
+        elif self.template:
+            template = load_template(self.template)
+        else:
+            template = default_template(self.mode)
+        if template.mode != self.mode:
+            raise TemplateError(
+                f"template {template.name!r} is a {template.mode} template but the mode is {self.mode}: "
+                f"pick a {self.mode} template or switch the mode"
+            )
+        return template
+
+    def validate(self) -> JudgeTemplate:
+        """Check specs and the template before any model loads; return the template to use."""
+        for spec in (self.model_a, self.model_b, self.judge):
+            parse_model_spec(spec)
+        return self.resolve_template()
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("template_text")  # the manifest stores the resolved template itself
+        return data
+
+
+@dataclass
+class CompareUpdate:
+    stage: str  # "loading" | "answer_a" | "answer_b" | "judging" | "record" | "done"
+    index: int  # 0-based prompt number
+    total: int
+    item: PromptItem | None = None
+    answer_a: str = ""
+    answer_b: str = ""
+    record: dict | None = None
+    run_dir: Path | None = None
+    message: str = ""
+
+
+def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "compare") -> Iterator[CompareUpdate]:
+    """Answer, judge and save every prompt; yields progress, one 'record' per prompt, then 'done'."""
+    template = config.validate()
+    n = len(items)
+    manifest = RunManifest(
+        run_id=new_run_id(label), created=now_iso(), kind="compare", config=config.to_dict(),
+        judge_template={"name": template.name, "mode": template.mode, "sha256": template.sha256,
+                        "text": template.to_yaml()},
+        packages=package_versions(), git_commit=git_commit(),
+    )
+    writer = RunWriter(config.out_dir, manifest)
+    yield CompareUpdate("loading", 0, n, run_dir=writer.folder, message="loading models")
+    backends = {}
+    for role, spec in (("model_a", config.model_a), ("model_b", config.model_b), ("judge", config.judge)):
+        backends[role] = load_model(spec)
+        manifest.models[role] = backends[role].describe()
+    writer.write_manifest()
+
+    records = []
+    for index, item in enumerate(items):
+        record = yield from _compare_item(config, template, backends, item, index, n, writer.folder)
+        writer.append(record)
+        records.append(record)
+        yield CompareUpdate("record", index, n, item, record["answers"]["A"]["text"], record["answers"]["B"]["text"],
+                            record=record, run_dir=writer.folder)
+    writer.finish(summarize(records))
+    yield CompareUpdate("done", n, n, run_dir=writer.folder, message=f"saved to {writer.folder}")
+
+
+def _compare_item(config, template, backends, item, index, n, run_dir):
+    started = time.perf_counter()
+    messages = [{"role": "user", "content": item.prompt}]
+    answers = {}
+    for side, role, stage in (("A", "model_a", "answer_a"), ("B", "model_b", "answer_b")):
+        generation = None
+        for partial in backends[role].generate_with_progress(messages, config.sampling):
+            if isinstance(partial, str):
+                texts = {**{k: v.text for k, v in answers.items()}, side: partial}
+                yield CompareUpdate(stage, index, n, item, texts.get("A", ""), texts.get("B", ""), run_dir=run_dir)
+            else:
+                generation = partial
+        answers[side] = generation
+    yield CompareUpdate("judging", index, n, item, answers["A"].text, answers["B"].text, run_dir=run_dir)
+    judge_started = time.perf_counter()
+    record = {
+        "id": item.id, "prompt": item.prompt, "category": item.category, "reference": item.reference,
+        "model_a": config.model_a, "model_b": config.model_b, "judge": config.judge, "mode": config.mode,
+        "answers": {side: g.to_dict() for side, g in answers.items()},
+    }
+    if config.mode == "single":
+        ja = judge_single(backends["judge"], template, item.prompt, answers["A"].text, config.judge_sampling,
+                          item.reference)
+        jb = judge_single(backends["judge"], template, item.prompt, answers["B"].text, config.judge_sampling,
+                          item.reference)
+        record.update(
+            judgement={"A": ja.to_dict(), "B": jb.to_dict()},
+            status=OK if ja.status == jb.status == OK else UNPARSED,
+            scores={"A": ja.scores, "B": jb.scores}, totals={"A": ja.total, "B": jb.total},
+            winner=single_winner(ja, jb), consistent=None, reasons={"A": ja.reasons, "B": jb.reasons},
+        )
+    else:
+        verdict = judge_pair(backends["judge"], template, item.prompt, answers["A"].text, answers["B"].text,
+                             config.judge_sampling, item.reference, swap=config.swap)
+        record.update(
+            judgement=verdict.to_dict(), status=verdict.status,
+            scores={"A": verdict.scores_a, "B": verdict.scores_b},
+            totals={"A": _total(verdict.scores_a), "B": _total(verdict.scores_b)},
+            winner=verdict.winner, consistent=verdict.consistent, reasons={"A": verdict.reasons, "B": verdict.reasons},
+        )
+    record["timings"] = {
+        "answer_a": answers["A"].seconds, "answer_b": answers["B"].seconds,
+        "judge": round(time.perf_counter() - judge_started, 3), "total": round(time.perf_counter() - started, 3),
+    }
+    return record
+
+
+def _total(scores: dict | None) -> float | None:
+    return None if scores is None else round(sum(scores.values()), 2)
+
+
+def summarize(records: list[dict]) -> dict:
+    """Counts of wins, ties and unparsed verdicts, and mean totals, over a run's records."""
+    winners = [r.get("winner") for r in records]
+    totals = {side: [r["totals"][side] for r in records if r["totals"].get(side) is not None] for side in ("A", "B")}
+    return {
+        "n": len(records),
+        "wins": {"A": winners.count("A"), "B": winners.count("B"), "tie": winners.count("tie"),
+                 "unknown": winners.count(None)},
+        "unparsed": sum(r["status"] != OK for r in records),
+        "inconsistent": sum(r.get("consistent") is False for r in records),
+        "mean_total": {side: (round(sum(v) / len(v), 3) if v else None) for side, v in totals.items()},
+    }

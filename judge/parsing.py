@@ -1,0 +1,103 @@
+"""Strict parsing of judge replies: a defined line format, the last match wins, and failure is explicit.
+
+Last-match-wins matters because judges often quote the answer they grade before grading it: an answer that
+contains "Relevance: 4" or "[[A]]" must not be able to set its own score.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from models.errors import UserFacingError
+
+VERDICTS = ("A", "B", "tie")
+_DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that judges add around labels
+_NUMBER = r"(-?\d+(?:\.\d+)?)"
+_VERDICT = re.compile(r"\[\[\s*(A|B|tie)\s*\]\]", re.IGNORECASE)
+_REASONS = re.compile(rf"(?im)^{_DECORATION}(?:reasons?|explanation|rationale){_DECORATION}[:=]\s*(.*)$")
+
+
+class ReplyParseError(UserFacingError):
+    """The judge's reply does not follow the template's output format; the message says what is wrong."""
+
+
+@dataclass
+class SingleScores:
+    scores: dict[str, int]
+    reasons: str = ""
+
+    @property
+    def total(self) -> int:
+        return sum(self.scores.values())
+
+
+@dataclass
+class PairwiseScores:
+    verdict: str  # "A", "B" or "tie", in the order the judge saw the answers
+    scores_a: dict[str, int] = field(default_factory=dict)
+    scores_b: dict[str, int] = field(default_factory=dict)
+    reasons: str = ""
+
+
+def _label(criterion: str) -> str:
+    return rf"(?im)^{_DECORATION}{re.escape(criterion)}{_DECORATION}[:=]{_DECORATION}"
+
+
+def _checked_score(raw: str, criterion: str, scale: tuple[int, int], where: str = "") -> int:
+    low, high = scale
+    if not re.fullmatch(r"-?\d+", raw):
+        raise ReplyParseError(f"{criterion}{where} score {raw!r} is not a whole number from {low} to {high}")
+    value = int(raw)
+    if not low <= value <= high:
+        raise ReplyParseError(f"{criterion}{where} score {value} is outside {low}-{high}")
+    return value
+
+
+def _last_reasons(reply: str, labels: tuple[str, ...]) -> str:
+    matches = list(_REASONS.finditer(reply))
+    if not matches:
+        return ""
+    # Reasons may run over several lines: take what follows the last label, up to the next labelled line.
+    stop = re.compile(rf"(?i)^{_DECORATION}(?:{'|'.join(map(re.escape, labels))}){_DECORATION}[:=]")
+    lines = []
+    for line in reply[matches[-1].start(1):].splitlines():
+        if lines and stop.match(line):
+            break
+        lines.append(line)
+    return "\n".join(lines).strip()[:2000]
+
+
+def parse_single_reply(reply: str, criteria: tuple[str, ...], scale: tuple[int, int]) -> SingleScores:
+    """Scores per criterion from a reply like 'Relevance: 3' lines; raise ReplyParseError when any is missing."""
+    if not reply or not reply.strip():
+        raise ReplyParseError("the judge's reply is empty")
+    scores = {}
+    for criterion in criteria:
+        matches = re.findall(_label(criterion) + _NUMBER, reply)
+        if not matches:
+            raise ReplyParseError(f"no '{criterion.capitalize()}: <{scale[0]}-{scale[1]}>' line in the reply")
+        scores[criterion] = _checked_score(matches[-1], criterion, scale)
+    return SingleScores(scores=scores, reasons=_last_reasons(reply, criteria))
+
+
+def parse_pairwise_reply(reply: str, criteria: tuple[str, ...], scale: tuple[int, int]) -> PairwiseScores:
+    """Verdict [[A]]/[[B]]/[[tie]] and 'Criterion: A=x B=y' lines; raise ReplyParseError when any is missing."""
+    if not reply or not reply.strip():
+        raise ReplyParseError("the judge's reply is empty")
+    verdicts = _VERDICT.findall(reply)
+    if not verdicts:
+        raise ReplyParseError("no verdict [[A]], [[B]] or [[tie]] in the reply")
+    last = verdicts[-1]
+    verdict = "tie" if last.lower() == "tie" else last.upper()
+    scores_a, scores_b = {}, {}
+    for criterion in criteria:
+        pattern = _label(criterion) + rf"A\s*[:=]\s*{_NUMBER}\s*[,;/|]?\s*B\s*[:=]\s*{_NUMBER}"
+        matches = re.findall(pattern, reply)
+        if not matches:
+            raise ReplyParseError(
+                f"no '{criterion.capitalize()}: A=<{scale[0]}-{scale[1]}> B=<{scale[0]}-{scale[1]}>' line in the reply"
+            )
+        raw_a, raw_b = matches[-1]
+        scores_a[criterion] = _checked_score(raw_a, criterion, scale, " (A)")
+        scores_b[criterion] = _checked_score(raw_b, criterion, scale, " (B)")
+    return PairwiseScores(verdict=verdict, scores_a=scores_a, scores_b=scores_b, reasons=_last_reasons(reply, (*criteria, "verdict")))

