@@ -38,6 +38,7 @@ class CompareConfig:
     template: str | None = None  # a template name in prompts/ or a YAML path; None = the mode's default
     template_text: str | None = None  # an edited template (YAML) from the UI; wins over `template`
     swap: bool = True  # pairwise: also judge with the answers swapped, to cancel position bias
+    constrain_judge: bool = True  # hold grammar-capable (llama.cpp) judges to the template's output format
     out_dir: str = str(DEFAULT_RESULTS_DIR)
 
     def resolve_template(self) -> JudgeTemplate:
@@ -130,9 +131,9 @@ def _compare_item(config, template, backends, item, index, n, run_dir):
     }
     if config.mode == "single":
         ja = judge_single(backends["judge"], template, item.prompt, answers["A"].text, config.judge_sampling,
-                          item.reference)
+                          item.reference, config.constrain_judge)
         jb = judge_single(backends["judge"], template, item.prompt, answers["B"].text, config.judge_sampling,
-                          item.reference)
+                          item.reference, config.constrain_judge)
         record.update(
             judgement={"A": ja.to_dict(), "B": jb.to_dict()},
             status=OK if ja.status == jb.status == OK else UNPARSED,
@@ -141,7 +142,8 @@ def _compare_item(config, template, backends, item, index, n, run_dir):
         )
     else:
         verdict = judge_pair(backends["judge"], template, item.prompt, answers["A"].text, answers["B"].text,
-                             config.judge_sampling, item.reference, swap=config.swap)
+                             config.judge_sampling, item.reference, swap=config.swap,
+                             constrain=config.constrain_judge)
         record.update(
             judgement=verdict.to_dict(), status=verdict.status,
             scores={"A": verdict.scores_a, "B": verdict.scores_b},

@@ -5,6 +5,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Callable
 
+from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
 from judge.templates import JudgeTemplate
 from models.backend import Backend
@@ -21,6 +22,7 @@ class JudgeCall:
     """What the judge was asked and said, every attempt kept, whether or not it parsed."""
 
     status: str  # OK or UNPARSED
+    constrained: bool = False  # the reply was held to the output format by a grammar
     raw_replies: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
@@ -69,14 +71,19 @@ class PairwiseVerdict:
 
 
 def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], object], output_format: str,
-              settings: SamplingSettings):
-    """(parsed or None, JudgeCall). A bad reply gets one retry that tells the judge what was wrong with it."""
-    call = JudgeCall(status=UNPARSED)
+              settings: SamplingSettings, constrain: bool = True):
+    """(parsed or None, JudgeCall). A bad reply gets one retry that tells the judge what was wrong with it.
+
+    With `constrain`, a judge whose backend supports grammars is held to the output format; the reply is
+    parsed all the same, so a grammar mistake could never turn into a score unnoticed.
+    """
+    grammar = output_grammar(output_format) if constrain and judge.supports_grammar else None
+    call = JudgeCall(status=UNPARSED, constrained=grammar is not None)
     started = time.perf_counter()
     conversation = list(messages)
     parsed = None
     for attempt in range(2):
-        reply = judge.score(conversation, settings).text
+        reply = judge.score(conversation, settings, grammar=grammar).text
         call.raw_replies.append(reply)
         try:
             parsed = parse(reply)
@@ -95,11 +102,11 @@ def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], objec
 
 
 def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: str,
-                 settings: SamplingSettings, reference: str = "") -> SingleJudgement:
+                 settings: SamplingSettings, reference: str = "", constrain: bool = True) -> SingleJudgement:
     messages = template.render(prompt=prompt, answer=answer, reference=reference)
     parsed, call = ask_judge(
         judge, messages, lambda r: parse_single_reply(r, template.criteria, template.scale),
-        template.output_format, settings,
+        template.output_format, settings, constrain,
     )
     if not isinstance(parsed, SingleScores):
         return SingleJudgement(status=UNPARSED, scores=None, total=None, reasons="", call=call)
@@ -107,7 +114,8 @@ def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: s
 
 
 def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: str, answer_b: str,
-               settings: SamplingSettings, reference: str = "", swap: bool = True) -> PairwiseVerdict:
+               settings: SamplingSettings, reference: str = "", swap: bool = True,
+               constrain: bool = True) -> PairwiseVerdict:
     """Judge A vs B, and B vs A when `swap`: a verdict that flips with the order becomes an inconsistent tie."""
     passes = [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else [])
     orders = []
@@ -115,7 +123,7 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
         messages = template.render(prompt=prompt, answer_a=first, answer_b=second, reference=reference)
         parsed, call = ask_judge(
             judge, messages, lambda r: parse_pairwise_reply(r, template.criteria, template.scale),
-            template.output_format, settings,
+            template.output_format, settings, constrain,
         )
         orders.append(_to_original_labels(order, parsed, call))
     return combine_orders(orders)

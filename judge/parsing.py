@@ -14,7 +14,8 @@ VERDICTS = ("A", "B", "tie")
 _DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that judges add around labels
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _VERDICT = re.compile(r"\[\[\s*(A|B|tie)\s*\]\]", re.IGNORECASE)
-_REASONS = re.compile(rf"(?im)^{_DECORATION}(?:reasons?|explanation|rationale){_DECORATION}[:=]\s*(.*)$")
+_AFTER_COLON = r"[ \t*_]*"  # bold markers may close after the colon; never a '-' (it would eat a minus sign)
+_REASONS = re.compile(rf"(?im)^{_DECORATION}(?:reasons?|explanation|rationale){_DECORATION}[:=]{_AFTER_COLON}(.*)$")
 
 
 class ReplyParseError(UserFacingError):
@@ -40,7 +41,7 @@ class PairwiseScores:
 
 
 def _label(criterion: str) -> str:
-    return rf"(?im)^{_DECORATION}{re.escape(criterion)}{_DECORATION}[:=]{_DECORATION}"
+    return rf"(?im)^{_DECORATION}{re.escape(criterion)}{_DECORATION}[:=]{_AFTER_COLON}"
 
 
 def _checked_score(raw: str, criterion: str, scale: tuple[int, int], where: str = "") -> int:

@@ -41,6 +41,9 @@ class JudgeTemplate:
     def render(self, **values: str) -> list[dict]:
         """Chat messages for the judge, with every placeholder filled."""
         values = {"reference": "", **values, "output_format": self.output_format.strip()}
+        missing = REQUIRED_PLACEHOLDERS[self.mode] - values.keys()
+        if missing:
+            raise TemplateError(f"template {self.name!r} needs values for {', '.join(sorted(missing))}")
         messages = [{"role": "user", "content": self.template.format(**values).strip()}]
         if self.system.strip():
             messages.insert(0, {"role": "system", "content": self.system.strip()})
@@ -57,11 +60,11 @@ class JudgeTemplate:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=1000)
 
 
-def placeholders(text: str) -> set[str]:
+def placeholders(text: str, where: str = "template") -> set[str]:
     try:
         return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
     except ValueError as exc:  # e.g. a single '{' that is not a placeholder
-        raise TemplateError(f"template text is malformed ({exc}); write a literal brace as '{{{{' or '}}}}'") from exc
+        raise TemplateError(f"{where} is malformed ({exc}); write a literal brace as '{{{{' or '}}}}'") from exc
 
 
 def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
@@ -78,7 +81,7 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     mode = data["mode"]
     if mode not in MODES:
         raise TemplateError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
-    found = placeholders(data["template"])
+    found = placeholders(data["template"], f"{source}: template")
     absent = REQUIRED_PLACEHOLDERS[mode] - found
     unknown = found - REQUIRED_PLACEHOLDERS[mode] - OPTIONAL_PLACEHOLDERS
     if absent:
@@ -89,17 +92,25 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
             f"{source}: unknown placeholder(s) {', '.join('{'+p+'}' for p in sorted(unknown))}; "
             f"allowed: {', '.join('{'+p+'}' for p in allowed)}"
         )
-    if placeholders(data.get("system") or ""):
+    if placeholders(data.get("system") or "", f"{source}: system"):
         raise TemplateError(f"{source}: the system text takes no placeholders")
-    criteria = tuple(str(c).strip().lower() for c in data.get("criteria") or DEFAULT_CRITERIA)
-    scale = tuple(int(x) for x in data.get("scale") or (1, 4))
-    if len(scale) != 2 or scale[0] >= scale[1]:
-        raise TemplateError(f"{source}: scale must be [low, high] with low < high, got {data.get('scale')}")
+    raw_criteria = data.get("criteria") or list(DEFAULT_CRITERIA)
+    if not isinstance(raw_criteria, list) or not all(isinstance(c, str) and c.strip() for c in raw_criteria):
+        raise TemplateError(f"{source}: criteria must be a list of names, e.g. [relevance, coherence], "
+                            f"got {raw_criteria!r}")
+    criteria = tuple(c.strip().lower() for c in raw_criteria)
+    raw_scale = data.get("scale") or [1, 4]
+    if (not isinstance(raw_scale, list) or len(raw_scale) != 2
+            or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw_scale)
+            or raw_scale[0] >= raw_scale[1]):
+        raise TemplateError(f"{source}: scale must be [low, high], two whole numbers with low < high, "
+                            f"got {raw_scale!r}")
+    scale = (raw_scale[0], raw_scale[1])
     for criterion in criteria:
         if criterion not in data["output_format"].lower():
             raise TemplateError(f"{source}: output_format must have a line for criterion {criterion!r}")
     return JudgeTemplate(
-        name=str(data["name"]), mode=mode, criteria=criteria, scale=(scale[0], scale[1]),
+        name=str(data["name"]), mode=mode, criteria=criteria, scale=scale,
         system=data.get("system") or "", template=data["template"], output_format=data["output_format"],
         description=data.get("description") or "", source=source,
     )

@@ -78,8 +78,10 @@ class Backend(ABC):
             pass
         return update
 
-    def score(self, messages: list[Message], settings: SamplingSettings) -> Generation:
-        """The judge's call: a whole reply to a grading prompt (greedy unless the settings say otherwise)."""
+    supports_grammar = False  # can constrain a reply to a GBNF grammar (see judge/output_format.py)
+
+    def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
+        """The judge's call: a whole reply to a grading prompt, constrained to `grammar` where supported."""
         return self.complete(messages, settings)
 
     def describe(self) -> dict:

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Iterator
 
-from models.backend import Backend, Message
+from models.backend import Backend, Generation, Message
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
 from models.errors import ModelLoadError
 from models.settings import SamplingSettings
@@ -19,8 +19,11 @@ DEFAULT_CONTEXT = 4096
 class LlamaCppBackend(Backend):
     llm: Any = None
     name: str = "llamacpp"
+    _grammars: dict = field(default_factory=dict, repr=False)
 
-    def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+    supports_grammar = True
+
+    def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
         chunks = self.llm.create_chat_completion(
             messages=messages,
             stream=True,
@@ -31,11 +34,25 @@ class LlamaCppBackend(Backend):
             top_k=0,  # disabled, as in the transformers backend
             repeat_penalty=1.0,
             seed=settings.seed,
+            grammar=self._grammar(grammar) if grammar else None,
         )
         for chunk in chunks:
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
+
+    def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
+        started = time.perf_counter()
+        with self.lock:
+            text = "".join(self.stream(messages, settings, grammar=grammar))
+        return Generation(text=text, n_tokens=self.count_tokens(text), seconds=time.perf_counter() - started)
+
+    def _grammar(self, gbnf: str):
+        from llama_cpp import LlamaGrammar
+
+        if gbnf not in self._grammars:  # compiling is cheap but not free; a run reuses one or two grammars
+            self._grammars[gbnf] = LlamaGrammar.from_string(gbnf, verbose=False)
+        return self._grammars[gbnf]
 
     def count_tokens(self, text: str) -> int:
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))

@@ -56,16 +56,23 @@ def parse_model_spec(text: str) -> ModelSpec:
     raw = (text or "").strip()
     if not raw:
         raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
-    base_text, adapter_text = raw, None
-    # A path may itself contain '+': only split when the whole string is not an existing path.
-    if "+" in raw and not Path(raw).expanduser().exists():
-        base_text, adapter_text = (part.strip() for part in raw.rsplit("+", 1))
+    if "+" not in raw or Path(raw).expanduser().exists():
+        base, base_kind = _resolve_base(raw)
+        return ModelSpec(text=base, base=base, base_kind=base_kind)
+    # Paths may contain '+' too: split at the first '+' whose left side is a valid base.
+    failure = None
+    for index in (i for i, ch in enumerate(raw) if ch == "+"):
+        base_text, adapter_text = raw[:index].strip(), raw[index + 1:].strip()
         if not base_text or not adapter_text:
             raise ModelSpecError(f"malformed model spec {raw!r}: expected BASE or BASE+ADAPTER")
-    base, base_kind = _resolve_base(base_text)
+        try:
+            base, base_kind = _resolve_base(base_text)
+            break
+        except ModelSpecError as exc:
+            failure = failure or exc
+    else:
+        raise failure
     spec = ModelSpec(text=base, base=base, base_kind=base_kind)
-    if adapter_text is None:
-        return spec
     adapter, adapter_kind = _resolve_adapter(adapter_text, spec)
     return ModelSpec(text=f"{base}+{adapter}", base=base, base_kind=base_kind, adapter=adapter, adapter_kind=adapter_kind)
 

@@ -103,7 +103,10 @@ def test_shipped_output_format_is_what_the_parser_reads(name):
     filled = template.output_format.replace("<1-4>", "3").replace("[[A]] or [[B]] or [[tie]]", "[[tie]]")
     parse = parse_single_reply if template.mode == "single" else parse_pairwise_reply
     parsed = parse(filled, template.criteria, template.scale)
-    assert parsed is not None
+    if template.mode == "single":
+        assert parsed.scores == {c: 3 for c in CRITERIA}
+    else:
+        assert (parsed.verdict, parsed.scores_a, parsed.scores_b) == ("tie", {c: 3 for c in CRITERIA}, {c: 3 for c in CRITERIA})
 
 
 def test_to_yaml_round_trips():
