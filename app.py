@@ -63,17 +63,16 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
             template_text=template_text, swap=bool(swap),
         )
         item = single_prompt(prompt)
+        record = None
         for update in run_compare(config, [item], label="app"):
             answer_a, answer_b = update.answer_a or answer_a, update.answer_b or answer_b
             if update.stage in STAGE_TEXT:
                 yield answer_a, answer_b, f"*{STAGE_TEXT[update.stage]}*", gr.skip(), gr.skip(), gr.skip()
             elif update.stage == "record":
                 record = update.record
-                yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record),
-                       reasons_markdown(record), timings_line(record))
-            elif update.stage == "done":
-                yield gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), \
-                    f"{timings_line(record)}  \nSaved to `{update.run_dir}`"
+        # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
+        yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
+               f"{timings_line(record)}  \nSaved to `{update.run_dir}`")
     except UserFacingError as exc:
         # Answers already streamed stay on the page; the error says what to fix.
         raise gr.Error(str(exc)) from exc
@@ -99,11 +98,12 @@ def build_app() -> gr.Blocks:
                 temperature = gr.Slider(0, 2, value=PRESETS["p1"].temperature, step=0.05, label="temperature")
                 min_p = gr.Slider(0, 0.5, value=PRESETS["p1"].min_p, step=0.01, label="min_p")
                 top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top_p")
-                max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="max new tokens")
+                max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="max new tokens",
+                                           elem_id="max-new-tokens")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
-        with gr.Accordion("Judge", open=False):
+        with gr.Accordion("Judge", open=False, elem_id="judge-settings"):
             with gr.Row():
-                mode = gr.Radio(["single", "pairwise"], value="single", label="Mode",
+                mode = gr.Radio(["single", "pairwise"], value="single", label="Mode", elem_id="mode",
                                 info="single: each answer graded alone · pairwise: both shown, judged in both orders")
                 swap = gr.Checkbox(value=True, label="Pairwise: also judge with A and B swapped")
                 judge_temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label="judge temperature (0 = greedy)")

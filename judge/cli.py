@@ -43,7 +43,8 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
     sampling = preset_settings(args.preset, **overrides)
     judge_sampling = SamplingSettings(temperature=args.judge_temperature, min_p=0.0,
                                       max_new_tokens=args.judge_max_new_tokens)
-    customised = any(v is not None for v in overrides.values())
+    # A different length or seed still samples the preset's way; only the sampling knobs make it custom.
+    customised = any(v is not None for v in (args.temperature, args.min_p, args.top_p))
     return CompareConfig(
         model_a=args.model_a, model_b=args.model_b, judge=args.judge, mode=args.mode,
         preset=None if customised else args.preset, sampling=sampling, judge_sampling=judge_sampling,
@@ -53,12 +54,12 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
+    run_dir = None
     try:
         config = config_from_args(args)
         items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
         if args.limit:
             items = items[: args.limit]
-        run_dir = None
         for update in run_compare(config, items):
             run_dir = update.run_dir
             if update.stage == "record":

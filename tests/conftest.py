@@ -1,7 +1,57 @@
-"""Make the repository root importable however pytest is started (`python -m pytest` or a bare `pytest`)."""
+"""Shared fixtures: the repo on sys.path, a temporary results folder for every run, and the app on a free port."""
+import os
+import socket
 import sys
+import tempfile
 from pathlib import Path
+
+import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
+
+# Before any project module is imported: runs made by tests never land in the repo's results/.
+os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="llm-judge-test-results-")
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+CHROMIUM = "/usr/bin/chromium"
+# Without the background-networking flags Chromium keeps trying to reach Google's hosts on this closed network.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    return Path(os.environ["LLM_JUDGE_RESULTS"])
+
+
+@pytest.fixture(scope="session")
+def app_url():
+    """The real app, launched in this process on a free port, for gradio_client and the browser."""
+    import app
+
+    demo = app.build_app()
+    demo.queue()
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    yield url
+    demo.close()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail("Debian's chromium is missing: run `make chromium` (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()

@@ -1,0 +1,52 @@
+"""The page opened in headless Chromium (Debian's package, driven by Playwright): what a person sees."""
+import tempfile
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.model, pytest.mark.browser]
+
+
+@pytest.fixture
+def page(browser, app_url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(app_url)
+    page.locator("#compare").wait_for()
+    yield page
+    page.close()
+
+
+def set_slider(page, elem_id: str, value: int) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
+
+
+def test_compare_click_streams_both_answers_and_shows_the_score_table(page):
+    page.get_by_text("Give detailed instructions for building a birdhouse").first.click()
+    assert "birdhouse" in page.locator("#prompt textarea").input_value()
+    set_slider(page, "max-new-tokens", 16)
+    page.locator("#compare").click()
+    page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Saved to')", timeout=240_000)
+    answer_a = page.locator("#answer-a textarea").input_value()
+    answer_b = page.locator("#answer-b textarea").input_value()
+    assert answer_a.strip() and answer_b.strip()
+    table = page.locator("#scores").inner_text()
+    for label in ("Relevance", "Coherence", "Completeness", "Total (of 12)"):
+        assert label in table
+    assert "unparsed" not in table  # the default llama.cpp judge is held to the format
+    assert "Winner" in page.locator("#verdict").inner_text() or "Tie" in page.locator("#verdict").inner_text()
+    page.screenshot(path=str(Path(tempfile.gettempdir()) / "llm-judge-compare.png"), full_page=True)
+
+
+def test_empty_prompt_shows_an_error_message_in_the_page(page):
+    page.locator("#compare").click()
+    message = page.get_by_text("the prompt is empty")
+    message.first.wait_for(timeout=30_000)
+    assert message.first.is_visible()
+
+
+def test_switching_to_pairwise_loads_the_pairwise_template(page):
+    page.locator("#judge-settings").get_by_text("Judge", exact=True).first.click()
+    page.locator("#mode").get_by_label("pairwise", exact=True).check()
+    page.wait_for_function("() => document.body.innerText.includes('{answer_b}')", timeout=15_000)
