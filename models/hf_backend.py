@@ -139,10 +139,12 @@ def _attach_adapter(model, spec: ModelSpec):
 
 def _explain_load_failure(spec: ModelSpec, exc: OSError) -> str:
     if spec.base_kind == "hub":
-        offline = os.environ.get("HF_HUB_OFFLINE") == "1"
+        from huggingface_hub import constants
+
+        offline = constants.HF_HUB_OFFLINE
         return (
             f"could not load hub model {spec.base!r}: it is not in the local Hugging Face cache and "
-            f"{'HF_HUB_OFFLINE=1 forbids downloading' if offline else 'it could not be downloaded (no network?)'}. "
+            f"{'offline mode (HF_HUB_OFFLINE) forbids downloading' if offline else 'it could not be downloaded (no network?)'}. "
             "Download it on a connected machine (huggingface-cli download), pass a local folder, "
             "or use the embedded 'smollm2-135m'."
         )

@@ -58,6 +58,11 @@ class LlamaCppBackend(Backend):
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
+def llamacpp_threads() -> int:
+    """$LLM_JUDGE_THREADS, else every core: llama.cpp's spinning threads slow down badly on a shared, busy CPU."""
+    return int(os.environ.get("LLM_JUDGE_THREADS") or max(1, os.cpu_count() or 1))
+
+
 def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
     try:
         from llama_cpp import Llama
@@ -72,7 +77,7 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
         llm = Llama(
             model_path=str(path),
             n_ctx=DEFAULT_CONTEXT,
-            n_threads=max(1, os.cpu_count() or 1),
+            n_threads=llamacpp_threads(),
             lora_path=spec.adapter,
             verbose=False,
         )

@@ -175,11 +175,23 @@ def list_local_adapters() -> list[Path]:
     return sorted(set(found))
 
 
+def offline_base_name(recorded: str) -> str:
+    """The embedded alias for a base recorded under another of its names (e.g. its hub id), else as recorded.
+
+    PEFT records the hub id it trained on; offering 'HuggingFaceTB/...+ADAPTER' would need a download, while the
+    embedded alias is the same model and loads offline.
+    """
+    for alias in EMBEDDED_MODELS:
+        if recorded.lower().rstrip("/") in base_identities(ModelSpec(text=alias, base=alias, base_kind="embedded")):
+            return alias
+    return recorded
+
+
 def known_model_specs() -> list[str]:
     """Spec strings to offer in pickers: embedded models, their llama.cpp twins, and local adapters on their base."""
     specs = [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS)]
     for adapter in list_local_adapters():
-        base = recorded_adapter_base(adapter) or next(iter(EMBEDDED_MODELS))
+        base = offline_base_name(recorded_adapter_base(adapter) or next(iter(EMBEDDED_MODELS)))
         try:
             rel = adapter.relative_to(adapters_dir())
         except ValueError:

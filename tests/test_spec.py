@@ -327,7 +327,8 @@ def test_known_model_specs_include_local_adapters(isolated_dirs):
     make_adapter(isolated_dirs / "bare-lora", base=None)
     specs = known_model_specs()
     assert specs[:2] == ["smollm2-135m", "smollm2-135m-gguf"]
-    assert f"{HUB_ID}+my-lora" in specs
+    # Recorded under the embedded model's hub id: offered on the embedded alias, which loads offline.
+    assert "smollm2-135m+my-lora" in specs
     assert "smollm2-135m+team/meta-lora" in specs
     assert "smollm2-135m+bare-lora" in specs  # nothing recorded: offered on the default model
     assert len(specs) == 5
