@@ -7,6 +7,7 @@ later load reads that folder (about a second).
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import tempfile
@@ -74,6 +75,7 @@ def ensure_converted(model: EmbeddedModel) -> Path:
     """The safetensors folder for an embedded model, converting the GGUF on first use."""
     target = converted_folder(model)
     if (target / "model.safetensors").is_file() and (target / "config.json").is_file():
+        _drop_quantization_config(target / "config.json")
         return target
     gguf = embedded_gguf_path(model)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -91,6 +93,14 @@ def ensure_converted(model: EmbeddedModel) -> Path:
     return target
 
 
+def _drop_quantization_config(config_path: Path) -> None:
+    """The weights are dequantised: a leftover GGUF quantization_config would make Trainer refuse to train them."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    if "quantization_config" in config:
+        del config["quantization_config"]
+        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+
+
 def _convert_gguf(gguf: Path, out: Path, model: EmbeddedModel) -> None:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -104,6 +114,7 @@ def _convert_gguf(gguf: Path, out: Path, model: EmbeddedModel) -> None:
     fresh.generation_config = loaded.generation_config
     fresh.config.name_or_path = model.hub_id
     fresh.save_pretrained(str(out), safe_serialization=True)
+    _drop_quantization_config(out / "config.json")
     tokenizer.save_pretrained(str(out))
     (out / "CONVERTED_FROM.txt").write_text(
         f"{gguf}\nconverted in {time.perf_counter() - started:.1f} s\n", encoding="utf-8"

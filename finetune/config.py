@@ -1,0 +1,132 @@
+"""FinetuneConfig: the one typed config behind `python -m finetune`, its YAML files and the app's Training tab.
+
+Defaults are the study's (Unsloth on Llama 3.2 3B with FineTome-100k): LoRA r 16, alpha 16, dropout 0 on all
+attention and MLP projections, batch 2 x accumulation 4, lr 2e-4, weight decay 0.01, linear schedule.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from models.embedded import DEFAULT_MODEL
+from models.errors import UserFacingError
+from models.spec import adapters_dir
+
+DEFAULT_TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+DEMO_DATA = str(Path(__file__).resolve().parent / "data" / "demo_chat.jsonl")
+
+
+class ConfigError(UserFacingError):
+    """A fine-tuning setting is missing or out of range."""
+
+
+def _help(text: str, **kwargs):
+    return field(metadata={"help": text}, **kwargs)
+
+
+@dataclass
+class FinetuneConfig:
+    base: str = _help("base model spec (embedded alias, hub id or local folder)", default=DEFAULT_MODEL)
+    data: str = _help("hub dataset id or local .jsonl/.csv/.parquet file", default=DEMO_DATA)
+    out: str = _help("run folder; checkpoints go to OUT/step-N", default=str(adapters_dir() / "run"))
+    max_steps: int = _help("optimizer steps to train", default=60)
+    save_steps: list[int] = _help("steps at which to save a named checkpoint (the last step is always saved)",
+                                  default_factory=list)
+    lora_r: int = _help("LoRA rank", default=16)
+    lora_alpha: int = _help("LoRA alpha (scale = alpha / r)", default=16)
+    lora_dropout: float = _help("LoRA dropout", default=0.0)
+    target_modules: list[str] = _help("modules that get LoRA", default_factory=lambda: list(DEFAULT_TARGET_MODULES))
+    per_device_batch_size: int = _help("sequences per micro-batch", default=2)
+    gradient_accumulation_steps: int = _help("micro-batches per optimizer step", default=4)
+    learning_rate: float = _help("peak learning rate", default=2e-4)
+    weight_decay: float = _help("AdamW weight decay", default=0.01)
+    lr_scheduler: str = _help("learning-rate schedule", default="linear")
+    warmup_steps: int = _help("linear warmup steps", default=5)
+    optimizer: str = _help("'auto' = adamw_8bit on CUDA with bitsandbytes, else adamw_torch", default="auto")
+    max_seq_length: int = _help("longer conversations are truncated", default=2048)
+    seed: int = _help("seed for LoRA init, data order and dropout", default=3407)
+    engine: str = _help("'auto' (Unsloth on CUDA when installed, else PEFT), 'peft' or 'unsloth'", default="auto")
+    load_in_4bit: bool = _help("Unsloth only: QLoRA on a 4-bit base", default=False)
+    gradient_checkpointing: bool = _help("trade compute for memory (off on CPU: it only slows small models)",
+                                         default=False)
+    checkpoint_every: int = _help("write a resumable checkpoint every N steps", default=25)
+    resume: bool = _help("resume from the last resumable checkpoint in OUT when there is one", default=True)
+    max_rows: int = _help("use at most this many rows of the data (0 = all)", default=0)
+    export_gguf: bool = _help("also write each checkpoint as a GGUF LoRA for llama.cpp", default=True)
+
+    def validate(self) -> "FinetuneConfig":
+        problems = []
+        if self.max_steps < 1:
+            problems.append(f"max_steps must be >= 1, got {self.max_steps}")
+        if any(s < 1 or s > self.max_steps for s in self.save_steps):
+            problems.append(f"save_steps {self.save_steps} must lie between 1 and max_steps ({self.max_steps})")
+        for name in ("lora_r", "lora_alpha", "per_device_batch_size", "gradient_accumulation_steps",
+                     "max_seq_length", "checkpoint_every"):
+            if getattr(self, name) < 1:
+                problems.append(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.lora_dropout < 1:
+            problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if self.learning_rate <= 0:
+            problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.engine not in ("auto", "peft", "unsloth"):
+            problems.append(f"engine must be auto, peft or unsloth, got {self.engine!r}")
+        if problems:
+            raise ConfigError("; ".join(problems))
+        return self
+
+    def checkpoint_steps(self) -> list[int]:
+        return sorted({*self.save_steps, self.max_steps})
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+FIELDS = {f.name: f for f in dataclasses.fields(FinetuneConfig)}
+_TYPES = typing.get_type_hints(FinetuneConfig)
+
+
+def _parse_list(kind):
+    def parse(text: str):
+        return [kind(part.strip()) for part in str(text).split(",") if part.strip()]
+    return parse
+
+
+def add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per config field (--lora-r, --save-steps 2000,6150, --no-resume ...), defaulting to 'unset'."""
+    for name, f in FIELDS.items():
+        flag = "--" + name.replace("_", "-")
+        kind = _TYPES[name]
+        help_text = f.metadata.get("help", "")
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif typing.get_origin(kind) is list:
+            item = typing.get_args(kind)[0]
+            parser.add_argument(flag, type=_parse_list(item), default=None, help=help_text + " (comma-separated)")
+        else:
+            parser.add_argument(flag, type=kind, default=None, help=help_text)
+
+
+def load_config(yaml_path: str | None = None, **overrides) -> FinetuneConfig:
+    """Defaults, then the YAML file, then explicit overrides (CLI flags or app fields); None means 'unset'."""
+    values: dict = {}
+    if yaml_path:
+        path = Path(yaml_path)
+        if not path.is_file():
+            raise ConfigError(f"config file {yaml_path!r} not found")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"{yaml_path}: expected a mapping of setting: value")
+        values.update({k.replace("-", "_"): v for k, v in loaded.items()})
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    unknown = sorted(set(values) - set(FIELDS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
+    for name in ("save_steps", "target_modules"):
+        if isinstance(values.get(name), (str, int)):
+            values[name] = _parse_list(int if name == "save_steps" else str)(values[name])
+    return FinetuneConfig(**values).validate()
