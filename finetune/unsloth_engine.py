@@ -18,7 +18,7 @@ def load_unsloth(config: FinetuneConfig, source: str):
     model = FastLanguageModel.get_peft_model(
         model, r=config.lora_r, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
         target_modules=list(config.target_modules), bias="none",
-        use_gradient_checkpointing="unsloth" if config.gradient_checkpointing else False,
+        use_gradient_checkpointing="unsloth",  # Unsloth's offloaded checkpointing: its recommended default
         random_state=config.seed,
     )
     if tokenizer.pad_token_id is None:
