@@ -33,7 +33,7 @@ def _help(text: str, **kwargs):
 class FinetuneConfig:
     base: str = _help("base model spec (embedded alias, hub id or local folder)", default=DEFAULT_MODEL)
     data: str = _help("hub dataset id or local .jsonl/.csv/.parquet file", default=DEMO_DATA)
-    out: str = _help("run folder; checkpoints go to OUT/step-N", default=str(adapters_dir() / "run"))
+    out: str = _help("run folder; checkpoints go to OUT/step-N", default_factory=lambda: str(adapters_dir() / "run"))
     max_steps: int = _help("optimizer steps to train", default=60)
     save_steps: list[int] = _help("steps at which to save a named checkpoint (the last step is always saved)",
                                   default_factory=list)
@@ -126,7 +126,27 @@ def load_config(yaml_path: str | None = None, **overrides) -> FinetuneConfig:
     unknown = sorted(set(values) - set(FIELDS))
     if unknown:
         raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(FIELDS)}")
-    for name in ("save_steps", "target_modules"):
-        if isinstance(values.get(name), (str, int)):
-            values[name] = _parse_list(int if name == "save_steps" else str)(values[name])
+    for name in list(values):
+        values[name] = _coerce(name, values[name])
     return FinetuneConfig(**values).validate()
+
+
+def _coerce(name: str, value):
+    """A YAML or form value as the field's type: YAML 1.1 reads '2e-4' (no dot) as a string, forms send text."""
+    kind = _TYPES[name]
+    try:
+        if typing.get_origin(kind) is list:
+            item = typing.get_args(kind)[0]
+            items = _parse_list(item)(value) if isinstance(value, (str, int)) else [item(v) for v in value]
+            return items
+        if kind is bool:
+            if isinstance(value, str):
+                if value.strip().lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ValueError(value)
+                return value.strip().lower() in ("true", "yes", "1")
+            return bool(value)
+        if kind is int and isinstance(value, float) and not value.is_integer():
+            raise ValueError(value)
+        return kind(value)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{name} must be {getattr(kind, '__name__', kind)}, got {value!r}") from exc

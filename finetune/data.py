@@ -6,6 +6,7 @@ Layouts: `messages` (role/content), ShareGPT `conversations` (from/value), `inst
 from __future__ import annotations
 
 import json
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,8 +59,14 @@ def read_rows(source: str) -> tuple[list, Counter]:
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".json"):
+            text = path.read_text(encoding="utf-8")
+            if text.lstrip().startswith("["):  # a plain JSON array rather than JSON Lines
+                try:
+                    return json.loads(text), unreadable
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
             rows = []
-            for line in path.read_text(encoding="utf-8").splitlines():
+            for line in text.splitlines():
                 if not line.strip():
                     continue
                 try:
@@ -69,12 +76,15 @@ def read_rows(source: str) -> tuple[list, Counter]:
             return rows, unreadable
         import pandas as pd
 
-        if suffix == ".csv":
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-        elif suffix == ".parquet":
-            frame = pd.read_parquet(path)
-        else:
+        if suffix not in (".csv", ".parquet"):
             raise DataError(f"{source}: unsupported file type {suffix!r}; use .jsonl, .csv or .parquet")
+        try:
+            if suffix == ".csv":
+                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            else:
+                frame = pd.read_parquet(path)
+        except Exception as exc:  # pandas / pyarrow raise their own types for empty and corrupt files
+            raise DataError(f"{source}: cannot read the file ({type(exc).__name__}: {exc})") from exc
         return frame.to_dict(orient="records"), unreadable
     if path.suffix.lower() in (".jsonl", ".json", ".csv", ".parquet") or source.startswith((".", "/", "~")):
         raise DataError(f"data file {source!r} not found")
@@ -110,6 +120,13 @@ def _parse_json_field(value):
     return json.loads(value) if isinstance(value, str) else value
 
 
+def _text(value) -> str:
+    """A cell as text: missing values (None, pandas' NaN) are empty; numbers become their text."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return value if isinstance(value, str) else str(value) if isinstance(value, (int, float)) else value
+
+
 def to_messages(row: dict, layout: str) -> list[dict]:
     """One row as chat messages; RowError with a short reason when it cannot be."""
     if not isinstance(row, dict):
@@ -125,11 +142,12 @@ def to_messages(row: dict, layout: str) -> list[dict]:
                     raise RowError(f"unknown ShareGPT role {turn['from']!r}")
                 messages.append({"role": role, "content": turn["value"]})
         elif layout == "alpaca":
-            extra = str(row.get("input") or "").strip()
-            user = str(row["instruction"]).strip() + (f"\n\n{extra}" if extra else "")
-            messages = [{"role": "user", "content": user}, {"role": "assistant", "content": row["output"]}]
+            extra = _text(row.get("input")).strip()
+            user = _text(row["instruction"]).strip() + (f"\n\n{extra}" if extra else "")
+            messages = [{"role": "user", "content": user}, {"role": "assistant", "content": _text(row["output"])}]
         else:
-            messages = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": row["response"]}]
+            messages = [{"role": "user", "content": _text(row["prompt"])},
+                        {"role": "assistant", "content": _text(row["response"])}]
     except (KeyError, TypeError, json.JSONDecodeError) as exc:
         raise RowError(f"malformed {layout} row") from exc
     if any(not isinstance(m["content"], str) or not m["content"].strip() for m in messages):

@@ -143,13 +143,13 @@ def last_resume_checkpoint(out: Path) -> str | None:
 
 def train(config: FinetuneConfig, on_progress: Callable[[Progress], None] | None = None) -> TrainResult:
     """Train LoRA per `config`, writing OUT/step-N for each checkpoint step; resumes after a crash."""
+    config.validate()
+    chats, report = load_chats(config.data, config.max_rows)  # before the heavy imports: bad data fails fast
     from transformers import Trainer
 
     from finetune.checkpoints import NamedCheckpoints
 
-    config.validate()
     engine = pick_engine(config)
-    chats, report = load_chats(config.data, config.max_rows)
     model, tokenizer = load_for_training(config, engine)
     examples = tokenize_chats(tokenizer, chats, config.max_seq_length, report)
     if not examples:

@@ -172,7 +172,8 @@ def list_local_adapters() -> list[Path]:
     if not root.is_dir():
         return []
     found = [p.parent for depth in ("*", "*/*", "*/*/*") for p in root.glob(f"{depth}/adapter_config.json")]
-    return sorted(set(found))
+    # Folders starting with '_' are internal (a training run's _resume checkpoints come and go).
+    return sorted({p for p in found if not any(part.startswith("_") for part in p.relative_to(root).parts)})
 
 
 def offline_base_name(recorded: str) -> str:
