@@ -158,6 +158,9 @@ def train(config: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     resume = last_resume_checkpoint(out) if config.resume else None
+    if resume and int(resume.rsplit("-", 1)[-1]) >= config.max_steps:
+        raise ConfigError(f"{out} already reached {config.max_steps} steps: pick another --out, raise --max-steps "
+                          "to continue training, or pass --no-resume to start over")
     callback = NamedCheckpoints(config=config, engine=engine, report=report, tokenizer=tokenizer,
                                 started=started, on_progress=on_progress, resumed_from=resume)
     trainer = Trainer(model=model, args=training_arguments(config, engine), train_dataset=examples,

@@ -173,7 +173,13 @@ def list_local_adapters() -> list[Path]:
         return []
     found = [p.parent for depth in ("*", "*/*", "*/*/*") for p in root.glob(f"{depth}/adapter_config.json")]
     # Folders starting with '_' are internal (a training run's _resume checkpoints come and go).
-    return sorted({p for p in found if not any(part.startswith("_") for part in p.relative_to(root).parts)})
+    kept = {p for p in found if not any(part.startswith("_") for part in p.relative_to(root).parts)}
+    return sorted(kept, key=_natural_key)
+
+
+def _natural_key(path: Path) -> list:
+    """'step-25' before 'step-100'."""
+    return [int(part) if part.isdigit() else part for part in re.split(r"(\d+)", str(path))]
 
 
 def offline_base_name(recorded: str) -> str:

@@ -13,6 +13,7 @@ if str(REPO_ROOT) not in sys.path:
 
 # Before any project module is imported: runs made by tests never land in the repo's results/.
 os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="llm-judge-test-results-")
+os.environ["LLM_JUDGE_ADAPTERS"] = tempfile.mkdtemp(prefix="llm-judge-test-adapters-")  # nor adapters trained
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
