@@ -4,7 +4,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from judge.compare import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B, CompareConfig, run_compare
+from tqdm import tqdm
+
+from judge.compare import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B, CompareConfig, resume_compare, run_compare
 from judge.prompt_sets import load_prompt_set, single_prompt
 from judge.runs import DEFAULT_RESULTS_DIR
 from judge.views import record_line
@@ -20,8 +22,10 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--judge", default=DEFAULT_JUDGE, help="model spec of the judge")
     source = c.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt", help="one instruction")
-    source.add_argument("--prompts", help="a prompt set: .jsonl file or a name in prompts/ (e.g. study)")
-    c.add_argument("--preset", default="p1", choices=sorted(PRESETS), help="sampling preset for the answers")
+    source.add_argument("--prompts", help="a prompt set: .jsonl/.csv file or a name in prompts/ (study, general)")
+    source.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in its folder")
+    c.add_argument("--preset", default="p1",
+                   help=f"sampling preset(s) for the answers, comma-separated to compare them: {', '.join(PRESETS)}")
     for name in ("temperature", "min_p", "top_p"):
         c.add_argument(f"--{name.replace('_', '-')}", type=float, help=f"override the preset's {name}")
     c.add_argument("--max-new-tokens", type=int, help="answer length limit")
@@ -40,14 +44,15 @@ def make_parser() -> argparse.ArgumentParser:
 def config_from_args(args: argparse.Namespace) -> CompareConfig:
     overrides = dict(temperature=args.temperature, min_p=args.min_p, top_p=args.top_p,
                      max_new_tokens=args.max_new_tokens, seed=args.seed)
-    sampling = preset_settings(args.preset, **overrides)
+    first, *more = [p.strip() for p in args.preset.split(",") if p.strip()] or ["p1"]
+    sampling = preset_settings(first, **overrides)
     judge_sampling = SamplingSettings(temperature=args.judge_temperature, min_p=0.0,
                                       max_new_tokens=args.judge_max_new_tokens)
     # A different length or seed still samples the preset's way; only the sampling knobs make it custom.
     customised = any(v is not None for v in (args.temperature, args.min_p, args.top_p))
     return CompareConfig(
         model_a=args.model_a, model_b=args.model_b, judge=args.judge, mode=args.mode,
-        preset=None if customised else args.preset, sampling=sampling, judge_sampling=judge_sampling,
+        preset=None if customised else first, sampling=sampling, more_presets=more, judge_sampling=judge_sampling,
         template=args.template, swap=not args.no_swap, out_dir=args.out,
     )
 
@@ -56,14 +61,27 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     run_dir = None
     try:
-        config = config_from_args(args)
-        items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
-        if args.limit:
-            items = items[: args.limit]
-        for update in run_compare(config, items):
+        if args.resume:
+            updates = resume_compare(args.resume)
+        else:
+            config = config_from_args(args)
+            items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
+            updates = run_compare(config, items[: args.limit] if args.limit else items)
+        bar = None
+        for update in updates:
             run_dir = update.run_dir
+            if bar is None and update.total > 1:
+                # prompts done, rate and time left; the bar goes to stderr so stdout stays the run folder
+                bar = tqdm(total=update.total, initial=update.index, unit="prompt", file=sys.stderr)
             if update.stage == "record":
-                print(record_line(update.index, update.total, update.record), file=sys.stderr, flush=True)
+                line = record_line(update.index, update.total, update.record)
+                if bar is not None:
+                    bar.write(line, file=sys.stderr)
+                    bar.update(1)
+                else:
+                    print(line, file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.close()
     except UserFacingError as exc:
         print(f"error: {exc}", file=sys.stderr)
         if run_dir is not None:

