@@ -1,4 +1,5 @@
-"""The one interface every generation backend implements: streamed generation and the judge's scoring call."""
+"""The one interface every generation backend implements: streamed and batched generation, the judge's scoring call,
+and reference perplexity."""
 from __future__ import annotations
 
 import threading
@@ -7,10 +8,13 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Iterator
 
+from models.errors import SettingsError
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
+
+DEFAULT_BATCH_SIZE = 8  # conversations per forward pass in generate_batch; longer lists are split into chunks
 
 
 @dataclass
@@ -78,6 +82,27 @@ class Backend(ABC):
             pass
         return update
 
+    def generate_batch(
+        self, conversations: list[list[Message]], settings: SamplingSettings, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> list[Generation]:
+        """One finished Generation per conversation, in order.
+
+        This default runs complete() on each conversation in turn (`batch_size` is checked but unused), so every
+        reply is exactly what complete() gives for it, seed included. Backends that can decode several
+        sequences in one pass override it.
+        """
+        check_batch_size(batch_size)
+        return [self.complete(messages, settings) for messages in conversations]
+
+    def perplexity(self, messages: list[Message], reference: str) -> float | None:
+        """The model's perplexity on `reference` as the assistant's reply to `messages` (teacher forcing).
+
+        exp(mean negative log-likelihood of the reference's tokens), each predicted from the chat-templated
+        prompt and the reference tokens before it; the prompt itself is not scored. None where the backend
+        cannot score tokens (this default) or the reference has no tokens.
+        """
+        return None
+
     supports_grammar = False  # can constrain a reply to a GBNF grammar (see judge/output_format.py)
 
     def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
@@ -86,3 +111,8 @@ class Backend(ABC):
 
     def describe(self) -> dict:
         return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3)}
+
+
+def check_batch_size(batch_size: int) -> None:
+    if batch_size < 1:
+        raise SettingsError(f"batch_size must be at least 1, got {batch_size}")

@@ -17,6 +17,8 @@ DEFAULT_CONTEXT = 4096
 
 @dataclass
 class LlamaCppBackend(Backend):
+    """generate_batch is the base class's one-at-a-time loop: llama-cpp-python has no batched sampling."""
+
     llm: Any = None
     name: str = "llamacpp"
     _grammars: dict = field(default_factory=dict, repr=False)
@@ -46,6 +48,12 @@ class LlamaCppBackend(Backend):
         with self.lock:
             text = "".join(self.stream(messages, settings, grammar=grammar))
         return Generation(text=text, n_tokens=self.count_tokens(text), seconds=time.perf_counter() - started)
+
+    def perplexity(self, messages: list[Message], reference: str) -> float | None:
+        """Always None: llama-cpp-python keeps per-token logits only for a model loaded with logits_all=True, which
+        allocates a float32 vocabulary row per context position on every load (n_ctx x n_vocab: ~0.8 GB for the
+        embedded model at n_ctx 4096) and writes them on every evaluation; not worth it for this one use."""
+        return None
 
     def _grammar(self, gbnf: str):
         from llama_cpp import LlamaGrammar

@@ -1,0 +1,140 @@
+"""Backend.generate_batch and Backend.perplexity with the real embedded model on both backends.
+
+transformers decodes a whole batch in one left-padded generate() call, which must not change greedy replies;
+llama.cpp loops over complete(). Generations are 12 tokens, on one thread as in tests/test_models_real.py.
+"""
+from __future__ import annotations
+
+import math
+import random
+import time
+
+import pytest
+
+from models import SamplingSettings, SettingsError, load_model
+from models.registry import unload_all
+
+pytestmark = pytest.mark.model
+
+ALIAS = "smollm2-135m"
+GGUF_ALIAS = "smollm2-135m-gguf"
+
+# Three prompt lengths (34, 43 and 24 tokens after the chat template), so two of the three rows are padded.
+CONVERSATIONS = [
+    [{"role": "user", "content": "Name a color."}],
+    [{"role": "user", "content": "Explain in one sentence why the sky looks blue during the day."}],
+    [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "What is 2+2?"}],
+]
+GREEDY = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=12)
+SAMPLED = SamplingSettings(temperature=1.0, min_p=0.05, max_new_tokens=12, seed=7)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def fresh_registry():
+    """An empty model cache at both ends of the module, and one compute thread (see test_models_real.py)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    unload_all()
+    yield
+    unload_all()
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def base():
+    return load_model(ALIAS)
+
+
+@pytest.fixture(scope="module")
+def gguf():
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_JUDGE_THREADS", "1")
+        return load_model(GGUF_ALIAS)
+
+
+@pytest.fixture(scope="module")
+def one_at_a_time(base) -> list[str]:
+    return [base.complete(messages, GREEDY).text for messages in CONVERSATIONS]
+
+
+# ------------------------------------------------------------------------------------------ transformers
+
+def test_greedy_batch_equals_one_at_a_time(base, one_at_a_time):
+    lengths = {len(base.encode_chat(m)["input_ids"][0]) for m in CONVERSATIONS}
+    assert len(lengths) == 3, "the prompts must differ in length, or nothing is padded"
+
+    started = time.perf_counter()
+    batch = base.generate_batch(CONVERSATIONS, GREEDY)
+    wall = time.perf_counter() - started
+
+    assert [g.text for g in batch] == one_at_a_time
+    assert all(g.text.strip() and 0 < g.n_tokens <= GREEDY.max_new_tokens for g in batch)
+    # seconds are token shares of the one batch: they add up to its wall time, and tokens/s is its throughput.
+    assert sum(g.seconds for g in batch) <= wall
+    assert sum(g.seconds for g in batch) == pytest.approx(wall, rel=0.2)
+    assert all(g.tokens_per_second == pytest.approx(batch[0].tokens_per_second) for g in batch)
+    assert base.tokenizer.padding_side == "right"  # left padding was for the batch only
+    assert not base.lock.locked()
+
+
+def test_chunks_give_the_same_greedy_replies(base, one_at_a_time):
+    chunked = base.generate_batch(CONVERSATIONS, GREEDY, batch_size=2)  # a chunk of 2, then one of 1
+    assert [g.text for g in chunked] == one_at_a_time
+
+
+def test_sampled_batch_repeats_with_the_same_seed(base):
+    first = [g.text for g in base.generate_batch(CONVERSATIONS, SAMPLED)]
+    other = [g.text for g in base.generate_batch(CONVERSATIONS, SAMPLED.with_(seed=8))]  # moves the RNG on
+    second = [g.text for g in base.generate_batch(CONVERSATIONS, SAMPLED)]
+    assert all(t.strip() for t in first)
+    assert second == first
+    assert other != first, f"seeds 7 and 8 at temperature 1 gave the same three replies: {first!r}"
+
+
+def test_empty_batch_and_bad_batch_size(base, gguf):
+    assert base.generate_batch([], GREEDY) == []
+    for backend in (base, gguf):
+        with pytest.raises(SettingsError, match="batch_size"):
+            backend.generate_batch(CONVERSATIONS, GREEDY, batch_size=0)
+
+
+def test_own_greedy_reply_has_lower_perplexity_than_its_words_shuffled(base, one_at_a_time):
+    messages, reply = CONVERSATIONS[1], one_at_a_time[1]
+    words = reply.split()
+    shuffled = words[:]
+    random.Random(0).shuffle(shuffled)
+    assert shuffled != words
+    own = base.perplexity(messages, reply)
+    scrambled = base.perplexity(messages, " ".join(shuffled))
+    assert math.isfinite(own) and own > 1
+    assert math.isfinite(scrambled) and scrambled > own, (own, scrambled)
+    assert not base.lock.locked()
+
+
+def test_perplexity_scores_only_the_reference_tokens(base):
+    """Against the full-sequence logits computed here: the prompt is context, and only the reference is scored."""
+    import torch
+
+    messages, reference = CONVERSATIONS[0], "Blue, like the sea."
+    target = base.tokenizer(reference, add_special_tokens=False)["input_ids"]
+    ids = torch.cat([base.encode_chat(messages)["input_ids"], torch.tensor([target])], dim=1)
+    with torch.inference_mode():
+        logits = base.model(input_ids=ids).logits[0, -len(target) - 1:-1]
+    log_probs = torch.log_softmax(logits, dim=-1)[torch.arange(len(target)), target]
+    assert base.perplexity(messages, reference) == pytest.approx(math.exp(-log_probs.mean().item()), rel=1e-4)
+    assert base.perplexity(messages, "") is None  # nothing to score
+
+
+# ------------------------------------------------------------------------------------------------ llama.cpp
+
+def test_llamacpp_batch_is_complete_per_conversation(gguf):
+    batch = gguf.generate_batch(CONVERSATIONS[:2], SAMPLED)
+    assert len(batch) == 2
+    assert [g.text for g in batch] == [gguf.complete(m, SAMPLED).text for m in CONVERSATIONS[:2]]
+    assert all(g.text.strip() for g in batch)
+
+
+def test_llamacpp_has_no_perplexity(gguf):
+    assert gguf.perplexity(CONVERSATIONS[0], "Blue.") is None
