@@ -26,6 +26,7 @@ from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
 DEFAULT_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
 DEFAULT_MODEL_A = DEFAULT_MODEL
 DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
+BATCH_SIZE = 8  # prompts answered per generate() call on transformers in prompt-set runs
 
 
 @dataclass
@@ -141,25 +142,43 @@ def _run(config, template, items, writer: RunWriter, done: list[dict]) -> Iterat
     records = list(done)
     index = len(finished)
     for preset, sampling in plan:
-        for item in items:
-            if (item.id, preset) in finished:
-                continue
-            record = yield from _compare_item(config, template, backends, item, index, total, writer.folder,
-                                              preset, sampling)
-            writer.append(record)
-            records.append(record)
-            yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
-                                record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
-            index += 1
+        pending = [item for item in items if (item.id, preset) not in finished]
+        # One prompt streams its answers; a set is answered in batches (several prompts per forward pass), and
+        # each chunk is judged and saved before the next, so a crash loses at most one chunk of answers.
+        chunk_size = BATCH_SIZE if len(pending) > 1 else 1
+        for start in range(0, len(pending), chunk_size):
+            chunk = pending[start:start + chunk_size]
+            answers = None
+            if len(chunk) > 1:
+                yield CompareUpdate("answer_a", index, total, chunk[0], run_dir=writer.folder,
+                                    message=f"answering {len(chunk)} prompts in a batch")
+                answers = _batch_answers(backends, chunk, sampling)
+            for offset, item in enumerate(chunk):
+                record = yield from _compare_item(config, template, backends, item, index, total, writer.folder,
+                                                  preset, sampling, answers[offset] if answers else None)
+                writer.append(record)
+                records.append(record)
+                yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
+                                    record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
+                index += 1
     writer.finish(summarize(records))
     yield CompareUpdate("done", total, total, run_dir=writer.folder, message=f"saved to {writer.folder}")
 
 
-def _compare_item(config, template, backends, item, index, n, run_dir, preset, sampling):
+def _batch_answers(backends, chunk: list[PromptItem], sampling) -> list[dict]:
+    conversations = [[{"role": "user", "content": item.prompt}] for item in chunk]
+    by_side = {side: backends[role].generate_batch(conversations, sampling, batch_size=len(chunk))
+               for side, role in (("A", "model_a"), ("B", "model_b"))}
+    return [{"A": a, "B": b} for a, b in zip(by_side["A"], by_side["B"])]
+
+
+def _compare_item(config, template, backends, item, index, n, run_dir, preset, sampling, answers=None):
     started = time.perf_counter()
     messages = [{"role": "user", "content": item.prompt}]
-    answers = {}
+    answers = dict(answers or {})
     for side, role, stage in (("A", "model_a", "answer_a"), ("B", "model_b", "answer_b")):
+        if side in answers:
+            continue
         generation = None
         for partial in backends[role].generate_with_progress(messages, sampling):
             if isinstance(partial, str):

@@ -125,3 +125,19 @@ def test_shipped_general_set_loads_with_its_checks():
     assert len(items) >= 80
     assert len({i.category for i in items}) == 7
     assert sum(bool(i.checks) for i in items) >= 30 and sum(bool(i.reference) for i in items) >= 40
+
+
+@pytest.mark.model
+def test_prompt_set_answers_are_batched_and_equal_one_at_a_time_answers(tmp_path):
+    greedy = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=8)
+    config = CompareConfig(sampling=greedy, judge_sampling=SamplingSettings(temperature=0.0, min_p=0.0,
+                           max_new_tokens=24), out_dir=str(tmp_path))
+    items = load_prompt_set("study")[:3]
+    updates = list(run_compare(config, items))
+    assert any("in a batch" in u.message for u in updates), "a prompt set is answered in batches"
+    batched = [u.record["answers"]["A"]["text"] for u in updates if u.stage == "record"]
+    single = []
+    for item in items:
+        *_, done = run_compare(config, [item])
+        single.append(records_of(done.run_dir)[0]["answers"]["A"]["text"])
+    assert batched == single
