@@ -188,7 +188,7 @@ def _compare_item(config, template, backends, item, index, n, run_dir, preset, s
                 generation = partial
         answers[side] = generation
     yield CompareUpdate("judging", index, n, item, answers["A"].text, answers["B"].text, run_dir=run_dir)
-    judge_free = judge_free_measures(item, answers)
+    judge_free = judge_free_measures(item, answers, backends)
     judge_started = time.perf_counter()
     record = {
         "id": item.id, "prompt": item.prompt, "category": item.category, "reference": item.reference,
@@ -225,8 +225,11 @@ def _compare_item(config, template, backends, item, index, n, run_dir, preset, s
     return record
 
 
-def judge_free_measures(item: PromptItem, answers: dict) -> dict:
-    """Per-prompt checks (pass/fail) and reference metrics: what can be known about an answer without a judge."""
+def judge_free_measures(item: PromptItem, answers: dict, backends: dict | None = None) -> dict:
+    """Per-prompt checks (pass/fail) and reference metrics: what can be known about an answer without a judge.
+
+    With `backends`, each model's perplexity on the reference is added (None where the backend cannot score).
+    """
     measures: dict = {}
     if item.checks:
         results = {side: run_checks(item.checks, g.text) for side, g in answers.items()}
@@ -234,6 +237,11 @@ def judge_free_measures(item: PromptItem, answers: dict) -> dict:
         measures["checks_summary"] = {side: checks_summary(rs) for side, rs in results.items()}
     if item.reference:
         measures["reference_metrics"] = {side: reference_metrics(g.text, item.reference) for side, g in answers.items()}
+        if backends:
+            messages = [{"role": "user", "content": item.prompt}]
+            for side, role in (("A", "model_a"), ("B", "model_b")):
+                ppl = backends[role].perplexity(messages, item.reference)
+                measures["reference_metrics"][side]["perplexity"] = None if ppl is None else round(ppl, 4)
     return measures
 
 

@@ -95,6 +95,9 @@ def test_records_carry_checks_and_reference_metrics(tmp_path):
         assert record["checks_summary"][side]["total"] == 2
         metrics = record["reference_metrics"][side]
         assert 0.0 <= metrics["rouge_l"] <= 1.0 and 0.0 <= metrics["bleu"] <= 100.0
+    # model A runs on transformers (perplexity of the reference), model B on llama.cpp (cannot score: None)
+    assert record["reference_metrics"]["A"]["perplexity"] > 1.0
+    assert record["reference_metrics"]["B"]["perplexity"] is None
 
 
 def test_csv_prompt_set_with_checks(tmp_path):
