@@ -264,6 +264,24 @@ def summarize(records: list[dict]) -> dict:
     return summary
 
 
+def judge_free_summary(records: list[dict]) -> dict:
+    """Per model: checks passed of run, and the mean of each reference metric over prompts that have one."""
+    summary: dict = {}
+    for side in ("A", "B"):
+        checks = [r["checks_summary"][side] for r in records if "checks_summary" in r]
+        metrics = [r["reference_metrics"][side] for r in records if "reference_metrics" in r]
+        means = {}
+        for name in ("rouge_l", "bleu", "perplexity"):
+            values = [m[name] for m in metrics if m and m.get(name) is not None]
+            means[name] = round(sum(values) / len(values), 4) if values else None
+        summary[side] = {
+            "checks_passed": sum(c["passed"] for c in checks), "checks_total": sum(c["total"] for c in checks),
+            "prompts_all_checks_passed": sum(c["passed"] == c["total"] for c in checks),
+            "prompts_with_checks": len(checks), "reference_means": means, "prompts_with_reference": len(metrics),
+        }
+    return summary
+
+
 def _counts(records: list[dict]) -> dict:
     winners = [r.get("winner") for r in records]
     totals = {side: [r["totals"][side] for r in records if r["totals"].get(side) is not None] for side in ("A", "B")}
@@ -274,4 +292,5 @@ def _counts(records: list[dict]) -> dict:
         "unparsed": sum(r["status"] != OK for r in records),
         "inconsistent": sum(r.get("consistent") is False for r in records),
         "mean_total": {side: (round(sum(v) / len(v), 3) if v else None) for side, v in totals.items()},
+        "judge_free": judge_free_summary(records),
     }

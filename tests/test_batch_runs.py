@@ -95,6 +95,11 @@ def test_records_carry_checks_and_reference_metrics(tmp_path):
         assert record["checks_summary"][side]["total"] == 2
         metrics = record["reference_metrics"][side]
         assert 0.0 <= metrics["rouge_l"] <= 1.0 and 0.0 <= metrics["bleu"] <= 100.0
+    summary = json.loads((done.run_dir / "summary.json").read_text())["judge_free"]
+    for side in "AB":
+        passed = sum(r["passed"] for r in record["checks"][side])
+        assert summary[side]["checks_passed"] == passed and summary[side]["checks_total"] == 2
+        assert summary[side]["reference_means"]["rouge_l"] == record["reference_metrics"][side]["rouge_l"]
     # model A runs on transformers (perplexity of the reference), model B on llama.cpp (cannot score: None)
     assert record["reference_metrics"]["A"]["perplexity"] > 1.0
     assert record["reference_metrics"]["B"]["perplexity"] is None
