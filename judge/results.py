@@ -7,6 +7,7 @@ from pathlib import Path
 
 from judge.runs import read_records
 from judge.stats import bradley_terry_with_ci, comparisons_from_records
+from judge.votes import judge_agreement, read_votes
 
 SIDES = ("A", "B")
 FILTERS = ("all", "disagreements", "inconsistent", "unparsed")
@@ -324,6 +325,13 @@ def summary_markdown(run: Run) -> str:
         lines.append("- **Position consistency:** n/a (needs pairwise mode with swapping)")
     lines.append(f"- **Unparsed:** {s.get('unparsed', 0)} of {s.get('n', 0)} records had a judge reply that "
                  "could not be read")
+    votes = read_votes(run.folder)
+    if votes:
+        agreement = judge_agreement(run.records, votes)
+        kappa = "n/a" if agreement.kappa is None else f"{agreement.kappa:.2f}"
+        rate = "n/a" if agreement.agreement is None else f"{agreement.agreement:.0%}"
+        lines.append(f"- **Judge vs people:** agrees on {rate} of {agreement.n_usable} voted records "
+                     f"(Cohen's kappa {kappa}; {agreement.n_votes} votes in all)")
     return "\n".join(lines)
 
 

@@ -164,3 +164,12 @@ def now_iso() -> str:
 
 def elapsed_since(started: float) -> float:
     return round(time.perf_counter() - started, 3)
+
+
+def unfinished_runs(results_dir: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, folder) of runs with a manifest but no summary.json, newest first: interrupted, so resumable."""
+    root = Path(results_dir) if results_dir else DEFAULT_RESULTS_DIR
+    if not root.is_dir():
+        return []
+    folders = [f for f in root.iterdir() if (f / "run.json").is_file() and not (f / "summary.json").is_file()]
+    return [(f.name, str(f)) for f in sorted(folders, key=lambda f: f.name, reverse=True)]

@@ -235,3 +235,14 @@ def test_ranking_names_entries_by_preset_when_presets_vary(runs):
 
     names = {name for c in ranking_comparisons([load_run(runs[0])]) for name in c[:2]}
     assert names == {"model-a @ p1", "model-b @ p1", "model-a @ p2", "model-b @ p2"}
+
+
+def test_summary_shows_judge_agreement_with_human_votes(runs):
+    from judge.votes import record_vote
+
+    run = load_run(runs[0])
+    assert "Judge vs people" not in summary_markdown(run)
+    record_vote(run.folder, "q1", "A", preset="p1")  # the judge also said A
+    record_vote(run.folder, "q2", "B", preset="p1")  # the judge said tie
+    text = summary_markdown(load_run(runs[0]))
+    assert "Judge vs people:** agrees on 50% of 2 voted records" in text
