@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import os
 import threading
 import time
@@ -13,11 +12,13 @@ import gradio as gr
 from finetune import progress_view as pv
 from finetune.config import DEMO_DATA, FIELDS
 from judge.compare import DEFAULT_JUDGE, CompareConfig, resume_compare, run_compare
-from judge.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
-from judge.runs import DEFAULT_RESULTS_DIR, read_records, unfinished_runs
-from judge.templates import PROMPTS_DIR, default_template
+from judge.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets, single_prompt
+from judge.runs import read_records, read_summary, unfinished_runs
+from judge.templates import default_template
 from judge.votes import VOTES_FILE, record_vote
-from judge.views import SCORE_HEADERS, reasons_markdown, score_rows, timings_line, verdict_line
+from judge.views import (
+    SCORE_HEADERS, batch_row, reasons_markdown, score_rows, summary_table_markdown, timings_line, verdict_line,
+)
 from models import (
     DEFAULT_JUDGE_SETTINGS, PRESETS, SamplingSettings, UserFacingError, known_model_specs, load_model,
 )
@@ -237,32 +238,6 @@ def cast_vote(choice: str, shown: dict | None) -> str:
 BATCH_HEADERS = ["Prompt id", "Preset", "Total A", "Total B", "Winner"]
 
 
-def shipped_prompt_sets() -> list[str]:
-    return sorted(p.stem for p in PROMPTS_DIR.glob("*.jsonl"))
-
-
-def batch_row(record: dict) -> list:
-    show = lambda v: "unparsed" if v is None else f"{v:g}"  # noqa: E731
-    return [record["id"], record.get("preset") or "custom", show(record["totals"]["A"]), show(record["totals"]["B"]),
-            record.get("winner") or "unknown"]
-
-
-def summary_markdown(folder: Path) -> str:
-    summary = json.loads((folder / "summary.json").read_text(encoding="utf-8"))
-    parts = {"all records": summary, **summary.get("by_preset", {})}
-    lines = ["| | records | A wins | B wins | ties | unknown | mean total A | mean total B | A's win rate (95% CI) |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for name, part in parts.items():
-        wins, means = part["wins"], part["mean_total"]
-        rate = (part.get("stats") or {}).get("win_rate") or {}
-        rate_text = "n/a" if rate.get("rate") is None else (
-            f"{rate['rate']:.0%}" + ("" if rate.get("low") is None else f" ({rate['low']:.0%}-{rate['high']:.0%})"))
-        mean = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
-        lines.append(f"| {name} | {part['n']} | {wins['A']} | {wins['B']} | {wins['tie']} | {wins['unknown']} | "
-                     f"{mean(means['A'])} | {mean(means['B'])} | {rate_text} |")
-    return "\n".join(lines) + "\n\nWin rate counts a tie as half a win; 'unknown' = the judge's reply was unparsed."
-
-
 def _clock(seconds: float) -> str:
     seconds = int(round(seconds))
     return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
@@ -285,7 +260,7 @@ def stream_batch(updates, rows: list, progress):
             if update.stage == "done":
                 folder = Path(update.run_dir)
                 status = (f"**Finished:** {total} record(s) in {_clock(time.perf_counter() - started)}. "
-                          f"Saved to `{folder}`\n\n{summary_markdown(folder)}")
+                          f"Saved to `{folder}`\n\n{summary_table_markdown(read_summary(folder))}")
                 yield gr.Markdown(visible=False), status, rows, gr.Dropdown(choices=unfinished_runs(), value=None)
                 return
             elapsed = time.perf_counter() - started

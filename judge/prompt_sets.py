@@ -31,6 +31,11 @@ class PromptItem:
         return data
 
 
+def shipped_prompt_sets() -> list[str]:
+    """Names of the prompt sets in prompts/ (study, general, ...)."""
+    return sorted(p.stem for p in PROMPTS_DIR.glob("*.jsonl"))
+
+
 def prompt_set_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
     if path.is_file():
@@ -38,7 +43,7 @@ def prompt_set_path(name_or_path: str | Path) -> Path:
     candidate = PROMPTS_DIR / f"{name_or_path}.jsonl"
     if candidate.is_file():
         return candidate
-    known = ", ".join(p.stem for p in sorted(PROMPTS_DIR.glob("*.jsonl")))
+    known = ", ".join(shipped_prompt_sets())
     raise PromptSetError(f"prompt set {str(name_or_path)!r} not found: give a .jsonl or .csv file or one of: {known}")
 
 

@@ -147,6 +147,10 @@ def _write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def read_summary(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / "summary.json").read_text(encoding="utf-8"))
+
+
 def read_records(folder: str | Path) -> list[dict]:
     """Every complete record of a run; a torn last line (a crash mid-write) is skipped, not fatal."""
     records = []

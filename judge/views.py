@@ -72,3 +72,25 @@ def record_line(index: int, total: int, record: dict) -> str:
     show = {s: ("unparsed" if v is None else f"{v:g}/{top}") for s, v in record["totals"].items()}
     flag = " (inconsistent)" if record.get("consistent") is False else ""
     return f"[{index + 1}/{total}] {record['id']}: A {show['A']}  B {show['B']}  winner {record['winner'] or 'unknown'}{flag}"
+
+
+def batch_row(record: dict) -> list:
+    """One row of the Batch tab's live table: id, preset, totals, winner."""
+    return [record["id"], record.get("preset") or "custom", _fmt(record["totals"]["A"]), _fmt(record["totals"]["B"]),
+            record.get("winner") or "unknown"]
+
+
+def summary_table_markdown(summary: dict) -> str:
+    """A run's summary.json as a table: the whole run, then each preset."""
+    parts = {"all records": summary, **summary.get("by_preset", {})}
+    lines = ["| | records | A wins | B wins | ties | unknown | mean total A | mean total B | A's win rate (95% CI) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, part in parts.items():
+        wins, means = part["wins"], part["mean_total"]
+        rate = (part.get("stats") or {}).get("win_rate") or {}
+        rate_text = "n/a" if rate.get("rate") is None else (
+            f"{rate['rate']:.0%}" + ("" if rate.get("low") is None else f" ({rate['low']:.0%}-{rate['high']:.0%})"))
+        mean = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+        lines.append(f"| {name} | {part['n']} | {wins['A']} | {wins['B']} | {wins['tie']} | {wins['unknown']} | "
+                     f"{mean(means['A'])} | {mean(means['B'])} | {rate_text} |")
+    return "\n".join(lines) + "\n\nWin rate counts a tie as half a win; 'unknown' = the judge's reply was unparsed."

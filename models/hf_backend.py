@@ -2,10 +2,9 @@
 from __future__ import annotations
 
 import math
-import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Iterator
 
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Generation, Message, check_batch_size
