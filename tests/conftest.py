@@ -56,3 +56,52 @@ def browser():
         launched = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture
+def page(browser, app_url):
+    """A fresh tab on the app's Compare page (files needing another start page define their own)."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(app_url)
+    page.locator("#compare").wait_for()
+    yield page
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def one_thread_models():
+    """One torch and one llama.cpp thread, and an empty model cache at both ends of the module.
+
+    On a small CPU shared with other work, spinning compute threads make a 12-token generation take seconds
+    instead of a tenth of one; one thread costs nothing measurable and gives the same tokens.
+    """
+    import torch
+
+    from models.registry import unload_all
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    unload_all()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("LLM_JUDGE_THREADS", "1")
+        yield
+    unload_all()
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def base(one_thread_models):
+    """The embedded transformers backend, loaded once for the module."""
+    from models import load_model
+
+    return load_model("smollm2-135m")
+
+
+@pytest.fixture(scope="module")
+def gguf(one_thread_models):
+    """The embedded llama.cpp backend, on one thread like the transformers one."""
+    from models import load_model
+
+    backend = load_model("smollm2-135m-gguf")
+    assert backend.llm.n_threads == 1
+    return backend

@@ -4,22 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import set_slider
+
 pytestmark = [pytest.mark.model, pytest.mark.browser]
-
-
-@pytest.fixture
-def page(browser, app_url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1600})
-    page.goto(app_url)
-    page.locator("#compare").wait_for()
-    yield page
-    page.close()
-
-
-def set_slider(page, elem_id: str, value: int) -> None:
-    box = page.locator(f"#{elem_id} input[type=number]")
-    box.fill(str(value))
-    box.press("Enter")
 
 
 def test_compare_click_streams_both_answers_and_shows_the_score_table(page):

@@ -11,10 +11,9 @@ import time
 
 import pytest
 
-from models import SamplingSettings, SettingsError, load_model
-from models.registry import unload_all
+from models import SamplingSettings, SettingsError
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("one_thread_models")]
 
 ALIAS = "smollm2-135m"
 GGUF_ALIAS = "smollm2-135m-gguf"
@@ -27,31 +26,6 @@ CONVERSATIONS = [
 ]
 GREEDY = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=12)
 SAMPLED = SamplingSettings(temperature=1.0, min_p=0.05, max_new_tokens=12, seed=7)
-
-
-@pytest.fixture(scope="module", autouse=True)
-def fresh_registry():
-    """An empty model cache at both ends of the module, and one compute thread (see test_models_real.py)."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    unload_all()
-    yield
-    unload_all()
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def base():
-    return load_model(ALIAS)
-
-
-@pytest.fixture(scope="module")
-def gguf():
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LLM_JUDGE_THREADS", "1")
-        return load_model(GGUF_ALIAS)
 
 
 @pytest.fixture(scope="module")

@@ -1,25 +1,15 @@
 """Prompt-set runs: several presets in one run, resume after a crash, CSV sets, judge-free measures per record."""
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from helpers import judge_cli, kill_after_first_record
 from judge.compare import CompareConfig, run_compare
 from judge.prompt_sets import PromptSetError, load_prompt_set
 from models import SamplingSettings
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--max-new-tokens", "8", "--judge-max-new-tokens", "32"]
-
-
-def judge_cli(*args, out: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "judge", "compare", *args, "--out", str(out)], cwd=REPO_ROOT,
-                          capture_output=True, text=True, timeout=600)
 
 
 def records_of(folder: Path) -> list[dict]:
@@ -28,19 +18,11 @@ def records_of(folder: Path) -> list[dict]:
 
 @pytest.mark.model
 def test_killed_run_resumes_without_redoing_or_losing_records(tmp_path):
-    process = subprocess.Popen(
-        [sys.executable, "-m", "judge", "compare", "--prompts", "study", "--limit", "4", *FAST, "--out", str(tmp_path)],
-        cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-    )
-    deadline = time.time() + 240
-    for line in process.stderr:
-        if line.startswith("[1/4]") or time.time() > deadline:
-            break
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    (folder,) = list(tmp_path.iterdir())
+    folder = kill_after_first_record("--prompts", "study", "--limit", "4", *FAST, out=tmp_path, total=4)
     before = (folder / "records.jsonl").read_text()
     assert 1 <= len(before.splitlines()) < 4 and not (folder / "summary.json").exists()
+    records = [json.loads(line) for line in before.splitlines()]  # every line is a complete record
+    assert records[0]["id"] == "study-01" and records[0]["answers"]["A"]["text"]
 
     result = judge_cli("--resume", str(folder), out=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -18,7 +18,6 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from pandas.errors import EmptyDataError
 
 import models
 from finetune.config import DEFAULT_TARGET_MODULES, ConfigError, FinetuneConfig, load_config
@@ -27,6 +26,9 @@ from finetune.train import last_resume_checkpoint, pick_engine
 from models import SamplingSettings, load_model, parse_model_spec
 from models.embedded import EMBEDDED_MODELS, ensure_converted
 from models.registry import unload_all
+
+# One compute thread per backend and a clean model cache for the module (tests/conftest.py).
+pytestmark = pytest.mark.usefixtures("one_thread_models")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALIAS = "smollm2-135m"
@@ -90,19 +92,6 @@ def run_finetune_cli(*args: str, env_updates: dict | None = None) -> subprocess.
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread and one llama.cpp thread: spinning threads on a small shared CPU cost more than they gain."""
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LLM_JUDGE_THREADS", "1")
-        yield
-    torch.set_num_threads(threads)
-
 
 @pytest.fixture(autouse=True)
 def fresh_registry():

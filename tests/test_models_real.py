@@ -19,11 +19,11 @@ from pathlib import Path
 import pytest
 
 import models
-from models import ModelLoadError, ModelSpecError, SamplingSettings, load_model, parse_model_spec
+from models import ModelSpecError, SamplingSettings, load_model, parse_model_spec
 from models.embedded import EMBEDDED_MODELS, converted_folder, ensure_converted
-from models.registry import loaded_models, unload_all
+from models.registry import loaded_models
 
-pytestmark = pytest.mark.model
+pytestmark = [pytest.mark.model, pytest.mark.usefixtures("one_thread_models")]
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 ALIAS = "smollm2-135m"
@@ -39,40 +39,6 @@ BOTH_BACKENDS = pytest.mark.parametrize("spec", [ALIAS, GGUF_ALIAS])
 
 
 # ------------------------------------------------------------------------------------------------ fixtures
-
-@pytest.fixture(scope="module", autouse=True)
-def fresh_registry():
-    """Start and end the module with an empty model cache, so no backend leaks in from, or out to, other files.
-
-    Both backends run on one thread here: on a small CPU shared with other work, two spinning compute threads
-    per backend make a 12-token generation take seconds instead of a tenth of one; one thread costs nothing
-    measurable and gives the same tokens.
-    """
-    import torch
-
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    unload_all()
-    yield
-    unload_all()
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def base():
-    """The embedded transformers backend, loaded once for the module."""
-    return load_model(ALIAS)
-
-
-@pytest.fixture(scope="module")
-def gguf():
-    """The embedded llama.cpp backend, on one thread (LLM_JUDGE_THREADS) like the transformers one above."""
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("LLM_JUDGE_THREADS", "1")
-        backend = load_model(GGUF_ALIAS)
-    assert backend.llm.n_threads == 1
-    return backend
-
 
 @pytest.fixture
 def backend(request):

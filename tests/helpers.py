@@ -1,0 +1,36 @@
+"""Small helpers shared by several test files: the judge CLI as a subprocess, and page controls."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def judge_cli(*args, out: Path, timeout: int = 600, **kwargs) -> subprocess.CompletedProcess:
+    """`python -m judge compare ARGS --out OUT`, run to the end."""
+    return subprocess.run([sys.executable, "-m", "judge", "compare", *args, "--out", str(out)], cwd=REPO_ROOT,
+                          capture_output=True, text=True, timeout=timeout, **kwargs)
+
+
+def kill_after_first_record(*args, out: Path, total: int, deadline_s: int = 240) -> Path:
+    """Start `python -m judge compare ARGS`, SIGKILL it once its first record is reported; return the run folder."""
+    process = subprocess.Popen([sys.executable, "-m", "judge", "compare", *args, "--out", str(out)], cwd=REPO_ROOT,
+                               stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    deadline = time.time() + deadline_s
+    for line in process.stderr:  # text mode splits tqdm's '\r' redraws into lines too
+        if line.startswith(f"[1/{total}]") or time.time() > deadline:
+            break
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    (folder,) = list(Path(out).iterdir())
+    return folder
+
+
+def set_slider(page, elem_id: str, value: int) -> None:
+    """Type a value into a Gradio slider's number box."""
+    box = page.locator(f"#{elem_id} input[type=number]")
+    box.fill(str(value))
+    box.press("Enter")
