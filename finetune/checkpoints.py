@@ -27,7 +27,6 @@ class NamedCheckpoints(TrainerCallback):
     config: FinetuneConfig
     engine: str
     report: DataReport
-    tokenizer: object
     started: float
     on_progress: Callable | None = None
     resumed_from: str | None = None

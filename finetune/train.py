@@ -161,7 +161,7 @@ def train(config: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     if resume and int(resume.rsplit("-", 1)[-1]) >= config.max_steps:
         raise ConfigError(f"{out} already reached {config.max_steps} steps: pick another --out, raise --max-steps "
                           "to continue training, or pass --no-resume to start over")
-    callback = NamedCheckpoints(config=config, engine=engine, report=report, tokenizer=tokenizer,
+    callback = NamedCheckpoints(config=config, engine=engine, report=report,
                                 started=started, on_progress=on_progress, resumed_from=resume)
     trainer = Trainer(model=model, args=training_arguments(config, engine), train_dataset=examples,
                       data_collator=ChatCollator(tokenizer.pad_token_id), callbacks=[callback])
