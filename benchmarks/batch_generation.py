@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from judge.prompt_sets import load_prompt_set  # noqa: E402
 from models import SamplingSettings, load_model  # noqa: E402
+from runs.prompt_sets import load_prompt_set  # noqa: E402
 
 WARM_UP = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=4)
 

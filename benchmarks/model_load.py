@@ -46,7 +46,9 @@ def main() -> None:
         cold = probe("smollm2-135m", cache)
         warm = [probe("smollm2-135m", cache) for _ in range(args.repeats)]
         gguf = [probe("smollm2-135m-gguf", cache) for _ in range(args.repeats)]
-    median = lambda rows, key: statistics.median(r[key] for r in rows)
+    def median(rows, key):
+        return statistics.median(r[key] for r in rows)
+
     print(f"transformers cold load (GGUF -> safetensors conversion): {cold['load_s']:.1f} s")
     print(f"transformers warm load (median of {args.repeats}): {median(warm, 'load_s'):.2f} s "
           f"(after {median(warm, 'import_s'):.1f} s importing torch/transformers/llama_cpp)")

@@ -1,1 +1,2 @@
-"""LoRA fine-tuning that produces the adapters the app compares (to come: see the fine-tuning issue)."""
+"""LoRA fine-tuning of the models people compare (PEFT on CPU or CUDA, Unsloth on CUDA): typed config, data
+layouts, responses-only labels, named checkpoints with meta.json, GGUF LoRA and merged exports. `python -m finetune`."""

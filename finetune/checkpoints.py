@@ -3,14 +3,16 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from transformers import TrainerCallback
 
 from finetune.config import FinetuneConfig
 from finetune.data import DataReport
+from finetune.export import export_gguf_lora
+from finetune.progress import Progress
 
 
 def checkpoint_dir(out: str | Path, step: int) -> Path:
@@ -54,8 +56,6 @@ class NamedCheckpoints(TrainerCallback):
             self._save(state, model)
 
     def _save(self, state, model) -> str:
-        from finetune.export import export_gguf_lora
-
         step, self._pending = self._pending, None
         folder = checkpoint_dir(self.config.out, step)
         model.save_pretrained(str(folder))
@@ -86,6 +86,4 @@ class NamedCheckpoints(TrainerCallback):
 
 
 def _progress(state, config, loss, elapsed, saved):
-    from finetune.train import Progress
-
     return Progress(step=state.global_step, max_steps=config.max_steps, loss=loss, elapsed=elapsed, saved=saved)

@@ -4,13 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from finetune.config import DEMO_DATA, FinetuneConfig, add_config_arguments, load_config
-from models.errors import UserFacingError
-from models.spec import adapters_dir
-
-# The demo's two checkpoints stand in for the study's 2000- and 6150-step ones, at CPU scale: accumulation 1
-# and 384-token chats keep a step to a few seconds here (the study's 2 x 4 x 2048 would take ~20 s a step).
-DEMO_STEPS = (25, 100)
+from basics import UserFacingError, adapters_dir
+from finetune.config import DEMO_DATA, DEMO_STEPS, FinetuneConfig, add_config_arguments, load_config
 
 
 def demo_config(**overrides) -> FinetuneConfig:

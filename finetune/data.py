@@ -11,7 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from models.errors import UserFacingError
+from basics import UserFacingError
 
 LAYOUTS = {
     "messages": ("messages",),

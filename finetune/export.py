@@ -13,7 +13,8 @@ import re
 import sys
 from pathlib import Path
 
-from models.errors import UserFacingError
+from basics import UserFacingError
+from finetune.config import base_source
 from models.spec import parse_model_spec, recorded_adapter_base
 
 GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
@@ -27,8 +28,6 @@ class ExportError(UserFacingError):
 
 
 def _base_folder(adapter_dir: Path) -> Path:
-    from finetune.train import base_source
-
     recorded = recorded_adapter_base(adapter_dir)
     if not recorded:
         raise ExportError(f"{adapter_dir}: no base model recorded (meta.json or adapter_config.json)")

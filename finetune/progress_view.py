@@ -4,12 +4,13 @@ from __future__ import annotations
 import queue
 import threading
 import typing
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
+from basics import adapters_dir
 from finetune.config import FIELDS, ConfigError, FinetuneConfig, load_config
 from finetune.train import RESUME_DIR, last_resume_checkpoint  # torch and transformers load only when training
-from models.spec import adapters_dir, list_local_adapters, offline_base_name, recorded_adapter_base
+from models.spec import adapter_name, adapter_spec, list_local_adapters
 
 META_HEADERS = ["Adapter", "Base", "Steps", "Engine", "Rows used", "Final loss", "Settings", "Wall time", "Tokens/s"]
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
@@ -105,21 +106,7 @@ def status_line(progress, last_loss: float | None) -> str:
     return f"**step {progress.step} / {progress.max_steps}** · loss {loss} · elapsed {elapsed}"
 
 
-def relative_name(folder: str | Path) -> str:
-    """An adapter folder as shown in the app: relative to adapters_dir() when inside it."""
-    try:
-        return str(Path(folder).resolve().relative_to(adapters_dir().resolve()))
-    except ValueError:
-        return str(folder)
-
-
-def adapter_spec(folder: str | Path) -> str:
-    """The picker spec of an adapter folder, formatted as models.spec.known_model_specs does (BASE+RELATIVE)."""
-    folder = Path(folder)
-    from models.embedded import EMBEDDED_MODELS
-
-    base = offline_base_name(recorded_adapter_base(folder) or next(iter(EMBEDDED_MODELS)))
-    return f"{base}+{relative_name(folder)}"
+relative_name = adapter_name  # an adapter folder as shown in the app: relative to the adapters folder
 
 
 def done_markdown(result) -> str:
@@ -202,14 +189,3 @@ def settings_text(hp: dict) -> str:
 def metas_figure(metas: dict[str, dict]):
     return loss_figure({name: meta.get("loss_curve") or [] for name, meta in metas.items()},
                        title="Loss curves of the selected adapters")
-
-
-def default_model_pair() -> tuple[str, str]:
-    """The Compare tab's Model A / B: the two demo checkpoints when both exist, else judge.compare's defaults."""
-    from finetune.cli import DEMO_STEPS
-    from judge.compare import DEFAULT_MODEL_A, DEFAULT_MODEL_B
-
-    folders = [adapters_dir() / "demo" / f"step-{step}" for step in DEMO_STEPS[:2]]
-    if all((folder / "adapter_config.json").is_file() for folder in folders):
-        return adapter_spec(folders[0]), adapter_spec(folders[1])
-    return DEFAULT_MODEL_A, DEFAULT_MODEL_B

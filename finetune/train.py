@@ -8,35 +8,16 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
-from finetune.config import ConfigError, FinetuneConfig
-from finetune.data import DataReport, load_chats
+from finetune.config import ConfigError, FinetuneConfig, base_source
+from finetune.data import load_chats
 from finetune.labels import ChatCollator, tokenize_chats
-from models.embedded import EMBEDDED_MODELS, ensure_converted
-from models.spec import ModelSpec, parse_model_spec
+from finetune.progress import Progress, TrainResult
+from models.spec import parse_model_spec
 
 RESUME_DIR = "_resume"
-
-
-@dataclass
-class Progress:
-    step: int
-    max_steps: int
-    loss: float | None
-    elapsed: float
-    saved: str | None = None  # a checkpoint folder written at this step
-
-
-@dataclass
-class TrainResult:
-    checkpoints: list[Path]
-    engine: str
-    report: DataReport
-    loss_curve: list[dict] = field(default_factory=list)
-    seconds: float = 0.0
 
 
 def cuda_available() -> bool:
@@ -55,14 +36,6 @@ def pick_engine(config: FinetuneConfig) -> str:
     if config.engine == "auto" and has_unsloth and cuda_available():
         return "unsloth"
     return "peft"
-
-
-def base_source(spec: ModelSpec) -> str:
-    if spec.adapter:
-        raise ConfigError(f"train on a base model, not an adapter spec: {spec.text!r}")
-    if spec.backend != "transformers":
-        raise ConfigError(f"{spec.base!r} is a llama.cpp model; train on its transformers twin, e.g. smollm2-135m")
-    return str(ensure_converted(EMBEDDED_MODELS[spec.base])) if spec.base_kind == "embedded" else spec.base
 
 
 def load_for_training(config: FinetuneConfig, engine: str):
@@ -147,7 +120,7 @@ def train(config: FinetuneConfig, on_progress: Callable[[Progress], None] | None
     chats, report = load_chats(config.data, config.max_rows)  # before the heavy imports: bad data fails fast
     from transformers import Trainer
 
-    from finetune.checkpoints import NamedCheckpoints
+    from finetune.checkpoints import NamedCheckpoints  # imports transformers: not before the data is known good
 
     engine = pick_engine(config)
     model, tokenizer = load_for_training(config, engine)

@@ -1,7 +1,7 @@
-"""Entry point for `python -m judge`."""
+"""Entry point for `python -m judge`: the comparison CLI lives in runs/cli.py, above the judge it drives."""
 import sys
 
-from judge.cli import main
+from runs.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

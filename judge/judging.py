@@ -2,8 +2,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Callable
 
 from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
@@ -82,7 +82,7 @@ def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], objec
     started = time.perf_counter()
     conversation = list(messages)
     parsed = None
-    for attempt in range(2):
+    for _attempt in range(2):
         reply = judge.score(conversation, settings, grammar=grammar).text
         call.raw_replies.append(reply)
         try:

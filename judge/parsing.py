@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-from models.errors import UserFacingError
+from basics import UserFacingError
 
 VERDICTS = ("A", "B", "tie")
 _DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that judges add around labels
@@ -101,4 +101,5 @@ def parse_pairwise_reply(reply: str, criteria: tuple[str, ...], scale: tuple[int
         raw_a, raw_b = matches[-1]
         scores_a[criterion] = _checked_score(raw_a, criterion, scale, " (A)")
         scores_b[criterion] = _checked_score(raw_b, criterion, scale, " (B)")
-    return PairwiseScores(verdict=verdict, scores_a=scores_a, scores_b=scores_b, reasons=_last_reasons(reply, (*criteria, "verdict")))
+    return PairwiseScores(verdict=verdict, scores_a=scores_a, scores_b=scores_b,
+                          reasons=_last_reasons(reply, (*criteria, "verdict")))

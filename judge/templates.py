@@ -8,14 +8,13 @@ from pathlib import Path
 
 import yaml
 
-from models.errors import UserFacingError
+from basics import PROMPTS_DIR, UserFacingError
+from judge.rubric import DEFAULT_CRITERIA, DEFAULT_SCALE, Rubric
 
-PROMPTS_DIR = Path(__file__).resolve().parents[1] / "prompts"
 MODES = ("single", "pairwise")
 REQUIRED_PLACEHOLDERS = {"single": {"prompt", "answer"}, "pairwise": {"prompt", "answer_a", "answer_b"}}
 OPTIONAL_PLACEHOLDERS = {"reference", "output_format"}
 DEFAULT_TEMPLATES = {"single": "judge_single", "pairwise": "judge_pairwise"}
-DEFAULT_CRITERIA = ("relevance", "coherence", "completeness")
 
 
 class TemplateError(UserFacingError):
@@ -33,6 +32,10 @@ class JudgeTemplate:
     output_format: str
     description: str = ""
     source: str = ""
+
+    @property
+    def rubric(self) -> Rubric:
+        return Rubric(self.criteria, self.scale)
 
     @property
     def sha256(self) -> str:
@@ -99,7 +102,7 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
         raise TemplateError(f"{source}: criteria must be a list of names, e.g. [relevance, coherence], "
                             f"got {raw_criteria!r}")
     criteria = tuple(c.strip().lower() for c in raw_criteria)
-    raw_scale = data.get("scale") or [1, 4]
+    raw_scale = data.get("scale") or list(DEFAULT_SCALE)
     if (not isinstance(raw_scale, list) or len(raw_scale) != 2
             or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw_scale)
             or raw_scale[0] >= raw_scale[1]):

@@ -1,12 +1,13 @@
-"""The one interface every generation backend implements: streamed and batched generation, the judge's scoring call,
-and reference perplexity."""
+"""The one interface every generation backend implements (streamed and batched generation, the judge's scoring call,
+reference perplexity) and the capabilities each backend declares."""
 from __future__ import annotations
 
 import threading
 import time
 from abc import ABC, abstractmethod
-from dataclasses import dataclass, field
-from typing import Iterator
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import ClassVar
 
 from models.errors import SettingsError
 from models.settings import SamplingSettings
@@ -15,6 +16,20 @@ from models.spec import ModelSpec
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
 DEFAULT_BATCH_SIZE = 8  # conversations per forward pass in generate_batch; longer lists are split into chunks
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond plain generation; callers ask these instead of checking backend types."""
+
+    streaming: bool = True  # yields text as it is generated (every backend here does)
+    grammar: bool = False  # can hold a reply to a GBNF grammar (see judge/output_format.py)
+    token_probabilities: bool = False  # can return the probabilities of candidate next tokens
+    batched_generation: bool = False  # decodes several conversations in one pass (generate_batch is not a loop)
+    perplexity: bool = False  # can score a given reply token by token (reference perplexity)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
 
 
 @dataclass
@@ -49,6 +64,7 @@ class Backend(ABC):
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     name: str = "backend"
+    capabilities: ClassVar[Capabilities] = Capabilities()
 
     @abstractmethod
     def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
@@ -78,9 +94,8 @@ class Backend(ABC):
 
     def complete(self, messages: list[Message], settings: SamplingSettings) -> Generation:
         """Run a whole generation and return it."""
-        for update in self.generate_with_progress(messages, settings):
-            pass
-        return update
+        *_, finished = self.generate_with_progress(messages, settings)
+        return finished
 
     def generate_batch(
         self, conversations: list[list[Message]], settings: SamplingSettings, batch_size: int = DEFAULT_BATCH_SIZE
@@ -103,14 +118,17 @@ class Backend(ABC):
         """
         return None
 
-    supports_grammar = False  # can constrain a reply to a GBNF grammar (see judge/output_format.py)
+    @property
+    def supports_grammar(self) -> bool:
+        return self.capabilities.grammar
 
     def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
         """The judge's call: a whole reply to a grading prompt, constrained to `grammar` where supported."""
         return self.complete(messages, settings)
 
     def describe(self) -> dict:
-        return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3)}
+        return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3),
+                "capabilities": self.capabilities.to_dict()}
 
 
 def check_batch_size(batch_size: int) -> None:

@@ -1,8 +1,7 @@
-"""Errors meant for the person using the app or the CLI: each message names the problem and the fix."""
+"""The models package's errors for the person using the app or the CLI: each message names the problem and the fix."""
+from basics import UserFacingError
 
-
-class UserFacingError(Exception):
-    """Base for errors whose message is shown to the user as is (a gr.Error in the app, one line in the CLI)."""
+__all__ = ["UserFacingError", "ModelSpecError", "ModelLoadError", "SettingsError"]
 
 
 class ModelSpecError(UserFacingError):

@@ -1,13 +1,35 @@
-"""One registry from spec string to loaded backend, cached in-process so that no request reloads a model."""
+"""One registry of backends (name -> factory, imported on first use) and one in-process cache of loaded models.
+
+A backend's heavy library is imported only when a model of its kind loads: the llama.cpp backend must not need
+torch, nor the reverse. A new backend is one file in models/backends/ and one line in BACKENDS.
+"""
 from __future__ import annotations
 
+import importlib
 import threading
+from collections.abc import Callable
 
 from models.backend import Backend
+from models.errors import ModelSpecError
 from models.spec import ModelSpec, parse_model_spec
+
+# backend name -> "module:function" that turns a ModelSpec into a loaded Backend.
+BACKENDS: dict[str, str] = {
+    "transformers": "models.backends.hf:load_transformers_backend",
+    "llamacpp": "models.backends.llamacpp:load_llamacpp_backend",
+    "scripted": "models.backends.scripted:load_scripted_backend",
+}
 
 _LOADED: dict[str, Backend] = {}
 _LOAD_LOCK = threading.Lock()
+
+
+def backend_factory(name: str) -> Callable[[ModelSpec], Backend]:
+    """The loader registered under `name`, imported now."""
+    if name not in BACKENDS:
+        raise ModelSpecError(f"no backend named {name!r}; known backends: {', '.join(BACKENDS)}")
+    module, _, function = BACKENDS[name].partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
 def load_model(spec: str | ModelSpec) -> Backend:
@@ -15,19 +37,8 @@ def load_model(spec: str | ModelSpec) -> Backend:
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     with _LOAD_LOCK:
         if parsed.text not in _LOADED:
-            _LOADED[parsed.text] = _load(parsed)
+            _LOADED[parsed.text] = backend_factory(parsed.backend)(parsed)
         return _LOADED[parsed.text]
-
-
-def _load(spec: ModelSpec) -> Backend:
-    # Backends import their heavy libraries lazily: the llama.cpp one must not need torch, nor the reverse.
-    if spec.backend == "llamacpp":
-        from models.llamacpp_backend import load_llamacpp_backend
-
-        return load_llamacpp_backend(spec)
-    from models.hf_backend import load_transformers_backend
-
-    return load_transformers_backend(spec)
 
 
 def loaded_models() -> list[str]:

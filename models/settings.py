@@ -32,7 +32,7 @@ class SamplingSettings:
     def greedy(self) -> bool:
         return self.temperature == 0.0
 
-    def with_(self, **changes) -> "SamplingSettings":
+    def with_(self, **changes) -> SamplingSettings:
         return replace(self, **changes)
 
     def to_dict(self) -> dict:
@@ -56,3 +56,11 @@ def preset_settings(name: str, **overrides) -> SamplingSettings:
         raise SettingsError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
     changes = {k: v for k, v in overrides.items() if v is not None}
     return replace(PRESETS[name], **changes)
+
+
+def matching_preset(name: str | None, settings: SamplingSettings) -> str | None:
+    """`name` if `settings` sample the way that preset does (length, seed and top_p may differ), else None."""
+    if name not in PRESETS:
+        return None
+    preset = PRESETS[name].with_(max_new_tokens=settings.max_new_tokens, seed=settings.seed, top_p=settings.top_p)
+    return name if preset == settings else None

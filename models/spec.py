@@ -3,29 +3,28 @@
 BASE is an embedded alias (`smollm2-135m`, or `smollm2-135m-gguf` for llama.cpp), a Hugging Face hub id
 (`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
 relative, or a name under the adapters folder), a hub id, or for llama.cpp bases a GGUF LoRA file.
+`scripted:...` names the scripted backend (given replies, no weights: see models/backends/scripted.py).
 """
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from models.embedded import EMBEDDED_MODELS, GGUF_SUFFIX, converted_folder
+from basics import adapters_dir
+from models.embedded import EMBEDDED_MODELS, GGUF_SUFFIX, converted_folder, ensure_converted
 from models.errors import ModelSpecError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+SCRIPTED_PREFIX = "scripted:"
 
-BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub"]
+BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "scripted"]
 AdapterKind = Literal["local", "hub", "gguf-lora"]
-
-
-def adapters_dir() -> Path:
-    """Where fine-tuned adapters are looked up by name: $LLM_JUDGE_ADAPTERS, else ./adapters in the repo."""
-    return Path(os.environ.get("LLM_JUDGE_ADAPTERS") or REPO_ROOT / "adapters")
+# Which registered backend (models/registry.py) serves each kind of base.
+BACKEND_OF_BASE: dict[str, str] = {"embedded": "transformers", "local": "transformers", "hub": "transformers",
+                                   "embedded-gguf": "llamacpp", "gguf": "llamacpp", "scripted": "scripted"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +39,7 @@ class ModelSpec:
 
     @property
     def backend(self) -> str:
-        return "llamacpp" if self.base_kind in ("gguf", "embedded-gguf") else "transformers"
+        return BACKEND_OF_BASE[self.base_kind]
 
     @property
     def embedded_alias(self) -> str | None:
@@ -56,6 +55,8 @@ def parse_model_spec(text: str) -> ModelSpec:
     raw = (text or "").strip()
     if not raw:
         raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
+    if raw.startswith(SCRIPTED_PREFIX):  # its replies may hold any character, '+' included: no adapter part
+        return ModelSpec(text=raw, base=raw, base_kind="scripted")
     if "+" not in raw or Path(raw).expanduser().exists():
         base, base_kind = _resolve_base(raw)
         return ModelSpec(text=base, base=base, base_kind=base_kind)
@@ -74,7 +75,8 @@ def parse_model_spec(text: str) -> ModelSpec:
         raise failure
     spec = ModelSpec(text=base, base=base, base_kind=base_kind)
     adapter, adapter_kind = _resolve_adapter(adapter_text, spec)
-    return ModelSpec(text=f"{base}+{adapter}", base=base, base_kind=base_kind, adapter=adapter, adapter_kind=adapter_kind)
+    return ModelSpec(text=f"{base}+{adapter}", base=base, base_kind=base_kind, adapter=adapter,
+                     adapter_kind=adapter_kind)
 
 
 def _resolve_base(text: str) -> tuple[str, BaseKind]:
@@ -125,6 +127,12 @@ def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind]:
     raise ModelSpecError(
         f"adapter {text!r} not found: give a PEFT adapter folder, a name under {adapters_dir()}, or a hub id"
     )
+
+
+def transformers_source(spec: ModelSpec) -> str:
+    """What transformers' from_pretrained loads for a base: the cached conversion of an embedded model, else the
+    hub id or folder itself."""
+    return str(ensure_converted(EMBEDDED_MODELS[spec.base])) if spec.base_kind == "embedded" else spec.base
 
 
 def base_identities(spec: ModelSpec) -> set[str]:
@@ -194,14 +202,22 @@ def offline_base_name(recorded: str) -> str:
     return recorded
 
 
+def adapter_spec(folder: str | Path) -> str:
+    """The picker spec of an adapter folder: its recorded base (offline name) + the folder, relative to the adapters
+    folder when inside it."""
+    folder = Path(folder)
+    base = offline_base_name(recorded_adapter_base(folder) or next(iter(EMBEDDED_MODELS)))
+    return f"{base}+{adapter_name(folder)}"
+
+
+def adapter_name(folder: str | Path) -> str:
+    """An adapter folder as shown in the app: relative to adapters_dir() when inside it."""
+    try:
+        return str(Path(folder).resolve().relative_to(adapters_dir().resolve()))
+    except ValueError:
+        return str(folder)
+
+
 def known_model_specs() -> list[str]:
     """Spec strings to offer in pickers: embedded models, their llama.cpp twins, and local adapters on their base."""
-    specs = [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS)]
-    for adapter in list_local_adapters():
-        base = offline_base_name(recorded_adapter_base(adapter) or next(iter(EMBEDDED_MODELS)))
-        try:
-            rel = adapter.relative_to(adapters_dir())
-        except ValueError:
-            rel = adapter
-        specs.append(f"{base}+{rel}")
-    return specs
+    return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *map(adapter_spec, list_local_adapters())]

@@ -1,4 +1,5 @@
-"""Shared fixtures: the repo on sys.path, a temporary results folder for every run, and the app on a free port."""
+"""Shared fixtures: the repo (and tests/, for the shared helpers) on sys.path, a temporary results folder for every
+run, and the app on a free port. Test folders mirror the packages: tests/models, tests/judge, tests/runs, ..."""
 import os
 import socket
 import sys
@@ -8,8 +9,9 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
-if str(REPO_ROOT) not in sys.path:
-    sys.path.insert(0, str(REPO_ROOT))
+for folder in (REPO_ROOT, REPO_ROOT / "tests"):
+    if str(folder) not in sys.path:
+        sys.path.insert(0, str(folder))
 
 # Before any project module is imported: runs made by tests never land in the repo's results/.
 os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="llm-judge-test-results-")
@@ -37,9 +39,9 @@ def results_dir() -> Path:
 @pytest.fixture(scope="session")
 def app_url():
     """The real app, launched in this process on a free port, for gradio_client and the browser."""
-    import app
+    from ui.app import build_app
 
-    demo = app.build_app()
+    demo = build_app()
     demo.queue()
     _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
     yield url

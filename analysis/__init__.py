@@ -1,0 +1,1 @@
+"""Pure functions over run records (no files, no models): statistics, rankings, agreement, checks, reference metrics."""

@@ -1,0 +1,82 @@
+"""Shared basics every package may use: the user-facing error type, project paths read per call, safe JSON files.
+
+This module sits below every package (basics ← models ← judge ← analysis ← runs ← dashboard ← ui) and imports
+none of them.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent
+PROMPTS_DIR = REPO_ROOT / "prompts"
+
+
+class UserFacingError(Exception):
+    """Base for errors whose message is shown to the user as is (a gr.Error in the app, one line in the CLI)."""
+
+
+def results_dir() -> Path:
+    """Where run folders go: $LLM_JUDGE_RESULTS, else ./results in the repo. Read per call, so a test (or a user)
+    may point the app elsewhere after import."""
+    return Path(os.environ.get("LLM_JUDGE_RESULTS") or REPO_ROOT / "results")
+
+
+def adapters_dir() -> Path:
+    """Where fine-tuned adapters are looked up by name: $LLM_JUDGE_ADAPTERS, else ./adapters in the repo."""
+    return Path(os.environ.get("LLM_JUDGE_ADAPTERS") or REPO_ROOT / "adapters")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def append_jsonl(path: str | Path, data: dict) -> None:
+    """Append one JSON line, flushed and fsynced: a crash afterwards keeps it."""
+    line = json.dumps(data, ensure_ascii=False)
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(line + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def read_jsonl(path: str | Path) -> Iterator[dict]:
+    """Every complete JSON object line of a file; a torn line (a crash mid-write) is skipped, not fatal."""
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(value, dict):
+            yield value
+
+
+def drop_torn_last_line(path: str | Path) -> None:
+    """A crash mid-write can leave half a line; appending after it would glue two lines together."""
+    path = Path(path)
+    if not path.is_file():
+        path.touch()
+        return
+    text = path.read_text(encoding="utf-8")
+    if text and not text.endswith("\n"):
+        path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
+
+
+def write_json_atomic(path: str | Path, data: dict) -> None:
+    """Write JSON to a temporary sibling and rename it: a reader never sees half a file."""
+    path = Path(path)
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_json(path: str | Path) -> dict | None:
+    """A JSON object file, or None when it is missing or unreadable."""
+    try:
+        value = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,81 @@
+"""Charts of one run (plotly): per-criterion means, outcomes, score distributions, length vs score, history."""
+from __future__ import annotations
+
+import plotly.graph_objects as go
+
+from analysis.stats import count_outcomes, length_stats, summarize_scores
+from runs.records import SIDES
+from runs.store import Run
+
+COLORS = {"A": "#1f77b4", "B": "#ff7f0e", "tie": "#999999", "unknown": "#d62728"}
+_LAYOUT = dict(template="plotly_white", height=340, margin=dict(l=50, r=20, t=50, b=40))
+
+
+def criteria_figure(run: Run) -> go.Figure:
+    """Mean score per criterion of the run's rubric for A and B, with 95% bootstrap whiskers."""
+    rubric = run.rubric
+    criteria = list(rubric.criteria)
+    summary = summarize_scores(run.records, criteria, resamples=1000)
+    fig = go.Figure()
+    for side in SIDES:
+        intervals = [summary[side][c] for c in criteria]
+        means = [i.mean for i in intervals]
+        fig.add_bar(name=f"Model {side}", x=[c.capitalize() for c in criteria], y=means, marker_color=COLORS[side],
+                    error_y=dict(type="data", symmetric=False,
+                                 array=[(i.high - i.mean) if i.mean is not None else None for i in intervals],
+                                 arrayminus=[(i.mean - i.low) if i.mean is not None else None for i in intervals]))
+    fig.update_layout(title=f"Mean score per criterion ({rubric.low}-{rubric.high}), 95% interval", barmode="group",
+                      yaxis=dict(range=[min(0, rubric.low), rubric.high * 1.075]), **_LAYOUT)
+    return fig
+
+
+def wins_figure(run: Run) -> go.Figure:
+    """How many prompts A won, B won, tied, or got no verdict."""
+    outcomes = count_outcomes(run.records)
+    labels = {"A": "A wins", "B": "B wins", "tie": "Tie", "unknown": "No verdict"}
+    counts = [outcomes[k] for k in labels]
+    fig = go.Figure(go.Bar(x=list(labels.values()), y=counts, marker_color=[COLORS[k] for k in labels],
+                           text=counts, textposition="auto"))
+    fig.update_layout(title="Outcomes per prompt", yaxis_title="prompts", **_LAYOUT)
+    return fig
+
+
+def distribution_figure(run: Run) -> go.Figure:
+    """Histogram of totals for each side (unparsed sides left out)."""
+    fig = go.Figure()
+    for side in SIDES:
+        totals = [r["totals"][side] for r in run.records]
+        fig.add_histogram(x=[t for t in totals if t is not None], name=f"Model {side}", marker_color=COLORS[side],
+                          opacity=0.85, xbins=dict(start=0.5, size=1))  # one bar per integer total
+    rubric = run.rubric
+    fig.update_layout(title=f"Distribution of totals (of {rubric.max_total})", barmode="group",
+                      xaxis=dict(title="total score", range=[rubric.min_total - 0.5, rubric.max_total + 0.5]),
+                      yaxis_title="prompts", **_LAYOUT)
+    return fig
+
+
+def length_figure(run: Run) -> go.Figure:
+    """Answer length (tokens) against total score, one point per answer; the title gives the length bias."""
+    fig = go.Figure()
+    for side in SIDES:
+        points = [(r["answers"][side].get("n_tokens"), r["totals"][side], r["id"]) for r in run.records]
+        points = [p for p in points if p[0] is not None and p[1] is not None]
+        fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], text=[p[2] for p in points],
+                        mode="markers", name=f"Model {side}", marker=dict(color=COLORS[side], size=9, opacity=0.75))
+    rho = length_stats(run.records).preference.spearman
+    note = "" if rho is None else f" (Spearman of length gap vs score gap: {rho:+.2f})"
+    fig.update_layout(title="Answer length vs total" + note, xaxis_title="answer tokens",
+                      yaxis_title=f"total (of {run.rubric.max_total})",
+                      **_LAYOUT)
+    return fig
+
+
+def history_figure(points: list[tuple[str, float]], metric_label: str) -> go.Figure:
+    fig = go.Figure(go.Scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="lines+markers"))
+    fig.update_layout(title=f"{metric_label} across runs", xaxis_title="run created", **_LAYOUT)
+    return fig
+
+
+def figures(run: Run) -> dict[str, go.Figure]:
+    return {"criteria": criteria_figure(run), "wins": wins_figure(run), "distribution": distribution_figure(run),
+            "length": length_figure(run)}

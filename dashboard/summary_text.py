@@ -1,0 +1,49 @@
+"""A run's headline numbers in words, for the dashboard and the HTML report."""
+from __future__ import annotations
+
+from analysis.agreement import judge_agreement
+from runs.store import Run
+from runs.votes import read_votes
+
+
+def _num(value) -> str:
+    return "–" if value is None else f"{value:.3g}"
+
+
+def summary_markdown(run: Run) -> str:
+    """The run's headline numbers in words, for the dashboard and the HTML report."""
+    s, stats = run.summary, run.summary.get("stats") or {}
+    models = run.models
+    rubric = run.rubric
+    wr = stats.get("win_rate") or {}
+    pos = stats.get("position") or {}
+    wins = s.get("wins") or {}
+    mean = s.get("mean_total") or {}
+    lines = [f"**A** = `{models['A']}` · **B** = `{models['B']}` · judge `{models['judge']}` · "
+             f"mode {run.manifest.get('config', {}).get('mode', '?')} · {s.get('n', 0)} records"
+             + ("" if run.finished else " · **unfinished run** (summary computed from the records saved so far)")]
+    if wr.get("rate") is not None:
+        lines.append(f"- **Win rate of A:** {wr['rate']:.0%} (95% interval {wr['low']:.0%}–{wr['high']:.0%}; "
+                     f"ties count ½) — A won {wins.get('A', 0)}, B won {wins.get('B', 0)}, "
+                     f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict")
+    else:
+        lines.append("- **Win rate of A:** no decided records")
+    lines.append(f"- **Mean total (of {rubric.max_total}):** A {_num(mean.get('A'))} · B {_num(mean.get('B'))} "
+                 f"· rubric: {rubric.describe()}")
+    if pos.get("consistency_rate") is not None:
+        lines.append(f"- **Position consistency:** {pos['consistency_rate']:.0%} of {pos['n']} pairwise records kept "
+                     f"their verdict when the answers were swapped")
+    else:
+        lines.append("- **Position consistency:** n/a (needs pairwise mode with swapping)")
+    lines.append(f"- **Unparsed:** {s.get('unparsed', 0)} of {s.get('n', 0)} records had a judge reply that "
+                 "could not be read")
+    votes = read_votes(run.folder)
+    if votes:
+        agreement = judge_agreement(run.records, votes)
+        kappa = "n/a" if agreement.kappa is None else f"{agreement.kappa:.2f}"
+        rate = "n/a" if agreement.agreement is None else f"{agreement.agreement:.0%}"
+        lines.append(f"- **Judge vs people:** agrees on {rate} of {agreement.n_usable} voted records "
+                     f"(Cohen's kappa {kappa}; {agreement.n_votes} votes in all)")
+    return "\n".join(lines)
+
+

@@ -1,0 +1,1 @@
+"""One module per backend; models/registry.py imports each on first use."""

@@ -1,0 +1,234 @@
+"""transformers + PEFT backend: embedded, local and hub models, with an optional LoRA adapter; CPU or CUDA."""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, check_batch_size
+from models.errors import ModelLoadError, ModelSpecError
+from models.settings import SamplingSettings
+from models.spec import ModelSpec, transformers_source
+
+
+@dataclass
+class TransformersBackend(Backend):
+    model: Any = None
+    tokenizer: Any = None
+    device: str = "cpu"
+    name: str = "transformers"
+    capabilities: ClassVar[Capabilities] = Capabilities(batched_generation=True, perplexity=True)
+
+    def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        inputs = self.encode_chat(messages)
+        streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
+        cancelled = threading.Event()
+
+        class StopWhenCancelled(StoppingCriteria):
+            def __call__(self, input_ids, scores, **kwargs):
+                return cancelled.is_set()
+
+        kwargs = dict(
+            **inputs,
+            **generation_kwargs(settings),
+            streamer=streamer,
+            stopping_criteria=StoppingCriteriaList([StopWhenCancelled()]),
+            pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
+        )
+        failure: list[BaseException] = []
+
+        def run() -> None:
+            try:
+                torch.manual_seed(settings.seed)
+                with torch.inference_mode():
+                    self.model.generate(**kwargs)
+            except BaseException as exc:  # surfaced in the consumer's thread below
+                failure.append(exc)
+                streamer.end()
+
+        worker = threading.Thread(target=run, daemon=True)
+        worker.start()
+        try:
+            for piece in streamer:
+                if piece:
+                    yield piece
+        finally:
+            # The consumer may stop early (a cancelled request): stop generating instead of running on.
+            cancelled.set()
+            worker.join()
+        if failure:
+            raise failure[0]
+
+    def generate_batch(
+        self, conversations: list[list[Message]], settings: SamplingSettings, batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> list[Generation]:
+        """One Generation per conversation, from one model.generate() call per chunk of `batch_size`.
+
+        Prompts are left-padded, so every row's prompt ends in the same column and the new tokens start together;
+        the attention mask keeps the padding out of every row's context. Greedy replies equal complete()'s (padding
+        changes the float sums' shapes, so an exact near-tie between two tokens could in principle flip). Sampled
+        replies are repeatable for the same conversations, order, batch_size and seed, but are not complete()'s:
+        each chunk is seeded once with settings.seed and its rows draw from one random stream.
+
+        A row's reply ends at its first end-of-sequence or pad token; `n_tokens` counts the generated tokens
+        before it. Rows finish together, so there is no per-reply latency: `seconds` is the reply's share of
+        its chunk's wall time in proportion to its tokens (the chunk's `seconds` add up to its wall time, and
+        every row's tokens_per_second is the chunk's throughput); `first_token_seconds` is None.
+        """
+        check_batch_size(batch_size)
+        generations: list[Generation] = []
+        for start in range(0, len(conversations), batch_size):
+            generations += self._generate_chunk(conversations[start:start + batch_size], settings)
+        return generations
+
+    def _generate_chunk(self, conversations: list[list[Message]], settings: SamplingSettings) -> list[Generation]:
+        import torch
+
+        started = time.perf_counter()
+        encoded = [
+            self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_dict=True)
+            for messages in conversations
+        ]
+        # padding_side per call rather than set on the tokenizer: the tokenizer is shared with other requests.
+        batch = self.tokenizer.pad(
+            [{"input_ids": e["input_ids"], "attention_mask": e["attention_mask"]} for e in encoded],
+            padding_side="left", return_tensors="pt",
+        )
+        batch = {k: v.to(self.device) for k, v in batch.items()}
+        with self.lock:
+            torch.manual_seed(settings.seed)
+            with torch.inference_mode():
+                output = self.model.generate(**batch, **generation_kwargs(settings), pad_token_id=self._pad_id())
+        stops = self._stop_ids()
+        rows = [_until_stop(row, stops) for row in output[:, batch["input_ids"].shape[1]:].tolist()]
+        texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
+        seconds = time.perf_counter() - started
+        total = sum(len(row) for row in rows)
+        shares = [len(row) / total if total else 1 / len(rows) for row in rows]
+        return [Generation(text=text, n_tokens=len(row), seconds=seconds * share)
+                for text, row, share in zip(texts, rows, shares)]
+
+    def perplexity(self, messages: list[Message], reference: str) -> float | None:
+        """exp(mean NLL) of the reference's tokens after the chat-templated prompt (see Backend.perplexity).
+
+        The reference is tokenized on its own and appended to the prompt, so exactly its tokens are scored:
+        not the end-of-turn token the template would add after it. Only the logits of those positions are
+        computed (logits_to_keep), which keeps memory small for long prompts.
+        """
+        import torch
+
+        target = self.tokenizer(reference, add_special_tokens=False, return_tensors="pt")["input_ids"].to(self.device)
+        n = target.shape[1]
+        if n == 0:
+            return None
+        ids = torch.cat([self.encode_chat(messages)["input_ids"], target], dim=1)
+        with self.lock, torch.inference_mode():
+            logits = self.model(input_ids=ids, logits_to_keep=n + 1).logits[0, :-1].float()  # predicts target
+            nll = torch.nn.functional.cross_entropy(logits, target[0])
+        return math.exp(nll.item())
+
+    def _pad_id(self) -> int:
+        pad = self.tokenizer.pad_token_id
+        return self.tokenizer.eos_token_id if pad is None else pad
+
+    def _stop_ids(self) -> set[int]:
+        eos = self.model.generation_config.eos_token_id
+        ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id, self._pad_id()}
+        return {i for i in ids if i is not None}
+
+    def encode_chat(self, messages: list[Message]) -> dict:
+        encoded = self.tokenizer.apply_chat_template(
+            messages, add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        return {k: v.to(self.device) for k, v in encoded.items()}
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
+
+    def describe(self) -> dict:
+        return {**super().describe(), "device": self.device, "dtype": str(self.model.dtype).replace("torch.", "")}
+
+
+def _until_stop(row: list[int], stops: set[int]) -> list[int]:
+    """The generated tokens before the first stop token (generate pads finished rows with pad_token_id)."""
+    for i, token in enumerate(row):
+        if token in stops:
+            return row[:i]
+    return row
+
+
+def generation_kwargs(settings: SamplingSettings) -> dict:
+    """generate() arguments for the settings; top_k is disabled so that only min_p / top_p truncate."""
+    kwargs: dict = {"max_new_tokens": settings.max_new_tokens}
+    if settings.greedy:
+        kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None, min_p=None)
+    else:
+        kwargs.update(
+            do_sample=True,
+            temperature=settings.temperature,
+            top_p=settings.top_p,
+            top_k=0,
+            min_p=settings.min_p or None,
+        )
+    return kwargs
+
+
+def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    started = time.perf_counter()
+    source = transformers_source(spec)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    # Full precision on CPU: these CPUs have no native bf16 and emulating it is many times slower.
+    dtype = torch.float32 if device == "cpu" else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+    except OSError as exc:
+        raise ModelLoadError(_explain_load_failure(spec, exc)) from exc
+    model.to(device)
+    if spec.adapter:
+        model = _attach_adapter(model, spec)
+    model.eval()
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return TransformersBackend(
+        spec=spec, model=model, tokenizer=tokenizer, device=device, load_seconds=time.perf_counter() - started
+    )
+
+
+def _attach_adapter(model, spec: ModelSpec):
+    from peft import PeftModel
+
+    try:
+        return PeftModel.from_pretrained(model, spec.adapter, is_trainable=False)
+    except RuntimeError as exc:
+        if "size mismatch" in str(exc):
+            raise ModelSpecError(
+                f"adapter {spec.adapter!r} does not fit base {spec.base!r} (its weight shapes differ): "
+                "it was trained on another base model; pair it with that base"
+            ) from exc
+        raise
+    except (OSError, ValueError) as exc:
+        raise ModelLoadError(f"could not load adapter {spec.adapter!r}: {exc}") from exc
+
+
+def _explain_load_failure(spec: ModelSpec, exc: OSError) -> str:
+    if spec.base_kind == "hub":
+        from huggingface_hub import constants
+
+        why = ("offline mode (HF_HUB_OFFLINE) forbids downloading" if constants.HF_HUB_OFFLINE
+               else "it could not be downloaded (no network?)")
+        return (
+            f"could not load hub model {spec.base!r}: it is not in the local Hugging Face cache and {why}. "
+            "Download it on a connected machine (huggingface-cli download), pass a local folder, "
+            "or use the embedded 'smollm2-135m'."
+        )
+    return f"could not load model {spec.base!r}: {exc}"

@@ -1,0 +1,92 @@
+"""`python -m judge compare ...`: the same comparison as the app, from the command line."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from tqdm import tqdm
+
+from basics import UserFacingError, results_dir
+from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, preset_settings
+from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B, MODES, CompareConfig
+from runs.pipeline import resume_compare, run_compare
+from runs.prompt_sets import load_prompt_set, single_prompt
+from runs.views import record_line
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m judge", description="Compare two models with a judge model.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    c = commands.add_parser("compare", help="answer prompts with model A and B, judge, save a run folder")
+    c.add_argument("--model-a", default=DEFAULT_MODEL_A, help="model spec BASE or BASE+ADAPTER")
+    c.add_argument("--model-b", default=DEFAULT_MODEL_B, help="model spec BASE or BASE+ADAPTER")
+    c.add_argument("--judge", default=DEFAULT_JUDGE, help="model spec of the judge")
+    source = c.add_mutually_exclusive_group(required=True)
+    source.add_argument("--prompt", help="one instruction")
+    source.add_argument("--prompts", help="a prompt set: .jsonl/.csv file or a name in prompts/ (study, general)")
+    source.add_argument("--resume", metavar="RUN_DIR", help="finish an interrupted run in its folder")
+    c.add_argument("--preset", default=DEFAULT_PRESET,
+                   help=f"sampling preset(s) for the answers, comma-separated to compare them: {', '.join(PRESETS)}")
+    for name in ("temperature", "min_p", "top_p"):
+        c.add_argument(f"--{name.replace('_', '-')}", type=float, help=f"override the preset's {name}")
+    c.add_argument("--max-new-tokens", type=int, help="answer length limit")
+    c.add_argument("--seed", type=int, help="sampling seed (same seed, settings and backend = same answer)")
+    c.add_argument("--mode", choices=MODES, default="single")
+    c.add_argument("--template", help="judge template: a name in prompts/ or a YAML file")
+    c.add_argument("--no-swap", action="store_true", help="pairwise: judge only in the A/B order")
+    c.add_argument("--judge-temperature", type=float, default=DEFAULT_JUDGE_SETTINGS.temperature,
+                   help="0 = greedy, deterministic verdicts (default)")
+    c.add_argument("--judge-max-new-tokens", type=int, default=DEFAULT_JUDGE_SETTINGS.max_new_tokens)
+    c.add_argument("--out", help="folder in which the run folder is made (default: $LLM_JUDGE_RESULTS or results/)")
+    c.add_argument("--limit", type=int, help="only the first N prompts of the set")
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> CompareConfig:
+    overrides = dict(temperature=args.temperature, min_p=args.min_p, top_p=args.top_p,
+                     max_new_tokens=args.max_new_tokens, seed=args.seed)
+    first, *more = [p.strip() for p in args.preset.split(",") if p.strip()] or [DEFAULT_PRESET]
+    sampling = preset_settings(first, **overrides)
+    judge_sampling = SamplingSettings(temperature=args.judge_temperature, min_p=0.0,
+                                      max_new_tokens=args.judge_max_new_tokens)
+    # A different length or seed still samples the preset's way; only the sampling knobs make it custom.
+    customised = any(v is not None for v in (args.temperature, args.min_p, args.top_p))
+    return CompareConfig(
+        model_a=args.model_a, model_b=args.model_b, judge=args.judge, mode=args.mode,
+        preset=None if customised else first, sampling=sampling, more_presets=more, judge_sampling=judge_sampling,
+        template=args.template, swap=not args.no_swap, out_dir=args.out or str(results_dir()),
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = make_parser().parse_args(argv)
+    run_dir = None
+    try:
+        if args.resume:
+            updates = resume_compare(args.resume)
+        else:
+            config = config_from_args(args)
+            items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
+            updates = run_compare(config, items[: args.limit] if args.limit else items)
+        bar = None
+        for update in updates:
+            run_dir = update.run_dir
+            if bar is None and update.total > 1:
+                # prompts done, rate and time left; the bar goes to stderr so stdout stays the run folder
+                bar = tqdm(total=update.total, initial=update.index, unit="prompt", file=sys.stderr)
+            if update.stage == "record":
+                line = record_line(update.index, update.total, update.record)
+                if bar is not None:
+                    bar.write(line, file=sys.stderr)
+                    bar.update(1)
+                else:
+                    print(line, file=sys.stderr, flush=True)
+        if bar is not None:
+            bar.close()
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        if run_dir is not None:
+            print(f"finished records are kept in {run_dir}", file=sys.stderr)
+        return 2
+    print(run_dir)
+    return 0

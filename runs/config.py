@@ -1,0 +1,94 @@
+"""CompareConfig: everything that defines a comparison run, built by the CLI and the app alike, and the defaults."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from dataclasses import fields as dataclass_fields
+
+from basics import adapters_dir, results_dir
+from finetune.config import DEMO_STEPS
+from judge.templates import JudgeTemplate, TemplateError, default_template, load_template, parse_template
+from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, parse_model_spec
+from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
+from models.settings import preset_settings
+from models.spec import adapter_spec
+
+MODES = ("single", "pairwise")
+# llama.cpp serves the embedded model ~9x faster than transformers on CPU; the judge reads long prompts.
+DEFAULT_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
+DEFAULT_MODEL_A = DEFAULT_MODEL
+DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
+BATCH_SIZE = 8  # prompts answered per generate() call on transformers in prompt-set runs
+
+
+@dataclass
+class CompareConfig:
+    """Everything that defines a comparison; the CLI and the app both build one of these."""
+
+    model_a: str = DEFAULT_MODEL_A
+    model_b: str = DEFAULT_MODEL_B
+    judge: str = DEFAULT_JUDGE
+    mode: str = "single"  # "single": each answer graded alone; "pairwise": both shown, verdict A/B/tie
+    preset: str | None = DEFAULT_PRESET  # the name of the preset the sampling came from, or None if customised
+    sampling: SamplingSettings = field(default_factory=lambda: PRESETS[DEFAULT_PRESET])
+    more_presets: list[str] = field(default_factory=list)  # also answer every prompt with these (p1 vs p2 study)
+    judge_sampling: SamplingSettings = field(default_factory=lambda: DEFAULT_JUDGE_SETTINGS)
+    template: str | None = None  # a template name in prompts/ or a YAML path; None = the mode's default
+    template_text: str | None = None  # an edited template (YAML) from the UI; wins over `template`
+    swap: bool = True  # pairwise: also judge with the answers swapped, to cancel position bias
+    constrain_judge: bool = True  # hold grammar-capable (llama.cpp) judges to the template's output format
+    out_dir: str = field(default_factory=lambda: str(results_dir()))
+
+    def resolve_template(self) -> JudgeTemplate:
+        if self.template_text and self.template_text.strip():
+            template = parse_template(self.template_text, source="edited template")
+        elif self.template:
+            template = load_template(self.template)
+        else:
+            template = default_template(self.mode)
+        if template.mode != self.mode:
+            raise TemplateError(
+                f"template {template.name!r} is a {template.mode} template but the mode is {self.mode}: "
+                f"pick a {self.mode} template or switch the mode"
+            )
+        return template
+
+    def validate(self) -> JudgeTemplate:
+        """Check specs, presets and the template before any model loads; return the template to use."""
+        if self.mode not in MODES:
+            raise TemplateError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        for spec in (self.model_a, self.model_b, self.judge):
+            parse_model_spec(spec)
+        self.sampling_plan()
+        return self.resolve_template()
+
+    def sampling_plan(self) -> list[tuple[str, SamplingSettings]]:
+        """(label, settings) for each sampling setting in the run; extra presets keep the length and seed."""
+        plan = [(self.preset or "custom", self.sampling)]
+        for name in self.more_presets:
+            settings = preset_settings(name, max_new_tokens=self.sampling.max_new_tokens, seed=self.sampling.seed)
+            plan.append((name, settings))
+        labels = [label for label, _ in plan]
+        if len(set(labels)) != len(labels):
+            raise SettingsError(f"each preset may appear once in a run, got {', '.join(labels)}")
+        return plan
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CompareConfig:
+        data = dict(data)
+        data["sampling"] = SamplingSettings(**data["sampling"])
+        data["judge_sampling"] = SamplingSettings(**data["judge_sampling"])
+        known = {f.name for f in dataclass_fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data.pop("template_text")  # the manifest stores the resolved template itself
+        return data
+
+
+def default_model_pair() -> tuple[str, str]:
+    """The app's default Model A / B: the two demo checkpoints when both exist, else DEFAULT_MODEL_A / _B."""
+    folders = [adapters_dir() / "demo" / f"step-{step}" for step in DEMO_STEPS[:2]]
+    if all((folder / "adapter_config.json").is_file() for folder in folders):
+        return adapter_spec(folders[0]), adapter_spec(folders[1])
+    return DEFAULT_MODEL_A, DEFAULT_MODEL_B

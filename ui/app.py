@@ -1,0 +1,40 @@
+"""The Gradio app assembled from its tabs; each tab module wires widgets to package functions."""
+from __future__ import annotations
+
+import gradio as gr
+
+from basics import UserFacingError
+from judge.templates import default_template
+from models import load_model
+from runs.config import DEFAULT_JUDGE, default_model_pair
+from ui.batch_tab import batch_tab
+from ui.compare_tab import compare_tab
+from ui.results_tab import results_tab
+from ui.training_tab import refresh_adapters, training_tab
+from ui.widgets import PRIVATE, refreshed_pickers
+
+
+def build_app() -> gr.Blocks:
+    model_a_default, model_b_default = default_model_pair()
+    rubric = default_template("single").rubric
+    with gr.Blocks(title="LLM as a Judge") as demo:
+        gr.Markdown(
+            "# LLM as a Judge\nPick two models and a judge, write an instruction, and compare the answers on "
+            f"**{rubric.describe()}** with the default template; or fine-tune an adapter to compare."
+        )
+        compare = compare_tab(model_a_default, model_b_default)
+        adapters = training_tab(compare.pickers)
+        batch_tab(compare.pickers)
+        results_tab()
+        demo.load(refreshed_pickers, None, compare.pickers, **PRIVATE)
+        demo.load(refresh_adapters, adapters, adapters, **PRIVATE)
+    return demo
+
+
+def preload_default_models() -> None:
+    """Load the default models in the background so the first click does not wait for the conversion."""
+    for spec in dict.fromkeys((*default_model_pair(), DEFAULT_JUDGE)):
+        try:
+            load_model(spec)
+        except UserFacingError as exc:
+            print(f"could not preload {spec}: {exc}")

@@ -1,0 +1,123 @@
+"""The Batch tab: a whole prompt set through both models and the judge at one or more presets, resumable."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import gradio as gr
+
+from basics import UserFacingError
+from models import DEFAULT_PRESET, PRESETS
+from runs.config import MODES, CompareConfig
+from runs.pipeline import resume_compare, run_compare
+from runs.progress import RunProgress
+from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
+from runs.store import read_records, unfinished_runs
+from runs.views import BATCH_HEADERS, batch_row
+from ui.widgets import PRIVATE, model_picker, refreshed_pickers
+
+
+def stream_batch(updates, rows: list, progress):
+    """Shared by Run and Resume: (progress box, status, table, resume list) while a run goes; summary when done."""
+    watch = RunProgress(rows)
+    try:
+        for update in updates:
+            if not watch.follow(update):
+                continue
+            progress((len(watch.rows), update.total), desc="prompts", unit="prompts")
+            if update.stage == "done":
+                yield (gr.Markdown(visible=False), watch.status(update), watch.rows,
+                       gr.Dropdown(choices=unfinished_runs(), value=None))
+                return
+            yield gr.Markdown(visible=True), watch.status(update), watch.rows, gr.skip()
+    except UserFacingError as exc:
+        yield gr.Markdown(visible=False), f"**Failed:** {exc}", gr.skip(), gr.skip()
+        raise gr.Error(str(exc)) from exc
+
+
+def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit, progress=gr.Progress()):
+    """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
+    try:
+        items = load_prompt_set(prompt_set or DEFAULT_PROMPT_SET)
+        if limit and int(limit) > 0:
+            items = items[: int(limit)]
+        chosen = [p for p in PRESETS if p in (presets or [])]
+        if not chosen:
+            raise UserFacingError(f"pick at least one preset ({', '.join(PRESETS)})")
+        sampling = PRESETS[chosen[0]].with_(max_new_tokens=int(max_new_tokens))
+        config = CompareConfig(model_a=model_a, model_b=model_b, judge=judge, mode=mode, preset=chosen[0],
+                               sampling=sampling, more_presets=chosen[1:])
+        label = "batch-" + Path(str(prompt_set)).stem
+    except UserFacingError as exc:
+        yield gr.Markdown(visible=False), f"**Failed:** {exc}", [], gr.skip()
+        raise gr.Error(str(exc)) from exc
+    yield from stream_batch(run_compare(config, items, label=label), [], progress)
+
+
+def resume_batch(run_dir, progress=gr.Progress()):
+    """Finish an interrupted run in its own folder; the records it already has fill the table first."""
+    if not run_dir:
+        raise gr.Error("Pick an unfinished run to resume (the list shows runs without a summary.json).")
+    try:
+        rows = [batch_row(r) for r in read_records(run_dir)]
+    except (OSError, UserFacingError) as exc:
+        raise gr.Error(f"cannot read {run_dir}: {exc}") from exc
+    yield from stream_batch(resume_compare(run_dir), rows, progress)
+
+
+def check_prompt_file(path):
+    """An uploaded set is read at once, so a bad line is reported before anything runs."""
+    if not path:
+        return gr.skip(), gr.skip()
+    try:
+        items = load_prompt_set(path)
+    except UserFacingError as exc:
+        return gr.skip(), f"**Cannot use this file:** {exc}"
+    return (gr.Dropdown(value=path, choices=[*shipped_prompt_sets(), path]),
+            f"Loaded **{len(items)} prompts** from `{Path(path).name}`: press Run batch.")
+
+
+def refresh_batch_lists():
+    return *refreshed_pickers(), gr.Dropdown(choices=unfinished_runs())
+
+
+def batch_tab(pickers) -> None:
+    """The Batch tab: a whole prompt set at one or more presets, saved as one run; `pickers` give the defaults."""
+    with gr.Tab("Batch", elem_id="tab-batch") as tab:
+        gr.Markdown("Run a **prompt set** through both models and the judge, at one or more sampling presets. "
+                    "Each finished record is saved at once, so an interrupted run can be resumed below.")
+        with gr.Row():
+            prompt_set = gr.Dropdown(choices=shipped_prompt_sets(), value=DEFAULT_PROMPT_SET, label="Prompt set",
+                                     allow_custom_value=True, elem_id="batch-set", scale=3,
+                                     info="a shipped set, or upload a .jsonl / .csv file (id, prompt, ...)")
+            upload = gr.UploadButton("Upload a file", file_types=[".jsonl", ".csv"], size="md", scale=0,
+                                     min_width=160, elem_id="batch-upload")
+        with gr.Row():
+            models = [model_picker(picker.label, picker.value, elem_id=f"batch-{name}")
+                      for picker, name in zip(pickers, ("model-a", "model-b", "judge"))]
+        with gr.Row():
+            presets = gr.CheckboxGroup(list(PRESETS), value=[DEFAULT_PRESET], label="Presets", elem_id="batch-presets",
+                                       info="each prompt is answered once per preset")
+            max_new_tokens = gr.Slider(8, 1024, value=192, step=8, label="max new tokens",
+                                       elem_id="batch-max-new-tokens")
+            mode = gr.Radio(list(MODES), value="single", label="Judge mode", elem_id="batch-mode")
+            limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="batch-limit",
+                              info="first N prompts (0 = all)")
+        run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
+        progress_box = gr.Markdown(elem_id="batch-progress", min_height=64, visible=False)
+        status = gr.Markdown("*Not started: pick a prompt set and press Run batch.*", elem_id="batch-status")
+        table = gr.Dataframe(headers=BATCH_HEADERS, label="Finished records", interactive=False,
+                             elem_id="batch-table")
+        with gr.Accordion("Resume an interrupted run", open=False, elem_id="batch-resume-settings"):
+            with gr.Row():
+                resume_run = gr.Dropdown(choices=unfinished_runs(), value=None, label="Unfinished runs",
+                                         info="run folders with run.json but no summary.json", scale=4,
+                                         elem_id="batch-resume-run")
+                resume = gr.Button("Resume", size="md", scale=0, min_width=140, elem_id="batch-resume")
+
+    outputs = [progress_box, status, table, resume_run]
+    run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit], outputs, api_name="batch",
+              concurrency_limit=1, concurrency_id="batch", show_progress_on=[progress_box])
+    resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=1,
+                 concurrency_id="batch", show_progress_on=[progress_box])
+    upload.upload(check_prompt_file, upload, [prompt_set, status], **PRIVATE)
+    tab.select(refresh_batch_lists, None, [*models, resume_run], **PRIVATE)

@@ -1,0 +1,161 @@
+"""The Compare tab: two models and a judge on one instruction, answers streamed, scores, reasons, people's votes."""
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from basics import UserFacingError
+from judge.rubric import Rubric
+from judge.templates import default_template
+from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
+from models.settings import matching_preset
+from runs.config import DEFAULT_JUDGE, MODES, CompareConfig
+from runs.pipeline import run_compare
+from runs.progress import STAGE_TEXT
+from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
+from runs.views import (
+    SCORE_HEADERS,
+    reasons_markdown,
+    score_rows,
+    scores_label,
+    timings_line,
+    verdict_line,
+)
+from runs.votes import VOTES_FILE, record_vote
+from ui.widgets import PRIVATE, model_picker
+
+CUSTOM = "custom"
+VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
+                "both_bad": ("Both are bad", "vote-bad")}
+VOTE_PROMPT = "*Which answer is better? Your vote is saved with the run.*"
+
+
+@dataclass
+class CompareTab:
+    """The widgets other tabs and the app wire to."""
+
+    pickers: list  # Model A, Model B, Judge dropdowns
+
+
+def apply_preset(name: str):
+    if name not in PRESETS:
+        return gr.skip(), gr.skip()
+    return PRESETS[name].temperature, PRESETS[name].min_p
+
+
+def template_for_mode(mode: str) -> str:
+    return default_template(mode).to_yaml()
+
+
+def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
+            mode, template_text, swap, judge_temperature):
+    """Stream both answers, then the judge's scores; every click is saved as a run folder."""
+    answer_a = answer_b = ""
+    try:
+        sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
+                                    max_new_tokens=int(max_new_tokens), seed=int(seed))
+        config = CompareConfig(
+            model_a=model_a, model_b=model_b, judge=judge, mode=mode, preset=matching_preset(preset, sampling),
+            sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
+            template_text=template_text, swap=bool(swap),
+        )
+        item = single_prompt(prompt)
+        record = None
+        for update in run_compare(config, [item], label="app"):
+            answer_a, answer_b = update.answer_a or answer_a, update.answer_b or answer_b
+            if update.stage in STAGE_TEXT:
+                yield answer_a, answer_b, f"*{STAGE_TEXT[update.stage]}*", gr.skip(), gr.skip(), gr.skip(), None
+            elif update.stage == "record":
+                record = update.record
+        # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
+        yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
+               f"{timings_line(record)}  \nSaved to `{update.run_dir}`",
+               {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
+                "rubric": record["rubric"]})
+    except UserFacingError as exc:
+        # Answers already streamed stay on the page; the error says what to fix.
+        raise gr.Error(str(exc)) from exc
+
+
+def label_scores(shown: dict | None):
+    """The score table's caption names the scale of the template the record was judged with."""
+    if not shown:
+        return gr.skip()
+    return gr.Dataframe(label=scores_label(Rubric.from_dict(shown["rubric"])))
+
+
+def cast_vote(choice: str, shown: dict | None) -> str:
+    """Save a person's vote on the record just shown (the compare click keeps its run folder and id)."""
+    if not shown:
+        raise gr.Error("Nothing to vote on yet: run a comparison first, then vote on its answers.")
+    try:
+        record_vote(shown["run_dir"], shown["id"], choice, preset=shown.get("preset"))
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)) from exc
+    return f"Vote saved: **{VOTE_BUTTONS[choice][0]}** (`{Path(shown['run_dir']) / VOTES_FILE}`)"
+
+
+def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
+    """The Compare tab's widgets and events (called inside gr.Blocks)."""
+    default_rubric = default_template("single").rubric
+    with gr.Tab("Compare", elem_id="tab-compare"):
+        with gr.Row():
+            model_a = model_picker("Model A", model_a_default)
+            model_b = model_picker("Model B", model_b_default)
+            judge = model_picker("Judge", DEFAULT_JUDGE)
+        prompt = gr.Textbox(label="Instruction", lines=3, placeholder="Type an instruction or pick an example below",
+                            elem_id="prompt")
+        study_prompts = [item.prompt for item in load_prompt_set(DEFAULT_PROMPT_SET)]
+        gr.Examples(examples=[[p] for p in study_prompts], inputs=[prompt], label="Study prompts")
+        with gr.Accordion("Sampling", open=True):
+            with gr.Row():
+                preset = gr.Radio([*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Preset",
+                                  info="p1: temperature 0.5, min_p 0.05 · p2: temperature 1.5, min_p 0.1")
+                temperature = gr.Slider(0, 2, value=PRESETS[DEFAULT_PRESET].temperature, step=0.05,
+                                        label="temperature")
+                min_p = gr.Slider(0, 0.5, value=PRESETS[DEFAULT_PRESET].min_p, step=0.01, label="min_p")
+                top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top_p")
+                max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="max new tokens",
+                                           elem_id="max-new-tokens")
+                seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+        with gr.Accordion("Judge", open=False, elem_id="judge-settings"):
+            with gr.Row():
+                mode = gr.Radio(list(MODES), value="single", label="Mode", elem_id="mode",
+                                info="single: each answer graded alone · pairwise: both shown, judged in both orders")
+                swap = gr.Checkbox(value=True, label="Pairwise: also judge with A and B swapped")
+                judge_temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label="judge temperature (0 = greedy)")
+            template_text = gr.Code(template_for_mode("single"), language="yaml", label="Judge template (editable)",
+                                    lines=14)
+        compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
+        with gr.Row():
+            answer_a = gr.Textbox(label="Answer A", lines=12, interactive=False, elem_id="answer-a")
+            answer_b = gr.Textbox(label="Answer B", lines=12, interactive=False, elem_id="answer-b")
+        verdict = gr.Markdown(elem_id="verdict")
+        scores = gr.Dataframe(headers=SCORE_HEADERS, label=scores_label(default_rubric), interactive=False,
+                              elem_id="scores")
+        with gr.Row(elem_id="votes"):
+            vote_buttons = {choice: gr.Button(text, size="sm", elem_id=eid)
+                            for choice, (text, eid) in VOTE_BUTTONS.items()}
+        vote_status = gr.Markdown(VOTE_PROMPT, elem_id="vote-status")
+        shown_record = gr.State(None)  # {run_dir, id, preset} of the comparison on the page, for the votes
+        reasons = gr.Markdown(elem_id="reasons")
+        status = gr.Markdown(elem_id="status")
+
+    preset.change(apply_preset, preset, [temperature, min_p], **PRIVATE)
+    for slider in (temperature, min_p):
+        slider.input(lambda: CUSTOM, None, preset, **PRIVATE)
+    mode.change(template_for_mode, mode, template_text, **PRIVATE)
+    compare_button.click(
+        compare,
+        [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
+         mode, template_text, swap, judge_temperature],
+        [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
+        api_name="compare", concurrency_limit=1,
+    ).then(label_scores, shown_record, scores, **PRIVATE)
+    compare_button.click(lambda: VOTE_PROMPT, None, vote_status, **PRIVATE)
+    for choice, button in vote_buttons.items():
+        button.click(functools.partial(cast_vote, choice), shown_record, vote_status, **PRIVATE)
+    return CompareTab(pickers=[model_a, model_b, judge])

@@ -1,0 +1,163 @@
+"""The Results tab: pick a saved run; summary, charts, per-prompt table, answers, compare, history, ranking, exports."""
+from __future__ import annotations
+
+import functools
+
+import gradio as gr
+
+from basics import UserFacingError, results_dir
+from dashboard.charts import figures, history_figure
+from dashboard.diff import CHANGE_HEADERS, compare_markdown, compare_runs
+from dashboard.exports import export_run
+from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_rows, record_detail, record_keys
+from dashboard.history import HISTORY_METRICS, history
+from dashboard.ranking import ranking_markdown
+from dashboard.summary_text import summary_markdown
+from runs.store import list_runs, resolve_run
+from ui.widgets import PRIVATE
+
+
+def run_choices():
+    return [(info.label(), info.folder) for info in list_runs()]
+
+
+def open_run(name):
+    try:
+        return resolve_run(name)
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def refresh(current, other):
+    choices = run_choices()
+    names = [value for _, value in choices]
+    keep = current if current in names else (names[0] if names else None)
+    return (gr.Dropdown(choices=choices, value=keep),
+            gr.Dropdown(choices=choices, value=other if other in names else None))
+
+
+def record_choices(run):
+    return [f"{rid} · {preset}" for rid, preset in record_keys(run)]
+
+
+def show_run(name, only):
+    if not name:
+        empty = f"*No run selected. Runs are read from `{results_dir()}`.*"
+        return empty, None, None, None, None, [], gr.Dropdown(choices=[], value=None)
+    run = open_run(name)
+    figs = figures(run)
+    keys = record_choices(run)
+    return (summary_markdown(run), figs["criteria"], figs["wins"], figs["distribution"],
+            figs["length"], prompt_rows(run, only), gr.Dropdown(choices=keys, value=None))
+
+
+def filter_rows(name, only):
+    return prompt_rows(open_run(name), only) if name else []
+
+
+def show_record(name, key):
+    if not name or not key:
+        return "", "", ""
+    rid, _, preset = key.partition(" · ")
+    detail = record_detail(open_run(name), rid, preset)
+    scores = " · ".join(f"{c}: A {a}, B {b}" for c, a, b in detail["scores"])
+    text = (f"**Prompt:** {detail['prompt']}\n\n**{detail['verdict']}**  \n{scores}\n\n"
+            f"### Judge's reasons\n{detail['reasons']}")
+    return detail["answer_A"], detail["answer_B"], text
+
+
+def pick_row(evt: gr.SelectData):
+    row = evt.row_value or []
+    return f"{row[0]} · {row[1]}" if len(row) > 1 else gr.skip()
+
+
+def compare_with(name, other):
+    if not name or not other:
+        return "*Pick a second run to see what changed.*", []
+    run1, run2 = open_run(other), open_run(name)
+    result = compare_runs(run1, run2)
+    return compare_markdown(result, run1.name, run2.name), result["changes"]
+
+
+def show_history(metric):
+    points = history(None, metric)
+    return history_figure(points, HISTORY_METRICS[metric])
+
+
+def export(name, kind):
+    if not name:
+        raise gr.Error("pick a run first")
+    return str(export_run(open_run(name), kind))
+
+
+def rank(names):
+    if not names:
+        return "Pick runs whose verdicts involve three or more models (or models at several presets)."
+    return ranking_markdown([open_run(n) for n in names])
+
+
+def results_tab() -> None:
+    """The Results tab's widgets and events (called inside gr.Blocks)."""
+    choices = run_choices()
+    with gr.Tab("Results", elem_id="tab-results") as tab:
+        gr.Markdown("Explore a saved run: headline numbers, charts, every prompt with both answers, and how it "
+                    "compares with another run. Runs are saved by the Compare and Batch tabs.")
+        with gr.Row():
+            run_pick = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None, label="Run",
+                                   elem_id="results-run", scale=4)
+            refresh_button = gr.Button("Refresh list", size="md", scale=0, min_width=140, elem_id="results-refresh")
+        summary = gr.Markdown(elem_id="results-summary")
+        with gr.Row():
+            criteria_plot = gr.Plot(label="Criteria", elem_id="results-criteria")
+            wins_plot = gr.Plot(label="Outcomes", elem_id="results-wins")
+        with gr.Row():
+            dist_plot = gr.Plot(label="Score distribution", elem_id="results-distribution")
+            length_plot = gr.Plot(label="Length vs score", elem_id="results-length")
+        only = gr.Radio(list(FILTERS), value="all", label="Show", elem_id="results-filter",
+                        info="disagreements: winner differs across presets, a tie, or no verdict · inconsistent: "
+                             "the pairwise verdict flipped when the answers were swapped · unparsed: a judge reply "
+                             "could not be read")
+        table = gr.Dataframe(headers=PROMPT_HEADERS, label="Per prompt (click a row to see the answers)",
+                             interactive=False, elem_id="results-table")
+        record_pick = gr.Dropdown(choices=[], label="Prompt", elem_id="results-record")
+        with gr.Row():
+            answer_a = gr.Textbox(label="Answer A", lines=10, interactive=False, elem_id="results-answer-a")
+            answer_b = gr.Textbox(label="Answer B", lines=10, interactive=False, elem_id="results-answer-b")
+        detail = gr.Markdown(elem_id="results-detail")
+        with gr.Accordion("Compare with another run", open=False, elem_id="results-compare-settings"):
+            other = gr.Dropdown(choices=choices, value=None, label="Earlier run (before)", elem_id="results-other")
+            compare_md = gr.Markdown(elem_id="results-compare")
+            changes = gr.Dataframe(headers=CHANGE_HEADERS, label="Per prompt changes (before → selected)",
+                                   interactive=False, elem_id="results-changes")
+        with gr.Accordion("History across runs", open=False, elem_id="results-history-settings"):
+            metric = gr.Dropdown(choices=[(v, k) for k, v in HISTORY_METRICS.items()],
+                                 value="win_rate_A", label="Metric", elem_id="results-metric")
+            history_plot = gr.Plot(label="History", elem_id="results-history")
+        with gr.Accordion("Rank models across runs (Bradley-Terry)", open=False):
+            rank_runs = gr.Dropdown(choices=[], multiselect=True, label="Runs to pool (several adapters or presets)",
+                                    elem_id="results-rank-runs")
+            ranking = gr.Markdown(elem_id="results-ranking")
+        with gr.Row():
+            csv_button = gr.Button("Export CSV", size="md", elem_id="results-export-csv")
+            json_button = gr.Button("Export JSON", size="md", elem_id="results-export-json")
+            html_button = gr.Button("Export HTML report", size="md", elem_id="results-export-html")
+        download = gr.File(label="Download", interactive=False, elem_id="results-download")
+
+    run_outputs = [summary, criteria_plot, wins_plot, dist_plot, length_plot, table, record_pick]
+    private = PRIVATE
+
+    tab.select(lambda: gr.Dropdown(choices=run_choices()), None, rank_runs, **private)
+    rank_runs.change(rank, rank_runs, ranking, **private)
+    tab.select(refresh, [run_pick, other], [run_pick, other], **private)
+    refresh_button.click(refresh, [run_pick, other], [run_pick, other], **private)
+    run_pick.change(show_run, [run_pick, only], run_outputs, **private)
+    run_pick.change(compare_with, [run_pick, other], [compare_md, changes], **private)
+    only.change(filter_rows, [run_pick, only], table, **private)
+    table.select(pick_row, None, record_pick, **private)
+    record_pick.change(show_record, [run_pick, record_pick], [answer_a, answer_b, detail], **private)
+    other.change(compare_with, [run_pick, other], [compare_md, changes], **private)
+    metric.change(show_history, metric, history_plot, **private)
+    tab.select(show_history, metric, history_plot, **private)
+    tab.select(show_run, [run_pick, only], run_outputs, **private)
+    for button, kind in ((csv_button, "csv"), (json_button, "json"), (html_button, "html")):
+        button.click(functools.partial(export, kind=kind), run_pick, download, **private)
