@@ -167,7 +167,7 @@ def test_null_alpaca_input_in_parquet_is_treated_as_empty(tmp_path):
     assert chats == [chat("Say hi.", "Hi!"), chat("Translate.\n\ncat", "chat")]
 
 
-# ------------------------------------------------------------------------------------------ 2. bad data
+# -------------------------------------------------------------------------------------------------------------- bad data
 
 def test_empty_file_is_a_data_error(tmp_path):
     for name, text in [("empty.jsonl", ""), ("blank.jsonl", "\n  \n\n")]:

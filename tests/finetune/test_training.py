@@ -124,7 +124,7 @@ def test_gguf_twin_is_a_llamacpp_lora_of_the_same_weights(two_step_run):
     assert np.array_equal(np.sort(gguf_q_b, axis=0), np.sort(q_b, axis=0))
 
 
-# ------------------------------------------------------------------------------ 5. the adapter in use
+# ---------------------------------------------------------------------------------------------------- the adapter in use
 
 @pytest.mark.model
 def test_adapter_spec_loads_and_changes_the_greedy_reply(pineapple):
@@ -163,7 +163,9 @@ def test_merged_export_loads_as_a_base_and_matches_the_adapter(pineapple):
     assert pineapple.texts["merged"][:20] == pineapple.texts["adapter"][:20], pineapple.texts
 
 
-# ------------------------------------------------------------------------------------------------ 6. resume
+# ---------------------------------------------------------------------------------------------------------------- resume
+
+@pytest.mark.model
 def test_resume_continues_from_the_last_checkpoint(two_step_run, tmp_path, train_data):
     """A run that stopped after step 2 (as if it crashed), continued to step 4 in the same OUT."""
     from finetune.train import train
