@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 
 from basics import UserFacingError
 
-VERDICTS = ("A", "B", "tie")
 _DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that judges add around labels
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _VERDICT = re.compile(r"\[\[\s*(A|B|tie)\s*\]\]", re.IGNORECASE)
