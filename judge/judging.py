@@ -1,4 +1,5 @@
-"""Single and pairwise judging: one retry on an unreadable reply, position swap, and explicit 'unparsed'."""
+"""Single and pairwise judging by either method: `parsed` (generate a reply, parse it, one retry, explicit 'unparsed')
+or `probabilities` (read the judge's probabilities of every allowed value: judge/weighted.py); position swap."""
 from __future__ import annotations
 
 import time
@@ -8,10 +9,15 @@ from dataclasses import asdict, dataclass, field
 from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
 from judge.templates import JudgeTemplate
+from judge.weighted import FormatReading, read_format, weighted_scores
 from models.backend import Backend
 from models.settings import SamplingSettings
 
 OK, UNPARSED = "ok", "unparsed"
+PARSED, PROBABILITIES = "parsed", "probabilities"
+METHODS = (PARSED, PROBABILITIES)
+REASONS_REQUEST = ("These are your grades:\n{grades}\nIn one or two sentences, give the reasons for them. "
+                   "Reply with the reasons only.")
 RETRY_MESSAGE = (
     "Your reply could not be read: {reason}. Reply again with exactly these lines and nothing else:\n{output_format}"
 )
@@ -31,10 +37,13 @@ class JudgeCall:
 @dataclass
 class SingleJudgement:
     status: str
-    scores: dict[str, int] | None
-    total: int | None
+    scores: dict[str, float] | None  # whole numbers when parsed; expected values when read from probabilities
+    total: float | None
     reasons: str
     call: JudgeCall
+    method: str = PARSED
+    confidence: dict[str, float] | None = None  # probabilities: the mass on the scale's values, per criterion
+    readings: list[dict] | None = None  # probabilities: every choice read, with its options' probabilities
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -51,6 +60,8 @@ class OrderVerdict:
     scores_b: dict[str, int] | None
     reasons: str
     call: JudgeCall
+    probabilities: dict[str, float] | None = None  # P(A), P(B), P(tie) in the original labels (probabilities)
+    readings: list[dict] | None = None
 
 
 @dataclass
@@ -61,6 +72,8 @@ class PairwiseVerdict:
     scores_a: dict[str, float] | None  # mean over the orders
     scores_b: dict[str, float] | None
     orders: list[OrderVerdict]
+    method: str = PARSED
+    probabilities: dict[str, float] | None = None  # probabilities: P(A), P(B), P(tie) averaged over the orders
 
     @property
     def reasons(self) -> str:
@@ -101,9 +114,43 @@ def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], objec
     return parsed, call
 
 
+def check_method(method: str) -> str:
+    if method not in METHODS:
+        from basics import UserFacingError
+
+        raise UserFacingError(f"judge method must be one of {', '.join(METHODS)}, got {method!r}")
+    return method
+
+
+def read_judge(judge: Backend, messages: list[dict], output_format: str) -> tuple[FormatReading, JudgeCall]:
+    """The probabilities method's one 'call': the format walked with the judge's token probabilities."""
+    started = time.perf_counter()
+    reading = read_format(judge, messages, output_format)
+    call = JudgeCall(status=OK, raw_replies=[reading.text], seconds=time.perf_counter() - started)
+    return reading, call
+
+
+def ask_reasons(judge: Backend, messages: list[dict], grades: str, settings: SamplingSettings) -> str:
+    """Reasons for grades already fixed (probabilities method): asked after the scores, so they cannot move them."""
+    conversation = [*messages, {"role": "user", "content": REASONS_REQUEST.format(grades=grades.strip())}]
+    return judge.complete(conversation, settings.with_(max_new_tokens=min(settings.max_new_tokens, 80))).text.strip()
+
+
 def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: str,
-                 settings: SamplingSettings, reference: str = "", constrain: bool = True) -> SingleJudgement:
+                 settings: SamplingSettings, reference: str = "", constrain: bool = True,
+                 method: str = PARSED, reasons: bool = False) -> SingleJudgement:
+    """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too."""
     messages = template.render(prompt=prompt, answer=answer, reference=reference)
+    if check_method(method) == PROBABILITIES:
+        reading, call = read_judge(judge, messages, template.output_format)
+        weighted = weighted_scores(reading, template.criteria)
+        if weighted is None:
+            call.status, call.error = UNPARSED, "the output format has no score choice for every criterion"
+            return SingleJudgement(UNPARSED, None, None, "", call, method=PROBABILITIES)
+        scores, confidence = weighted
+        why = ask_reasons(judge, messages, reading.text, settings) if reasons else ""
+        return SingleJudgement(OK, scores, round(sum(scores.values()), 4), why, call, method=PROBABILITIES,
+                               confidence=confidence, readings=[r.to_dict() for r in reading.readings])
     parsed, call = ask_judge(
         judge, messages, lambda r: parse_single_reply(r, template.criteria, template.scale),
         template.output_format, settings, constrain,
@@ -115,18 +162,59 @@ def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: s
 
 def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: str, answer_b: str,
                settings: SamplingSettings, reference: str = "", swap: bool = True,
-               constrain: bool = True) -> PairwiseVerdict:
-    """Judge A vs B, and B vs A when `swap`: a verdict that flips with the order becomes an inconsistent tie."""
+               constrain: bool = True, method: str = PARSED, reasons: bool = False) -> PairwiseVerdict:
+    """Judge A vs B, and B vs A when `swap`.
+
+    parsed: a verdict that flips with the order becomes an inconsistent tie. probabilities: P(A), P(B), P(tie) are
+    averaged over the orders, so a position preference cancels out instead of forcing a tie.
+    """
     passes = [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else [])
     orders = []
     for order, first, second in passes:
         messages = template.render(prompt=prompt, answer_a=first, answer_b=second, reference=reference)
+        if check_method(method) == PROBABILITIES:
+            reading, call = read_judge(judge, messages, template.output_format)
+            why = ask_reasons(judge, messages, reading.text, settings) if reasons else ""
+            orders.append(_weighted_order(order, reading, call, template.criteria, why))
+            continue
         parsed, call = ask_judge(
             judge, messages, lambda r: parse_pairwise_reply(r, template.criteria, template.scale),
             template.output_format, settings, constrain,
         )
         orders.append(_to_original_labels(order, parsed, call))
-    return combine_orders(orders)
+    return combine_weighted_orders(orders) if method == PROBABILITIES else combine_orders(orders)
+
+
+FLIP = {"A": "B", "B": "A", "tie": "tie"}
+VERDICT_OPTIONS = {"[[A]]": "A", "[[B]]": "B", "[[tie]]": "tie"}
+
+
+def _weighted_order(order: str, reading: FormatReading, call: JudgeCall, criteria: tuple[str, ...],
+                    reasons: str) -> OrderVerdict:
+    """One order read from probabilities, in the original labels (in 'BA' the judge's A is answer B)."""
+    verdict = reading.with_options(set(VERDICT_OPTIONS))
+    first, second = weighted_scores(reading, criteria, "A"), weighted_scores(reading, criteria, "B")
+    if verdict is None or first is None or second is None:
+        call.status, call.error = UNPARSED, "the output format has no verdict or score choice to read"
+        return OrderVerdict(order, UNPARSED, None, None, None, "", call)
+    shown = {VERDICT_OPTIONS[o]: p for o, p in zip(verdict.options, verdict.probabilities)}
+    probabilities = shown if order == "AB" else {FLIP[k]: p for k, p in shown.items()}
+    scores_a, scores_b = (first[0], second[0]) if order == "AB" else (second[0], first[0])
+    return OrderVerdict(order, OK, max(probabilities, key=probabilities.get), scores_a, scores_b, reasons, call,
+                        probabilities={k: round(v, 5) for k, v in probabilities.items()},
+                        readings=[r.to_dict() for r in reading.readings])
+
+
+def combine_weighted_orders(orders: list[OrderVerdict]) -> PairwiseVerdict:
+    """The verdict with the highest probability averaged over the orders; `consistent` says whether each order's
+    most probable verdict was the same."""
+    if any(o.status != OK for o in orders):
+        return PairwiseVerdict(UNPARSED, None, None, None, None, orders, method=PROBABILITIES)
+    probabilities = {k: round(sum(o.probabilities[k] for o in orders) / len(orders), 5) for k in ("A", "B", "tie")}
+    combined = combine_orders(orders)
+    winner = max(probabilities, key=probabilities.get)
+    return PairwiseVerdict(OK, winner, combined.consistent, combined.scores_a, combined.scores_b, orders,
+                           method=PROBABILITIES, probabilities=probabilities)
 
 
 def _to_original_labels(order: str, parsed: PairwiseScores | None, call: JudgeCall) -> OrderVerdict:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -11,10 +12,25 @@ import yaml
 from basics import PROMPTS_DIR, UserFacingError
 from judge.rubric import DEFAULT_CRITERIA, DEFAULT_SCALE, Rubric
 
-MODES = ("single", "pairwise")
-REQUIRED_PLACEHOLDERS = {"single": {"prompt", "answer"}, "pairwise": {"prompt", "answer_a", "answer_b"}}
+# single: a rubric over one answer; pairwise: a rubric over two answers and a verdict; label: one class of a fixed set.
+MODES = ("single", "pairwise", "label")
+REQUIRED_PLACEHOLDERS = {"single": {"prompt", "answer"}, "pairwise": {"prompt", "answer_a", "answer_b"},
+                         "label": {"answer"}}
 OPTIONAL_PLACEHOLDERS = {"reference", "output_format"}
-DEFAULT_TEMPLATES = {"single": "judge_single", "pairwise": "judge_pairwise"}
+OPTIONAL_BY_MODE = {"label": {"prompt"}}
+DEFAULT_TEMPLATES = {"single": "judge_single", "pairwise": "judge_pairwise", "label": "toxicity"}
+LABEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+# Text that could pass for the template's own structure or a reply: an answer may not close its fence or hold a
+# verdict token (see fence_text).
+_FENCE_BREAKERS = {"<<<": "‹‹‹", ">>>": "›››", "[[": "⟦", "]]": "⟧"}
+
+
+def fence_text(text: str) -> str:
+    """Text placed inside a template's <<< >>> fence, with anything that could end the fence or read as a verdict
+    ("[[A]]") replaced by look-alikes: an answer cannot break out of its fence and pose as the judge's reply."""
+    for marker, replacement in _FENCE_BREAKERS.items():
+        text = text.replace(marker, replacement)
+    return text
 
 
 class TemplateError(UserFacingError):
@@ -32,6 +48,7 @@ class JudgeTemplate:
     output_format: str
     description: str = ""
     source: str = ""
+    labels: tuple[str, ...] = ()  # label mode: the classes, each written [[name]] in the output format
 
     @property
     def rubric(self) -> Rubric:
@@ -43,7 +60,8 @@ class JudgeTemplate:
 
     def render(self, **values: str) -> list[dict]:
         """Chat messages for the judge, with every placeholder filled."""
-        values = {"reference": "", **values, "output_format": self.output_format.strip()}
+        values = {"reference": "", "prompt": "", **{k: fence_text(str(v)) for k, v in values.items()},
+                  "output_format": self.output_format.strip()}
         missing = REQUIRED_PLACEHOLDERS[self.mode] - values.keys()
         if missing:
             raise TemplateError(f"template {self.name!r} needs values for {', '.join(sorted(missing))}")
@@ -53,11 +71,15 @@ class JudgeTemplate:
         return messages
 
     def to_dict(self) -> dict:
-        return {
+        data = {
             "name": self.name, "mode": self.mode, "description": self.description, "criteria": list(self.criteria),
             "scale": list(self.scale), "system": self.system, "template": self.template,
             "output_format": self.output_format,
         }
+        if self.mode == "label":
+            data.pop("criteria"), data.pop("scale")
+            data["labels"] = list(self.labels)
+        return data
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=1000)
@@ -85,18 +107,25 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     if mode not in MODES:
         raise TemplateError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
     found = placeholders(data["template"], f"{source}: template")
+    optional = OPTIONAL_PLACEHOLDERS | OPTIONAL_BY_MODE.get(mode, set())
     absent = REQUIRED_PLACEHOLDERS[mode] - found
-    unknown = found - REQUIRED_PLACEHOLDERS[mode] - OPTIONAL_PLACEHOLDERS
+    unknown = found - REQUIRED_PLACEHOLDERS[mode] - optional
     if absent:
         raise TemplateError(f"{source}: a {mode} template must contain {', '.join('{'+p+'}' for p in sorted(absent))}")
     if unknown:
-        allowed = sorted(REQUIRED_PLACEHOLDERS[mode] | OPTIONAL_PLACEHOLDERS)
+        allowed = sorted(REQUIRED_PLACEHOLDERS[mode] | optional)
         raise TemplateError(
             f"{source}: unknown placeholder(s) {', '.join('{'+p+'}' for p in sorted(unknown))}; "
             f"allowed: {', '.join('{'+p+'}' for p in allowed)}"
         )
     if placeholders(data.get("system") or "", f"{source}: system"):
         raise TemplateError(f"{source}: the system text takes no placeholders")
+    if mode == "label":
+        return JudgeTemplate(
+            name=str(data["name"]), mode=mode, criteria=(), scale=DEFAULT_SCALE, system=data.get("system") or "",
+            template=data["template"], output_format=data["output_format"],
+            description=data.get("description") or "", source=source, labels=_labels(data, source),
+        )
     raw_criteria = data.get("criteria") or list(DEFAULT_CRITERIA)
     if not isinstance(raw_criteria, list) or not all(isinstance(c, str) and c.strip() for c in raw_criteria):
         raise TemplateError(f"{source}: criteria must be a list of names, e.g. [relevance, coherence], "
@@ -119,6 +148,23 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     )
 
 
+def _labels(data: dict, source: str) -> tuple[str, ...]:
+    raw = data.get("labels")
+    if not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(x, str) for x in raw):
+        raise TemplateError(f"{source}: a label template needs labels, a list of two or more class names, "
+                            f"e.g. [toxic, non_toxic]; got {raw!r}")
+    labels = tuple(x.strip().lower() for x in raw)
+    bad = [x for x in labels if not LABEL_NAME.match(x)]
+    if bad or len(set(labels)) != len(labels):
+        raise TemplateError(f"{source}: labels must be distinct lower-case names of letters, digits, '_' or '-'; "
+                            f"got {list(raw)!r}")
+    missing = [x for x in labels if f"[[{x}]]" not in data["output_format"].lower()]
+    if missing:
+        raise TemplateError(f"{source}: output_format must offer every label as [[name]]: "
+                            f"missing {', '.join(f'[[{x}]]' for x in missing)}")
+    return labels
+
+
 def load_template(name_or_path: str | Path) -> JudgeTemplate:
     """A template by file path, or by name in prompts/ (e.g. 'judge_single')."""
     path = Path(name_or_path)
@@ -135,3 +181,22 @@ def default_template(mode: str) -> JudgeTemplate:
     if mode not in MODES:
         raise TemplateError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
     return load_template(DEFAULT_TEMPLATES[mode])
+
+
+def save_template(text: str, name: str, folder: Path = PROMPTS_DIR) -> Path:
+    """Validate a template's YAML and save it as FOLDER/NAME.yaml, usable as --template NAME; never overwrites a
+    shipped template."""
+    clean = (name or "").strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", clean):
+        raise TemplateError(f"template name {name!r}: use letters, digits, '_' or '-' (it becomes NAME.yaml)")
+    parse_template(text, source=f"{clean}.yaml")
+    path = Path(folder) / f"{clean}.yaml"
+    if path.exists() and clean in {*DEFAULT_TEMPLATES.values()}:
+        raise TemplateError(f"{clean!r} is a shipped template: save yours under another name")
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def template_names(folder: Path = PROMPTS_DIR) -> list[str]:
+    """Names of the templates in prompts/ (judge_single, judge_pairwise, toxicity, and any saved ones)."""
+    return sorted(p.stem for p in Path(folder).glob("*.yaml"))

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
-from models.errors import SettingsError
+from models.errors import ModelLoadError, SettingsError
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
 
@@ -125,6 +125,13 @@ class Backend(ABC):
     def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
         """The judge's call: a whole reply to a grading prompt, constrained to `grammar` where supported."""
         return self.complete(messages, settings)
+
+    def continuation_logprobs(self, messages: list[Message], prefix: str, continuations: list[str]) -> list[float]:
+        """log P(prefix + c | messages) - log P(prefix | messages) for each c: how likely the assistant's reply, having
+        begun with `prefix`, goes on with each continuation (see models/probabilities.py). Only backends that declare
+        token_probabilities can; this default says so."""
+        raise ModelLoadError(f"the {self.name} backend ({self.spec.text}) cannot read token probabilities: use the "
+                             "parsed judge method with it, or a transformers or llama.cpp judge")
 
     def describe(self) -> dict:
         return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3),

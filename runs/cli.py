@@ -1,16 +1,27 @@
-"""`python -m judge compare ...`: the same comparison as the app, from the command line."""
+"""`python -m judge compare ...` (the same comparison as the app) and `python -m judge validate ...` (judges measured
+against gold labels), from the command line."""
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from tqdm import tqdm
 
-from basics import UserFacingError, results_dir
+from basics import PROMPTS_DIR, UserFacingError, results_dir
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, preset_settings
-from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B, MODES, CompareConfig
+from runs.config import (
+    DEFAULT_JUDGE,
+    DEFAULT_JUDGE_METHOD,
+    DEFAULT_MODEL_A,
+    DEFAULT_MODEL_B,
+    JUDGE_METHODS,
+    MODES,
+    CompareConfig,
+)
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
+from runs.validation import VALIDATION_MODES, ValidationConfig, run_validation
 from runs.views import record_line
 
 
@@ -34,12 +45,73 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--mode", choices=MODES, default="single")
     c.add_argument("--template", help="judge template: a name in prompts/ or a YAML file")
     c.add_argument("--no-swap", action="store_true", help="pairwise: judge only in the A/B order")
+    c.add_argument("--method", choices=JUDGE_METHODS, default=DEFAULT_JUDGE_METHOD,
+                   help="how the judge scores: read its token probabilities, or parse a generated reply; "
+                        "auto = probabilities where the judge's backend can")
+    c.add_argument("--reasons", action="store_true", help="probabilities method: also ask the judge for reasons")
     c.add_argument("--judge-temperature", type=float, default=DEFAULT_JUDGE_SETTINGS.temperature,
                    help="0 = greedy, deterministic verdicts (default)")
     c.add_argument("--judge-max-new-tokens", type=int, default=DEFAULT_JUDGE_SETTINGS.max_new_tokens)
     c.add_argument("--out", help="folder in which the run folder is made (default: $LLM_JUDGE_RESULTS or results/)")
     c.add_argument("--limit", type=int, help="only the first N prompts of the set")
+    add_validate_parser(commands)
     return parser
+
+
+def add_validate_parser(commands) -> None:
+    v = commands.add_parser("validate", help="measure judges against gold labels: per-row verdicts and metrics.json",
+                            description=VALIDATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    v.add_argument("--pairs", "--data", dest="data", required=True,
+                   help="labelled JSONL (pairs, scores or classes), a file in prompts/validation/, or a run folder "
+                        "whose votes are the gold labels")
+    v.add_argument("--judge", action="append", dest="judges", help=f"judge spec, repeatable (default {DEFAULT_JUDGE})")
+    v.add_argument("--method", action="append", dest="methods", choices=JUDGE_METHODS,
+                   help="repeatable; default auto (probabilities where the judge can)")
+    v.add_argument("--mode", choices=VALIDATION_MODES, default="pairwise")
+    v.add_argument("--template", help="judge template: a name in prompts/ (e.g. toxicity) or a YAML file")
+    v.add_argument("--no-swap", action="store_true", help="pairwise: judge only in the A/B order")
+    v.add_argument("--limit", type=int, default=0, help="only the first N rows")
+    v.add_argument("--out", help="folder in which the validation folder is made (default: results/validation)")
+
+
+VALIDATE_HELP = """Measure one or more judges against gold labels.
+
+Labelled JSONL kinds: pairs (prompt, answer_a, answer_b, label A/B/tie) for --mode pairwise or single; scores
+(prompt, answer, score) for --mode single; classes (text, class) for --mode label with a label template.
+Writes OUT/validate-*/: run.json, JUDGE__METHOD/verdicts.jsonl and metrics.json, summary.json."""
+
+
+def validate_main(args: argparse.Namespace) -> int:
+    data = args.data
+    if not Path(data).exists() and (PROMPTS_DIR / "validation" / f"{data}.jsonl").is_file():
+        data = str(PROMPTS_DIR / "validation" / f"{data}.jsonl")
+    config = ValidationConfig(data=data, judges=args.judges or [DEFAULT_JUDGE], methods=args.methods or ["auto"],
+                              mode=args.mode, template=args.template, swap=not args.no_swap, limit=args.limit,
+                              out_dir=args.out or str(results_dir() / "validation"))
+    folder, bar = None, None
+    for update in run_validation(config):
+        folder = update.folder
+        if update.stage == "loading":
+            print(f"loading {update.judge}", file=sys.stderr)
+        elif update.stage == "item":
+            if bar is None:
+                bar = tqdm(total=update.total, unit="row", file=sys.stderr, desc=f"{update.judge} {update.method}")
+            bar.update(1)
+        elif update.stage == "judge_done":
+            bar.close()
+            bar = None
+            print(metrics_line(update.metrics), file=sys.stderr)
+    print(folder)
+    return 0
+
+
+def metrics_line(metrics: dict) -> str:
+    """One line per judge and method: the headline numbers of its metrics.json."""
+    keys = ("n", "agreement", "length_balanced_agreement", "position_consistency", "kappa", "pearson", "spearman",
+            "f1_macro", "accuracy", "unparsed_share", "seconds_per_item")
+    shown = " ".join(f"{k}={metrics[k]:.3g}" if isinstance(metrics.get(k), float) else f"{k}={metrics[k]}"
+                     for k in keys if k in metrics and metrics[k] is not None)
+    return f"{metrics['judge']} [{metrics['method']}] {shown}"
 
 
 def config_from_args(args: argparse.Namespace) -> CompareConfig:
@@ -55,6 +127,7 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         model_a=args.model_a, model_b=args.model_b, judge=args.judge, mode=args.mode,
         preset=None if customised else first, sampling=sampling, more_presets=more, judge_sampling=judge_sampling,
         template=args.template, swap=not args.no_swap, out_dir=args.out or str(results_dir()),
+        judge_method=args.method, judge_reasons=args.reasons,
     )
 
 
@@ -62,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     run_dir = None
     try:
+        if args.command == "validate":
+            return validate_main(args)
         if args.resume:
             updates = resume_compare(args.resume)
         else:

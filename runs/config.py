@@ -6,6 +6,7 @@ from dataclasses import fields as dataclass_fields
 
 from basics import adapters_dir, results_dir
 from finetune.config import DEMO_STEPS
+from judge.judging import METHODS, PARSED, PROBABILITIES
 from judge.templates import JudgeTemplate, TemplateError, default_template, load_template, parse_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, parse_model_spec
 from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
@@ -13,6 +14,9 @@ from models.settings import preset_settings
 from models.spec import adapter_spec
 
 MODES = ("single", "pairwise")
+JUDGE_METHODS = ("auto", *METHODS)
+# auto = read the judge's token probabilities where its backend can (benchmarks/judge_methods.py measures why).
+DEFAULT_JUDGE_METHOD = "auto"
 # llama.cpp serves the embedded model ~9x faster than transformers on CPU; the judge reads long prompts.
 DEFAULT_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
 DEFAULT_MODEL_A = DEFAULT_MODEL
@@ -35,7 +39,9 @@ class CompareConfig:
     template: str | None = None  # a template name in prompts/ or a YAML path; None = the mode's default
     template_text: str | None = None  # an edited template (YAML) from the UI; wins over `template`
     swap: bool = True  # pairwise: also judge with the answers swapped, to cancel position bias
-    constrain_judge: bool = True  # hold grammar-capable (llama.cpp) judges to the template's output format
+    constrain_judge: bool = True  # hold grammar-capable judges to the template's output format
+    judge_method: str = DEFAULT_JUDGE_METHOD  # "probabilities", "parsed", or "auto": probabilities where the judge can
+    judge_reasons: bool = False  # probabilities method: also ask the judge for reasons, after its scores are fixed
     out_dir: str = field(default_factory=lambda: str(results_dir()))
 
     def resolve_template(self) -> JudgeTemplate:
@@ -56,6 +62,8 @@ class CompareConfig:
         """Check specs, presets and the template before any model loads; return the template to use."""
         if self.mode not in MODES:
             raise TemplateError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        if self.judge_method not in JUDGE_METHODS:
+            raise SettingsError(f"judge method must be one of {', '.join(JUDGE_METHODS)}, got {self.judge_method!r}")
         for spec in (self.model_a, self.model_b, self.judge):
             parse_model_spec(spec)
         self.sampling_plan()
@@ -84,6 +92,13 @@ class CompareConfig:
         data = asdict(self)
         data.pop("template_text")  # the manifest stores the resolved template itself
         return data
+
+
+def resolve_method(method: str, judge) -> str:
+    """The method a judge backend will use: 'auto' reads probabilities where the backend declares it can."""
+    if method != "auto":
+        return method
+    return PROBABILITIES if judge.capabilities.token_probabilities else PARSED
 
 
 def default_model_pair() -> tuple[str, str]:

@@ -16,7 +16,7 @@ from basics import now_iso
 from judge.judging import OK, UNPARSED, judge_pair, judge_single, single_winner
 from judge.templates import JudgeTemplate
 from models import load_model
-from runs.config import BATCH_SIZE, CompareConfig
+from runs.config import BATCH_SIZE, CompareConfig, resolve_method
 from runs.prompt_sets import PromptItem
 from runs.records import CompareRecord
 from runs.store import RunManifest, RunWriter, git_commit, new_run_id, package_versions, read_records
@@ -137,16 +137,18 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
 def _judge(config: CompareConfig, template: JudgeTemplate, judge, item: PromptItem, answer_a: str,
            answer_b: str) -> dict:
     """The verdict fields of a record: judgement, status, scores, totals, winner, consistent, reasons."""
+    method = resolve_method(config.judge_method, judge)
+    options = dict(constrain=config.constrain_judge, method=method, reasons=config.judge_reasons)
     if config.mode == "single":
-        ja, jb = (judge_single(judge, template, item.prompt, answer, config.judge_sampling, item.reference,
-                               config.constrain_judge) for answer in (answer_a, answer_b))
-        return dict(judgement={"A": ja.to_dict(), "B": jb.to_dict()},
+        ja, jb = (judge_single(judge, template, item.prompt, answer, config.judge_sampling, item.reference, **options)
+                  for answer in (answer_a, answer_b))
+        return dict(judgement={"A": ja.to_dict(), "B": jb.to_dict()}, method=method,
                     status=OK if ja.status == jb.status == OK else UNPARSED,
                     scores={"A": ja.scores, "B": jb.scores}, totals={"A": ja.total, "B": jb.total},
                     winner=single_winner(ja, jb), consistent=None, reasons={"A": ja.reasons, "B": jb.reasons})
     verdict = judge_pair(judge, template, item.prompt, answer_a, answer_b, config.judge_sampling, item.reference,
-                         swap=config.swap, constrain=config.constrain_judge)
-    return dict(judgement=verdict.to_dict(), status=verdict.status,
+                         swap=config.swap, **options)
+    return dict(judgement=verdict.to_dict(), status=verdict.status, method=method,
                 scores={"A": verdict.scores_a, "B": verdict.scores_b},
                 totals={"A": _total(verdict.scores_a), "B": _total(verdict.scores_b)},
                 winner=verdict.winner, consistent=verdict.consistent,

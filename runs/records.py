@@ -33,6 +33,7 @@ class CompareRecord:
     totals: dict  # side -> sum of its scores, or None
     winner: str | None  # "A" | "B" | "tie"; None = no verdict (unparsed), never a silent tie
     rubric: dict  # Rubric.to_dict(): the criteria and scale the judge scored on
+    method: str = "parsed"  # how the judge's scores were made: "parsed" (a reply) or "probabilities" (read)
     consistent: bool | None = None  # pairwise with swap: both orders agreed
     reasons: dict = field(default_factory=dict)  # side -> the judge's reasons
     judgement: dict = field(default_factory=dict)  # the judge calls in full: raw replies, orders, errors

@@ -11,7 +11,9 @@ def format_score(value) -> str:
     """A score or total as shown: 'unparsed' where the judge's reply could not be read."""
     if value is None:
         return "unparsed"
-    return f"{value:g}" if isinstance(value, (int, float)) else str(value)
+    if isinstance(value, float):  # expected scores (probabilities method) are shown to two decimals
+        return f"{round(value, 2):g}"
+    return f"{value:g}" if isinstance(value, int) else str(value)
 
 
 def record_rubric(record: dict) -> Rubric:
@@ -39,11 +41,20 @@ def verdict_line(record: dict) -> str:
     if winner is None:
         return "No verdict: the judge's reply could not be parsed (raw replies are saved with the run)."
     text = "Tie" if winner == "tie" else f"Winner: {winner}"
+    probabilities = record["judgement"].get("probabilities") if record["mode"] == "pairwise" else None
+    if probabilities:
+        shown = ", ".join(f"P({k}) {v:.2f}" for k, v in probabilities.items())
+        return f"{text} ({shown}: the judge's probabilities, averaged over both answer orders)"
+    if record["method"] == "probabilities":
+        return f"{text} (by the expected totals read from the judge's probabilities)"
     if record["consistent"] is False:
         text += " (inconsistent: the verdict flipped when the answers were swapped, so it counts as a tie)"
     elif record["consistent"] is True:
         text += " (consistent in both orders)"
     return text
+
+
+NO_REASONS = "(no reasons: the probabilities method reads the scores; ask for reasons to get them)"
 
 
 def reasons_markdown(record: dict) -> str:
@@ -53,7 +64,8 @@ def reasons_markdown(record: dict) -> str:
         for side in ("A", "B"):
             j = judgement.get(side, {})
             if j.get("status") == "ok":
-                parts.append(f"**{side}:** {j.get('reasons') or '(no reasons given)'}")
+                missing = NO_REASONS if record["method"] == "probabilities" else "(no reasons given)"
+                parts.append(f"**{side}:** {j.get('reasons') or missing}")
             else:
                 parts.append(f"**{side}:** unparsed: {j.get('call', {}).get('error')}")
         return "\n\n".join(parts)
@@ -61,7 +73,8 @@ def reasons_markdown(record: dict) -> str:
     for order in judgement.get("orders", []):
         label = "A shown first" if order["order"] == "AB" else "B shown first"
         if order["status"] == "ok":
-            lines.append(f"**{label}:** verdict {order['verdict']}. {order['reasons']}")
+            missing = NO_REASONS if record["method"] == "probabilities" else ""
+            lines.append(f"**{label}:** verdict {order['verdict']}. {order['reasons'] or missing}")
         else:
             lines.append(f"**{label}:** unparsed: {order['call']['error']}")
     return "\n\n".join(lines)

@@ -9,6 +9,7 @@ from models import load_model
 from runs.config import DEFAULT_JUDGE, default_model_pair
 from ui.batch_tab import batch_tab
 from ui.compare_tab import compare_tab
+from ui.judge_lab_tab import judge_lab_tab
 from ui.results_tab import results_tab
 from ui.training_tab import refresh_adapters, training_tab
 from ui.widgets import PRIVATE, refreshed_pickers
@@ -26,6 +27,7 @@ def build_app() -> gr.Blocks:
         adapters = training_tab(compare.pickers)
         batch_tab(compare.pickers)
         results_tab()
+        judge_lab_tab()
         demo.load(refreshed_pickers, None, compare.pickers, **PRIVATE)
         demo.load(refresh_adapters, adapters, adapters, **PRIVATE)
     return demo

@@ -7,7 +7,7 @@ import gradio as gr
 
 from basics import UserFacingError
 from models import DEFAULT_PRESET, PRESETS
-from runs.config import MODES, CompareConfig
+from runs.config import DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODES, CompareConfig
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
@@ -34,7 +34,8 @@ def stream_batch(updates, rows: list, progress):
         raise gr.Error(str(exc)) from exc
 
 
-def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit, progress=gr.Progress()):
+def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
+              judge_method=DEFAULT_JUDGE_METHOD, progress=gr.Progress()):
     """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
     try:
         items = load_prompt_set(prompt_set or DEFAULT_PROMPT_SET)
@@ -45,7 +46,7 @@ def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode
             raise UserFacingError(f"pick at least one preset ({', '.join(PRESETS)})")
         sampling = PRESETS[chosen[0]].with_(max_new_tokens=int(max_new_tokens))
         config = CompareConfig(model_a=model_a, model_b=model_b, judge=judge, mode=mode, preset=chosen[0],
-                               sampling=sampling, more_presets=chosen[1:])
+                               sampling=sampling, more_presets=chosen[1:], judge_method=judge_method)
         label = "batch-" + Path(str(prompt_set)).stem
     except UserFacingError as exc:
         yield gr.Markdown(visible=False), f"**Failed:** {exc}", [], gr.skip()
@@ -100,6 +101,9 @@ def batch_tab(pickers) -> None:
             max_new_tokens = gr.Slider(8, 1024, value=192, step=8, label="max new tokens",
                                        elem_id="batch-max-new-tokens")
             mode = gr.Radio(list(MODES), value="single", label="Judge mode", elem_id="batch-mode")
+            judge_method = gr.Radio(list(JUDGE_METHODS), value=DEFAULT_JUDGE_METHOD, label="Judge method",
+                                    elem_id="batch-judge-method",
+                                    info="auto: read the judge's probabilities where its backend can")
             limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="batch-limit",
                               info="first N prompts (0 = all)")
         run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
@@ -115,7 +119,8 @@ def batch_tab(pickers) -> None:
                 resume = gr.Button("Resume", size="md", scale=0, min_width=140, elem_id="batch-resume")
 
     outputs = [progress_box, status, table, resume_run]
-    run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit], outputs, api_name="batch",
+    run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method], outputs,
+              api_name="batch",
               concurrency_limit=1, concurrency_id="batch", show_progress_on=[progress_box])
     resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=1,
                  concurrency_id="batch", show_progress_on=[progress_box])

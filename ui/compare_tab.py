@@ -12,7 +12,7 @@ from judge.rubric import Rubric
 from judge.templates import default_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
 from models.settings import matching_preset
-from runs.config import DEFAULT_JUDGE, MODES, CompareConfig
+from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODES, CompareConfig
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
@@ -51,7 +51,7 @@ def template_for_mode(mode: str) -> str:
 
 
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
-            mode, template_text, swap, judge_temperature):
+            mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
     answer_a = answer_b = ""
     try:
@@ -60,7 +60,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
         config = CompareConfig(
             model_a=model_a, model_b=model_b, judge=judge, mode=mode, preset=matching_preset(preset, sampling),
             sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
-            template_text=template_text, swap=bool(swap),
+            template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
         )
         item = single_prompt(prompt)
         record = None
@@ -127,6 +127,14 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                                 info="single: each answer graded alone · pairwise: both shown, judged in both orders")
                 swap = gr.Checkbox(value=True, label="Pairwise: also judge with A and B swapped")
                 judge_temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label="judge temperature (0 = greedy)")
+            with gr.Row():
+                judge_method = gr.Radio(list(JUDGE_METHODS), value=DEFAULT_JUDGE_METHOD, label="Judge method",
+                                        elem_id="judge-method",
+                                        info="probabilities: scores are expected values of the judge's token "
+                                             "probabilities · parsed: the judge writes a reply that is parsed · "
+                                             "auto: probabilities where the judge's backend can")
+                judge_reasons = gr.Checkbox(value=True, label="Ask the judge for reasons (probabilities method; "
+                                                              "asked after the scores are fixed)")
             template_text = gr.Code(template_for_mode("single"), language="yaml", label="Judge template (editable)",
                                     lines=14)
         compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
@@ -151,7 +159,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     compare_button.click(
         compare,
         [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
-         mode, template_text, swap, judge_temperature],
+         mode, template_text, swap, judge_temperature, judge_method, judge_reasons],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=1,
     ).then(label_scores, shown_record, scores, **PRIVATE)

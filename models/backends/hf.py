@@ -5,11 +5,12 @@ import math
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, check_batch_size
 from models.errors import ModelLoadError, ModelSpecError
+from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec, transformers_source
 
@@ -20,7 +21,10 @@ class TransformersBackend(Backend):
     tokenizer: Any = None
     device: str = "cpu"
     name: str = "transformers"
-    capabilities: ClassVar[Capabilities] = Capabilities(batched_generation=True, perplexity=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(token_probabilities=True, batched_generation=True,
+                                                        perplexity=True)
+    # (token ids, KV cache) of the last probability read: the next read of the same prompt extends or crops it.
+    _probability_cache: tuple = field(default_factory=lambda: ([], None), repr=False)
 
     def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
         import torch
@@ -132,6 +136,30 @@ class TransformersBackend(Backend):
             logits = self.model(input_ids=ids, logits_to_keep=n + 1).logits[0, :-1].float()  # predicts target
             nll = torch.nn.functional.cross_entropy(logits, target[0])
         return math.exp(nll.item())
+
+    def continuation_logprobs(self, messages: list[Message], prefix: str, continuations: list[str]) -> list[float]:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False) + prefix
+        with self.lock:
+            return continuation_logprobs(self._token_ids, self._next_logprobs, text, continuations)
+
+    def _token_ids(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _next_logprobs(self, ids: list[int]):
+        """Log-probabilities of the token after `ids`, reusing the KV cache of the previous read's shared prefix."""
+        import torch
+
+        cached_ids, cache = self._probability_cache
+        keep = min(common_prefix_length([ids, cached_ids]), len(ids) - 1) if cached_ids else 0
+        if cache is None or keep == 0:
+            cache, keep = None, 0
+        elif cache.get_seq_length() > keep:
+            cache.crop(keep - cache.get_seq_length())  # a negative count: tokens to drop from the end
+        new = torch.tensor([ids[keep:]], device=self.device)
+        with torch.inference_mode():
+            out = self.model(input_ids=new, past_key_values=cache, use_cache=True)
+        self._probability_cache = (list(ids), out.past_key_values)
+        return log_softmax(out.logits[0, -1].float().cpu().numpy())
 
     def _pad_id(self) -> int:
         pad = self.tokenizer.pad_token_id

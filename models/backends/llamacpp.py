@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from models.backend import Backend, Capabilities, Generation, Message
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
 from models.errors import ModelLoadError
+from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
 
@@ -24,7 +25,8 @@ class LlamaCppBackend(Backend):
     name: str = "llamacpp"
     _grammars: dict = field(default_factory=dict, repr=False)
 
-    capabilities: ClassVar[Capabilities] = Capabilities(grammar=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True)
+    _chat_formatter: Any = field(default=None, repr=False)
 
     def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
         chunks = self.llm.create_chat_completion(
@@ -55,6 +57,41 @@ class LlamaCppBackend(Backend):
         allocates a float32 vocabulary row per context position on every load (n_ctx x n_vocab: ~0.8 GB for the
         embedded model at n_ctx 4096) and writes them on every evaluation; not worth it for this one use."""
         return None
+
+    def continuation_logprobs(self, messages: list[Message], prefix: str, continuations: list[str]) -> list[float]:
+        text = self._chat_prompt(messages) + prefix
+        with self.lock:
+            return continuation_logprobs(self._token_ids, self._next_logprobs, text, continuations)
+
+    def _chat_prompt(self, messages: list[Message]) -> str:
+        """The prompt text the model's own chat template makes of `messages`, as create_chat_completion renders it."""
+        if self._chat_formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            template = self.llm.metadata.get("tokenizer.chat_template")
+            if not template:
+                raise ModelLoadError(f"{self.spec.text} has no chat template in its GGUF metadata, so its token "
+                                     "probabilities cannot be read for a chat prompt: use the parsed judge method")
+            vocab = self.llm._model
+            self._chat_formatter = Jinja2ChatFormatter(
+                template=template, eos_token=vocab.token_get_text(vocab.token_eos()),
+                bos_token=vocab.token_get_text(vocab.token_bos()))
+        return self._chat_formatter(messages=messages).prompt
+
+    def _token_ids(self, text: str) -> list[int]:
+        return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
+
+    def _next_logprobs(self, ids: list[int]):
+        """Log-probabilities of the token after `ids`. llama.cpp keeps the KV cache of what it evaluated last (answers
+        included): only the tokens after the shared prefix are evaluated."""
+        import numpy as np
+
+        llm = self.llm
+        evaluated = llm.input_ids[: llm.n_tokens].tolist()
+        llm.n_tokens = min(common_prefix_length([ids, evaluated]), len(ids) - 1) if evaluated else 0
+        llm.eval(ids[llm.n_tokens:])  # drops the cache past n_tokens first
+        logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
+        return log_softmax(logits)
 
     def _grammar(self, gbnf: str):
         from llama_cpp import LlamaGrammar

@@ -116,3 +116,23 @@ def test_study_prompt_set_ships_the_ten_prompts():
     assert len(items) == 10
     assert items[0].prompt == "Describe step-by-step how to set up a tent in a windy environment."
     assert items[-1].prompt == "Outline a simple plan for a beginner to learn Spanish in 30 days."
+
+
+def test_the_default_method_reads_probabilities_and_records_them(tmp_path):
+    """The default llama.cpp judge reads its probabilities (method auto): pairwise, averaged over both orders."""
+    _, folder = run(tmp_path, model_a="smollm2-135m-gguf", mode="pairwise")
+    record = json.loads((folder / "records.jsonl").read_text())
+    assert record["method"] == "probabilities" and record["status"] == "ok"
+    probabilities = record["judgement"]["probabilities"]
+    assert set(probabilities) == {"A", "B", "tie"} and sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
+    assert record["winner"] == max(probabilities, key=probabilities.get)
+    for order in record["judgement"]["orders"]:
+        assert order["readings"] and order["call"]["raw_replies"][0].startswith("Relevance: A=")
+    assert all(1 <= v <= 4 for v in record["scores"]["A"].values())
+
+
+def test_the_parsed_method_is_still_there_on_request(tmp_path):
+    _, folder = run(tmp_path, model_a="smollm2-135m-gguf", judge_method="parsed")
+    record = json.loads((folder / "records.jsonl").read_text())
+    assert record["method"] == "parsed" and record["judgement"]["A"]["call"]["constrained"] is True
+    assert all(isinstance(v, int) for v in record["scores"]["A"].values())

@@ -1,0 +1,59 @@
+"""Label judging: one class of a fixed set (toxic / non_toxic, pass / fail) per text, by either method.
+
+parsed: the reply's last [[label]] among the template's labels (a text quoting another label earlier cannot set
+it); probabilities: the judge's probability of each [[label]] option, read as in judge/weighted.py.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from judge.judging import OK, PROBABILITIES, UNPARSED, JudgeCall, ask_judge, check_method, read_judge
+from judge.parsing import ReplyParseError
+from judge.templates import JudgeTemplate, TemplateError
+from models.backend import Backend
+from models.settings import SamplingSettings
+
+_BRACKETED = re.compile(r"\[\[\s*([^\[\]\n]+?)\s*\]\]")
+
+
+@dataclass
+class LabelJudgement:
+    status: str  # OK, or UNPARSED when no label could be read
+    label: str | None
+    probabilities: dict[str, float] | None  # probabilities method: P(label) normalised over the labels
+    confidence: float | None  # probabilities method: the mass on the labels
+    method: str
+    call: JudgeCall
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_label_reply(reply: str, labels: tuple[str, ...]) -> str:
+    """The last [[label]] in the reply that is one of `labels`; ReplyParseError when there is none."""
+    found = [m.lower() for m in _BRACKETED.findall(reply or "") if m.lower() in labels]
+    if not found:
+        raise ReplyParseError(f"no label {' or '.join(f'[[{x}]]' for x in labels)} in the reply")
+    return found[-1]
+
+
+def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: SamplingSettings, prompt: str = "",
+                constrain: bool = True, method: str = "parsed") -> LabelJudgement:
+    """Classify `text` with a label template."""
+    if template.mode != "label":
+        raise TemplateError(f"template {template.name!r} is a {template.mode} template: label judging needs a "
+                            "template with mode: label and its labels")
+    messages = template.render(answer=text, prompt=prompt)
+    if check_method(method) == PROBABILITIES:
+        reading, call = read_judge(judge, messages, template.output_format)
+        options = {f"[[{label}]]": label for label in template.labels}
+        found = reading.with_options(set(options))
+        if found is None:
+            call.status, call.error = UNPARSED, "the output format has no choice between the labels"
+            return LabelJudgement(UNPARSED, None, None, None, PROBABILITIES, call)
+        probabilities = {options[o]: round(p, 5) for o, p in zip(found.options, found.probabilities)}
+        return LabelJudgement(OK, options[found.chosen], probabilities, round(found.mass, 5), PROBABILITIES, call)
+    label, call = ask_judge(judge, messages, lambda r: parse_label_reply(r, template.labels), template.output_format,
+                            settings, constrain)
+    return LabelJudgement(OK if label else UNPARSED, label, None, None, method, call)

@@ -1,0 +1,109 @@
+"""Probability-weighted judging: read the judge's probability of every allowed value instead of generating a reply.
+
+The template's output_format is walked as the judge would write it: literal text is written, and at each choice
+(a score range, a verdict, a label) the backend's token probabilities of the options are read; the most probable
+option is written before the next choice. A criterion's score is then the expected value over its scale, and the
+probability mass on the allowed options is kept as the judge's confidence (G-Eval; AlpacaEval's logprob judges).
+Free-text slots (reasons) are not read: reasons are generated afterwards, on request, with the scores fixed.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass
+
+from judge.output_format import Choice, FreeText, Literal, format_segments
+from models.backend import Backend
+
+_DECORATION = r"[ \t>*_#`-]*"
+
+
+@dataclass
+class ChoiceReading:
+    """One choice in the reply: the options, their probabilities (normalised over the options), and the mass."""
+
+    line: str  # the reply's line up to the choice, e.g. "Relevance: " or "Relevance: A=4 B="
+    options: list[str]
+    probabilities: list[float]
+    mass: float  # the probability the judge gives to any allowed option at this point (its confidence)
+    chosen: str  # the most probable option, written into the reply before the next choice
+
+    def probability_of(self, option: str) -> float:
+        return self.probabilities[self.options.index(option)]
+
+    def expected_value(self) -> float:
+        return sum(float(option) * p for option, p in zip(self.options, self.probabilities))
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["probabilities"] = [round(p, 5) for p in self.probabilities]
+        data["mass"] = round(self.mass, 5)
+        return data
+
+
+@dataclass
+class FormatReading:
+    readings: list[ChoiceReading]
+    text: str  # the reply as written with the most probable options, up to the first free-text slot
+
+    def for_criterion(self, criterion: str, slot: str | None = None) -> ChoiceReading | None:
+        """The reading of a criterion's score (in pairwise formats, the one for answer slot 'A' or 'B')."""
+        label = re.compile(rf"(?i)^{_DECORATION}{re.escape(criterion)}{_DECORATION}[:=]")
+        found = [r for r in self.readings if label.match(r.line)]
+        if slot is not None:
+            found = [r for r in found if re.search(rf"(?i)\b{slot}\s*[:=]\s*$", r.line)]
+        return found[-1] if found else None
+
+    def with_options(self, options: set[str]) -> ChoiceReading | None:
+        """The last reading whose options are exactly `options` (a verdict or a label)."""
+        found = [r for r in self.readings if set(r.options) == options]
+        return found[-1] if found else None
+
+
+def _is_ambiguous(options: tuple[str, ...]) -> bool:
+    """True when an option is the start of another ('1' and '10'): reading only the option cannot tell them apart."""
+    return any(a != b and b.startswith(a) for a in options for b in options)
+
+
+def _following_text(segments: list, index: int) -> str:
+    """The literal text right after segment `index`, up to and including its first line break."""
+    if index + 1 < len(segments) and isinstance(segments[index + 1], Literal):
+        text = segments[index + 1].text
+        return text[: text.index("\n") + 1] if "\n" in text else text
+    return ""
+
+
+def read_format(judge: Backend, messages: list[dict], output_format: str) -> FormatReading:
+    """Walk `output_format`, reading the judge's probability of each choice's options (see the module docstring)."""
+    segments = format_segments(output_format)
+    text, readings = "", []
+    for index, segment in enumerate(segments):
+        if isinstance(segment, Literal):
+            text += segment.text
+        elif isinstance(segment, Choice):
+            # '1' vs '10' differ only in what follows: score each option together with the text after it.
+            suffix = _following_text(segments, index) if _is_ambiguous(segment.options) else ""
+            logprobs = judge.continuation_logprobs(messages, text, [o + suffix for o in segment.options])
+            raw = [math.exp(lp) for lp in logprobs]
+            mass = sum(raw)
+            probabilities = [p / mass for p in raw] if mass > 0 else [1 / len(raw)] * len(raw)
+            chosen = segment.options[max(range(len(raw)), key=raw.__getitem__)]
+            readings.append(ChoiceReading(text.rsplit("\n", 1)[-1], list(segment.options), probabilities, mass,
+                                          chosen))
+            text += chosen
+        elif isinstance(segment, FreeText):
+            break
+    return FormatReading(readings, text)
+
+
+def weighted_scores(reading: FormatReading, criteria: tuple[str, ...], slot: str | None = None
+                    ) -> tuple[dict[str, float], dict[str, float]] | None:
+    """({criterion: expected score}, {criterion: confidence}); None when a criterion has no reading."""
+    scores, confidence = {}, {}
+    for criterion in criteria:
+        found = reading.for_criterion(criterion, slot)
+        if found is None:
+            return None
+        scores[criterion] = round(found.expected_value(), 4)
+        confidence[criterion] = round(found.mass, 5)
+    return scores, confidence

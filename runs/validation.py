@@ -1,0 +1,318 @@
+"""Validating judges against gold labels: labelled files in, per-row verdicts and metrics.json per judge and method out.
+
+Labelled files are JSONL, one of three kinds, told apart by their fields:
+- pairs: `prompt`, `answer_a`, `answer_b`, `label` (A, B or tie), judged pairwise (with swap) or single (each answer
+  graded alone, the higher total wins);
+- scores: `prompt`, `answer`, `score` (a number), judged single; compared by correlation;
+- classes: `text` (or `answer`), `class`, optional `prompt`, judged by a label template.
+A run folder of the Compare tab is a labelled file too: its people's votes (votes.jsonl) are the gold labels.
+One validation = one folder: run.json (manifest), one sub-folder per judge and method with verdicts.jsonl and
+metrics.json, and summary.json (every metrics table) written last.
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from analysis.agreement import VOTE_AS_VERDICT
+from analysis.judge_metrics import PairOutcome, class_metrics, pairwise_metrics, score_metrics
+from basics import (
+    PROMPTS_DIR,
+    UserFacingError,
+    append_jsonl,
+    now_iso,
+    read_json,
+    read_jsonl,
+    results_dir,
+    write_json_atomic,
+)
+from judge.judging import PROBABILITIES, judge_pair, judge_single, single_winner
+from judge.labels import judge_label
+from judge.templates import JudgeTemplate, default_template, load_template
+from models import DEFAULT_JUDGE_SETTINGS, SamplingSettings, load_model, parse_model_spec
+from runs.config import DEFAULT_JUDGE, JUDGE_METHODS, resolve_method
+from runs.store import git_commit, new_run_id, package_versions, read_records
+from runs.votes import read_votes
+
+VALIDATION_MODES = ("pairwise", "single", "label")
+KIND_OF_MODE = {"pairwise": "pairs", "label": "classes"}  # single validates pairs or scores
+
+
+class LabelledDataError(UserFacingError):
+    """A labelled file cannot be used; the message names the file, the line and the fix."""
+
+
+@dataclass
+class LabelledItem:
+    id: str
+    prompt: str = ""
+    answer_a: str = ""
+    answer_b: str = ""
+    answer: str = ""  # scores and classes: the text judged
+    gold: str | float | None = None  # "A"/"B"/"tie", a number, or a class name
+
+
+@dataclass
+class LabelledSet:
+    kind: str  # "pairs" | "scores" | "classes"
+    items: list[LabelledItem]
+    source: str
+
+
+def load_labelled(path: str | Path) -> LabelledSet:
+    """A labelled JSONL file, or a run folder whose votes are the gold labels."""
+    path = Path(path)
+    if path.is_dir():
+        return pairs_from_votes(path)
+    if not path.is_file():
+        raise LabelledDataError(f"labelled file {str(path)!r} not found: give a .jsonl file (see `python -m judge "
+                                "validate --help`) or a run folder with votes")
+    items, kind = [], None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if not line.strip():
+            continue
+        where = f"{path.name} line {number}"
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise LabelledDataError(f"{where}: not valid JSON ({exc.msg})") from exc
+        if not isinstance(row, dict):
+            raise LabelledDataError(f"{where}: each line must be a JSON object")
+        row_kind = _kind_of(row, where)
+        if kind not in (None, row_kind):
+            raise LabelledDataError(f"{where}: a {row_kind} row in a file of {kind}: keep one kind per file")
+        kind = row_kind
+        items.append(_item(row, row_kind, where, f"{path.stem}-{number}"))
+    if not items:
+        raise LabelledDataError(f"{path.name}: no labelled rows in the file")
+    return LabelledSet(kind, items, str(path))
+
+
+def _kind_of(row: dict, where: str) -> str:
+    if "answer_a" in row or "answer_b" in row:
+        return "pairs"
+    if "score" in row:
+        return "scores"
+    if "class" in row:
+        return "classes"
+    raise LabelledDataError(f"{where}: expected pairs (prompt, answer_a, answer_b, label), scores (prompt, answer, "
+                            f"score) or classes (text, class); found fields {sorted(row)}")
+
+
+def _item(row: dict, kind: str, where: str, default_id: str) -> LabelledItem:
+    item = LabelledItem(id=str(row.get("id") or default_id), prompt=str(row.get("prompt") or ""))
+    if kind == "pairs":
+        label = str(row.get("label") or "").strip()
+        label = "tie" if label.lower() == "tie" else label.upper()
+        if label not in ("A", "B", "tie") or not row.get("answer_a") or not row.get("answer_b"):
+            raise LabelledDataError(f"{where}: a pair needs answer_a, answer_b and a label A, B or tie")
+        item.answer_a, item.answer_b, item.gold = str(row["answer_a"]), str(row["answer_b"]), label
+    elif kind == "scores":
+        score = row.get("score")
+        if not isinstance(score, (int, float)) or isinstance(score, bool) or not row.get("answer"):
+            raise LabelledDataError(f"{where}: a scored row needs an answer and a numeric score")
+        item.answer, item.gold = str(row["answer"]), float(row["score"])
+    else:
+        text = row.get("text") or row.get("answer")
+        if not text or not str(row.get("class") or "").strip():
+            raise LabelledDataError(f"{where}: a classified row needs text (or answer) and a class")
+        item.answer, item.gold = str(text), str(row["class"]).strip().lower()
+    return item
+
+
+def pairs_from_votes(run_dir: Path) -> LabelledSet:
+    """The records of a Compare or Batch run that people voted on, with their latest vote as the gold label."""
+    latest = {(v.get("id"), v.get("preset")): VOTE_AS_VERDICT[v["vote"]] for v in read_votes(run_dir)}
+    items = [LabelledItem(id=f"{r['id']}@{r['preset']}", prompt=r["prompt"], answer_a=r["answers"]["A"]["text"],
+                          answer_b=r["answers"]["B"]["text"], gold=latest[(r["id"], r["preset"])])
+             for r in read_records(run_dir) if (r["id"], r["preset"]) in latest]
+    if not items:
+        raise LabelledDataError(f"{run_dir} has no votes: vote on its comparisons (Compare tab) first")
+    return LabelledSet("pairs", items, str(run_dir))
+
+
+@dataclass
+class ValidationConfig:
+    """One validation: labelled data, the judges and methods to measure, and how they judge."""
+
+    data: str
+    judges: list[str] = field(default_factory=lambda: [DEFAULT_JUDGE])
+    methods: list[str] = field(default_factory=lambda: ["auto"])
+    mode: str = "pairwise"
+    template: str | None = None  # a name in prompts/ or a YAML path; None = the mode's default template
+    template_text: str | None = None  # an edited template (YAML), e.g. from the Judge Lab; wins over `template`
+    swap: bool = True
+    limit: int = 0  # only the first N rows (0 = all)
+    out_dir: str = field(default_factory=lambda: str(results_dir() / "validation"))
+    judge_sampling: SamplingSettings = field(default_factory=lambda: DEFAULT_JUDGE_SETTINGS)
+
+    def resolve(self) -> tuple[LabelledSet, JudgeTemplate]:
+        """Check everything before any model loads: modes, methods, specs, the data and the template."""
+        from judge.templates import parse_template
+
+        if self.mode not in VALIDATION_MODES:
+            raise UserFacingError(f"mode must be one of {', '.join(VALIDATION_MODES)}, got {self.mode!r}")
+        bad = [m for m in self.methods if m not in JUDGE_METHODS]
+        if bad or not self.methods:
+            raise UserFacingError(f"method must be one of {', '.join(JUDGE_METHODS)}, got {bad or 'none'}")
+        if not self.judges:
+            raise UserFacingError("pick at least one judge")
+        for spec in self.judges:
+            parse_model_spec(spec)
+        data = load_labelled(self.data)
+        expected = KIND_OF_MODE.get(self.mode)
+        if (expected and data.kind != expected) or (self.mode == "single" and data.kind == "classes"):
+            raise LabelledDataError(f"{Path(data.source).name} holds {data.kind}, which the {self.mode} mode cannot "
+                                    f"judge: use --mode {'label' if data.kind == 'classes' else 'pairwise or single'}")
+        if self.template_text and self.template_text.strip():
+            template = parse_template(self.template_text, source="edited template")
+        else:
+            template = load_template(self.template) if self.template else default_template(
+                "single" if self.mode == "single" else self.mode)
+        wanted = "single" if self.mode == "single" else self.mode
+        if template.mode != wanted:
+            raise UserFacingError(f"template {template.name!r} is a {template.mode} template; the {self.mode} mode "
+                                  f"needs a {wanted} template")
+        if data.kind == "classes":
+            unknown = sorted({str(i.gold) for i in data.items} - set(template.labels))
+            if unknown:
+                raise LabelledDataError(f"classes {unknown} are not labels of template {template.name!r} "
+                                        f"({', '.join(template.labels)}): pick a template with these labels")
+        if self.limit:
+            data.items = data.items[: self.limit]
+        return data, template
+
+
+@dataclass
+class ValidationUpdate:
+    stage: str  # "loading" | "item" | "judge_done" | "done"
+    judge: str
+    method: str
+    index: int  # items done for this judge and method
+    total: int
+    folder: Path
+    metrics: dict | None = None  # judge_done: this judge and method's metrics
+
+
+def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
+    """Judge every row with every judge and method; yields progress; writes the folder described above."""
+    data, template = config.resolve()
+    folder = Path(config.out_dir) / new_run_id("validate-" + Path(data.source).stem)
+    folder.mkdir(parents=True)
+    write_json_atomic(folder / "run.json", {
+        "kind": "validation", "created": now_iso(), "data": data.source, "data_kind": data.kind, "n": len(data.items),
+        "config": {**asdict(config), "judge_sampling": config.judge_sampling.to_dict()},
+        "judge_template": {"name": template.name, "sha256": template.sha256, "text": template.to_yaml()},
+        "packages": package_versions(), "git_commit": git_commit()})
+    summary = {}
+    for spec in config.judges:
+        yield ValidationUpdate("loading", spec, "", 0, len(data.items), folder)
+        judge = load_model(spec)
+        for requested in dict.fromkeys(config.methods):
+            method = resolve_method(requested, judge)
+            name = f"{_slug(spec)}__{method}"
+            (folder / name).mkdir(exist_ok=True)
+            rows = []
+            for index, item in enumerate(data.items):
+                row = judge_item(judge, template, config, data.kind, item, method)
+                append_jsonl(folder / name / "verdicts.jsonl", row)
+                rows.append(row)
+                yield ValidationUpdate("item", spec, method, index + 1, len(data.items), folder)
+            metrics = {"judge": spec, "method": method, "mode": config.mode, **metrics_of(data.kind, rows, template)}
+            write_json_atomic(folder / name / "metrics.json", metrics)
+            summary[name] = metrics
+            yield ValidationUpdate("judge_done", spec, method, len(data.items), len(data.items), folder, metrics)
+    write_json_atomic(folder / "summary.json", {"finished": now_iso(), "judges": summary})
+    yield ValidationUpdate("done", "", "", len(data.items), len(data.items), folder)
+
+
+def judge_item(judge, template: JudgeTemplate, config: ValidationConfig, kind: str, item: LabelledItem,
+               method: str) -> dict:
+    """One labelled row judged: a JSON-ready verdict row with the gold label, the prediction and its evidence."""
+    started = time.perf_counter()
+    settings = config.judge_sampling
+    row: dict = {"id": item.id, "gold": item.gold, "method": method}
+    if kind == "classes":
+        verdict = judge_label(judge, template, item.answer, settings, prompt=item.prompt, method=method)
+        row.update(predicted=verdict.label, probabilities=verdict.probabilities, status=verdict.status,
+                   raw=verdict.call.raw_replies)
+    elif kind == "scores":
+        verdict = judge_single(judge, template, item.prompt, item.answer, settings, method=method)
+        row.update(predicted=verdict.total, scores=verdict.scores, status=verdict.status,
+                   raw=verdict.call.raw_replies)
+    elif config.mode == "single":
+        a, b = (judge_single(judge, template, item.prompt, text, settings, method=method)
+                for text in (item.answer_a, item.answer_b))
+        row.update(predicted=single_winner(a, b), totals={"A": a.total, "B": b.total},
+                   status="ok" if a.status == b.status == "ok" else "unparsed",
+                   len_a=len(item.answer_a), len_b=len(item.answer_b))
+    else:
+        verdict = judge_pair(judge, template, item.prompt, item.answer_a, item.answer_b, settings, swap=config.swap,
+                             method=method)
+        probability = (verdict.probabilities or {}).get(verdict.winner) if method == PROBABILITIES else None
+        row.update(predicted=verdict.winner, status=verdict.status, probabilities=verdict.probabilities,
+                   p_predicted=probability, orders={o.order: o.verdict for o in verdict.orders},
+                   len_a=len(item.answer_a), len_b=len(item.answer_b))
+    row["seconds"] = round(time.perf_counter() - started, 3)
+    return row
+
+
+def metrics_of(kind: str, rows: list[dict], template: JudgeTemplate) -> dict:
+    """The metrics of one judge's verdict rows (analysis/judge_metrics.py)."""
+    if kind == "classes":
+        metrics = class_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows], list(template.labels))
+    elif kind == "scores":
+        metrics = score_metrics([r["gold"] for r in rows], [r["predicted"] for r in rows])
+    else:
+        metrics = pairwise_metrics([PairOutcome(gold=r["gold"], predicted=r["predicted"], len_a=r["len_a"],
+                                                len_b=r["len_b"], order_verdicts=r.get("orders") or {},
+                                                p_predicted=r.get("p_predicted"), seconds=r["seconds"])
+                                    for r in rows])
+    seconds = [r["seconds"] for r in rows]
+    return {**metrics, "seconds_per_item": round(sum(seconds) / len(seconds), 3) if seconds else None}
+
+
+def _slug(spec: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", spec).strip("-")[:60] or "judge"
+
+
+@dataclass
+class ValidationRun:
+    """A validation folder as read: its manifest, the metrics of each judge and method, and their verdict rows."""
+
+    folder: Path
+    manifest: dict
+    metrics: dict[str, dict]  # "JUDGE__METHOD" -> metrics.json
+    verdicts: dict[str, list[dict]]  # "JUDGE__METHOD" -> verdicts.jsonl rows
+
+    def items(self) -> dict[str, LabelledItem]:
+        """The labelled rows by id (the data file as it was named in the manifest; {} when it is gone)."""
+        try:
+            return {item.id: item for item in load_labelled(self.manifest["data"]).items}
+        except UserFacingError:
+            return {}
+
+
+def load_validation(folder: str | Path) -> ValidationRun:
+    """A validation folder, finished or not (a judge still running has verdicts but no metrics.json yet)."""
+    folder = Path(folder)
+    manifest = read_json(folder / "run.json")
+    if not manifest or manifest.get("kind") != "validation":
+        raise UserFacingError(f"{folder} is not a validation folder (no run.json of kind validation)")
+    metrics, verdicts = {}, {}
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+        if (sub / "verdicts.jsonl").is_file():
+            verdicts[sub.name] = list(read_jsonl(sub / "verdicts.jsonl"))
+            found = read_json(sub / "metrics.json")
+            if found:
+                metrics[sub.name] = found
+    return ValidationRun(folder, manifest, metrics, verdicts)
+
+
+def shipped_labelled_sets() -> list[str]:
+    """The labelled example files shipped in prompts/validation/."""
+    return sorted(str(p) for p in (PROMPTS_DIR / "validation").glob("*.jsonl"))

@@ -1,0 +1,160 @@
+"""The Judge Lab tab: measure judges against gold labels (a shipped or uploaded file, or people's votes), side by
+side, and write or edit the template they judge with."""
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+import gradio as gr
+
+from basics import UserFacingError
+from dashboard.judge_lab import (
+    DISAGREEMENT_HEADERS,
+    calibration_figure,
+    confusion_figure,
+    disagreement_rows,
+    export_validation,
+    length_bucket_figure,
+    metrics_table,
+)
+from judge.judging import METHODS, PROBABILITIES
+from judge.templates import default_template, load_template, save_template, template_names
+from models import known_model_specs
+from runs.config import DEFAULT_JUDGE
+from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation, run_validation, shipped_labelled_sets
+from ui.widgets import PRIVATE
+
+DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
+
+
+def labelled_choices() -> list[tuple[str, str]]:
+    return [(Path(path).stem, path) for path in shipped_labelled_sets()]
+
+
+def template_for(mode: str):
+    template = default_template("single" if mode == "single" else mode)
+    return gr.Dropdown(value=template.name if template.source.endswith(f"{template.name}.yaml") else None,
+                       choices=template_names()), template.to_yaml()
+
+
+def mode_for_file(path: str | None):
+    """The shipped toxicity examples are classes: switching to them picks the label mode and its template."""
+    if path and "toxicity" in Path(path).name:
+        return "label"
+    return gr.skip()
+
+
+def show_template(name: str | None) -> str:
+    if not name:
+        return gr.skip()
+    try:
+        return load_template(name).to_yaml()
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)) from exc
+
+
+def save(text: str, name: str):
+    try:
+        path = save_template(text, name)
+    except UserFacingError as exc:
+        raise gr.Error(str(exc)) from exc
+    return f"Saved `{path}`: pick it as `{path.stem}` (or `--template {path.stem}` in the CLI).", gr.Dropdown(
+        choices=template_names(), value=path.stem)
+
+
+def views(folder: str):
+    """Every output that shows a validation folder (finished or still running)."""
+    run = load_validation(folder)
+    headers, rows = metrics_table(run)
+    return (gr.Dataframe(value=rows, headers=headers), confusion_figure(run), length_bucket_figure(run),
+            calibration_figure(run), disagreement_rows(run))
+
+
+def run_lab(data, mode, template_text, judges, methods, limit, progress=gr.Progress()):
+    """Validate every judge with every method on the labelled file; the tables fill in as each judge finishes."""
+    try:
+        config = ValidationConfig(data=data or "", judges=list(judges or []), methods=list(methods or []),
+                                  mode=mode, template_text=template_text, limit=int(limit or 0))
+        folder = None
+        for update in run_validation(config):
+            folder = str(update.folder)
+            if update.stage == "item":
+                progress((update.index, update.total), desc=f"{update.judge} · {update.method}", unit="rows")
+            elif update.stage == "loading":
+                yield f"*Loading `{update.judge}`…*", *[gr.skip()] * 5, folder
+            elif update.stage in ("judge_done", "done"):
+                status = ("**Finished.**" if update.stage == "done" else f"**Done:** {update.judge} · "
+                          f"{update.method}; next judge…") + f" Saved to `{folder}`"
+                yield status, *views(folder), folder
+    except UserFacingError as exc:
+        yield f"**Failed:** {exc}", *[gr.skip()] * 6
+        raise gr.Error(str(exc)) from exc
+
+
+def export(folder: str | None, kind: str) -> str:
+    if not folder:
+        raise gr.Error("run a validation first")
+    return str(export_validation(load_validation(folder), kind))
+
+
+def use_upload(path: str | None):
+    if not path:
+        return gr.skip()
+    return gr.Dropdown(choices=[*labelled_choices(), (Path(path).name, path)], value=path)
+
+
+def judge_lab_tab() -> None:
+    """The Judge Lab's widgets and events (called inside gr.Blocks)."""
+    with gr.Tab("Judge Lab", elem_id="tab-judge-lab"):
+        gr.Markdown("Measure judges against **gold labels** before trusting them: agreement (with a 95% interval), "
+                    "position bias, length bias and calibration, side by side. Labelled files are JSONL pairs "
+                    "(`prompt`, `answer_a`, `answer_b`, `label` A/B/tie), scores (`prompt`, `answer`, `score`) or "
+                    "classes (`text`, `class`); a run folder's people's votes work as gold labels too.")
+        with gr.Row():
+            data = gr.Dropdown(choices=labelled_choices(), value=DEFAULT_SET, label="Labelled file", scale=3,
+                               allow_custom_value=True, elem_id="lab-data",
+                               info="a shipped example, an uploaded .jsonl, or a run folder with votes")
+            upload = gr.UploadButton("Upload a file", file_types=[".jsonl"], size="md", scale=0, min_width=160,
+                                     elem_id="lab-upload")
+        with gr.Row():
+            mode = gr.Radio(list(VALIDATION_MODES), value="pairwise", label="Mode", elem_id="lab-mode",
+                            info="pairwise (with swap) · single: each answer graded alone · label: classes")
+            judges = gr.Dropdown(choices=known_model_specs(), value=[DEFAULT_JUDGE], multiselect=True,
+                                 allow_custom_value=True, label="Judges", elem_id="lab-judges", scale=2)
+            methods = gr.CheckboxGroup(list(METHODS), value=[PROBABILITIES], label="Methods", elem_id="lab-methods")
+            limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="lab-limit",
+                              info="first N rows (0 = all)")
+        with gr.Accordion("Judge template", open=False, elem_id="lab-template-settings"):
+            template_pick = gr.Dropdown(choices=template_names(), value="judge_pairwise", label="Template",
+                                        elem_id="lab-template")
+            template_text = gr.Code(default_template("pairwise").to_yaml(), language="yaml", lines=14,
+                                    label="Template (editable; validated before it runs)", elem_id="lab-template-text")
+            with gr.Row():
+                save_name = gr.Textbox(label="Save as", placeholder="my-judge", elem_id="lab-save-name", scale=3)
+                save_button = gr.Button("Save template", size="md", scale=0, min_width=160, elem_id="lab-save")
+            save_status = gr.Markdown(elem_id="lab-save-status")
+        run = gr.Button("Validate", variant="primary", elem_id="lab-run")
+        status = gr.Markdown("*Pick a labelled file and judges, then press Validate.*", elem_id="lab-status")
+        table = gr.Dataframe(label="Judges side by side", interactive=False, elem_id="lab-metrics")
+        with gr.Row():
+            confusion = gr.Plot(label="Confusion matrix", elem_id="lab-confusion")
+            lengths = gr.Plot(label="Agreement by length gap", elem_id="lab-lengths")
+            calibration = gr.Plot(label="Calibration", elem_id="lab-calibration")
+        disagreements = gr.Dataframe(headers=DISAGREEMENT_HEADERS, interactive=False, elem_id="lab-disagreements",
+                                     label="Rows where a judge disagrees with the gold label")
+        with gr.Row():
+            csv_button = gr.Button("Export metrics CSV", size="md", elem_id="lab-export-csv")
+            json_button = gr.Button("Export everything (JSON)", size="md", elem_id="lab-export-json")
+        download = gr.File(label="Download", interactive=False, elem_id="lab-download")
+        folder = gr.State(None)
+
+    upload.upload(use_upload, upload, data, **PRIVATE)
+    data.change(mode_for_file, data, mode, **PRIVATE)
+    mode.change(template_for, mode, [template_pick, template_text], **PRIVATE)
+    template_pick.input(show_template, template_pick, template_text, **PRIVATE)
+    save_button.click(save, [template_text, save_name], [save_status, template_pick], **PRIVATE)
+    run.click(run_lab, [data, mode, template_text, judges, methods, limit],
+              [status, table, confusion, lengths, calibration, disagreements, folder], api_name="validate",
+              concurrency_limit=1, concurrency_id="validate")
+    for button, kind in ((csv_button, "csv"), (json_button, "json")):
+        button.click(functools.partial(export, kind=kind), folder, download, **PRIVATE)
