@@ -30,6 +30,11 @@ def adapters_dir() -> Path:
     return Path(os.environ.get("LLM_JUDGE_ADAPTERS") or REPO_ROOT / "adapters")
 
 
+def templates_dir() -> Path:
+    """Where templates written in the Judge Lab are saved: $LLM_JUDGE_TEMPLATES, else prompts/ (beside the shipped)."""
+    return Path(os.environ.get("LLM_JUDGE_TEMPLATES") or PROMPTS_DIR)
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 

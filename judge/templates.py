@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from basics import PROMPTS_DIR, UserFacingError
+from basics import PROMPTS_DIR, UserFacingError, templates_dir
 from judge.rubric import DEFAULT_CRITERIA, DEFAULT_SCALE, Rubric
 
 # single: a rubric over one answer; pairwise: a rubric over two answers and a verdict; label: one class of a fixed set.
@@ -166,15 +166,20 @@ def _labels(data: dict, source: str) -> tuple[str, ...]:
 
 
 def load_template(name_or_path: str | Path) -> JudgeTemplate:
-    """A template by file path, or by name in prompts/ (e.g. 'judge_single')."""
+    """A template by file path, or by name among the saved templates and prompts/ (e.g. 'judge_single')."""
     path = Path(name_or_path)
     if not path.is_file():
-        candidate = PROMPTS_DIR / f"{name_or_path}.yaml"
-        if not candidate.is_file():
-            known = ", ".join(p.stem for p in sorted(PROMPTS_DIR.glob("judge_*.yaml")))
-            raise TemplateError(f"judge template {str(name_or_path)!r} not found; known templates: {known}")
-        path = candidate
+        candidates = [folder / f"{name_or_path}.yaml" for folder in template_folders()]
+        path = next((c for c in candidates if c.is_file()), None)
+        if path is None:
+            raise TemplateError(f"judge template {str(name_or_path)!r} not found; known templates: "
+                                f"{', '.join(template_names())}")
     return parse_template(path.read_text(encoding="utf-8"), source=str(path))
+
+
+def template_folders() -> list[Path]:
+    """Where templates are found by name: the saved templates' folder first, then the shipped prompts/."""
+    return list(dict.fromkeys([templates_dir(), PROMPTS_DIR]))
 
 
 def default_template(mode: str) -> JudgeTemplate:
@@ -183,20 +188,22 @@ def default_template(mode: str) -> JudgeTemplate:
     return load_template(DEFAULT_TEMPLATES[mode])
 
 
-def save_template(text: str, name: str, folder: Path = PROMPTS_DIR) -> Path:
-    """Validate a template's YAML and save it as FOLDER/NAME.yaml, usable as --template NAME; never overwrites a
-    shipped template."""
+def save_template(text: str, name: str, folder: Path | None = None) -> Path:
+    """Validate a template's YAML and save it as NAME.yaml in the saved templates' folder, usable as --template NAME;
+    never overwrites a shipped template."""
     clean = (name or "").strip()
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]{0,63}", clean):
         raise TemplateError(f"template name {name!r}: use letters, digits, '_' or '-' (it becomes NAME.yaml)")
     parse_template(text, source=f"{clean}.yaml")
-    path = Path(folder) / f"{clean}.yaml"
-    if path.exists() and clean in {*DEFAULT_TEMPLATES.values()}:
+    if (PROMPTS_DIR / f"{clean}.yaml").exists():
         raise TemplateError(f"{clean!r} is a shipped template: save yours under another name")
+    folder = Path(folder) if folder else templates_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{clean}.yaml"
     path.write_text(text, encoding="utf-8")
     return path
 
 
-def template_names(folder: Path = PROMPTS_DIR) -> list[str]:
-    """Names of the templates in prompts/ (judge_single, judge_pairwise, toxicity, and any saved ones)."""
-    return sorted(p.stem for p in Path(folder).glob("*.yaml"))
+def template_names() -> list[str]:
+    """Names of every template: shipped (judge_single, judge_pairwise, toxicity) and saved."""
+    return sorted({p.stem for folder in template_folders() if folder.is_dir() for p in folder.glob("*.yaml")})

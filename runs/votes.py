@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from analysis.agreement import VOTES
-from basics import UserFacingError, append_jsonl, now_iso, read_jsonl
+from basics import UserFacingError, append_jsonl, now_iso, read_jsonl, results_dir
 
 VOTES_FILE = "votes.jsonl"
 
@@ -30,3 +30,11 @@ def read_votes(run_dir: str | Path) -> list[dict]:
     if not path.is_file():
         return []
     return [vote for vote in read_jsonl(path) if vote.get("vote") in VOTES]
+
+
+def runs_with_votes(root: str | Path | None = None) -> list[Path]:
+    """Run folders under the results folder that people voted on, newest first (their votes can be gold labels)."""
+    root = Path(root) if root else results_dir()
+    if not root.is_dir():
+        return []
+    return sorted((f for f in root.iterdir() if (f / VOTES_FILE).is_file()), key=lambda f: f.name, reverse=True)

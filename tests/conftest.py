@@ -16,6 +16,7 @@ for folder in (REPO_ROOT, REPO_ROOT / "tests"):
 # Before any project module is imported: runs made by tests never land in the repo's results/.
 os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="llm-judge-test-results-")
 os.environ["LLM_JUDGE_ADAPTERS"] = tempfile.mkdtemp(prefix="llm-judge-test-adapters-")  # nor adapters trained
+os.environ["LLM_JUDGE_TEMPLATES"] = tempfile.mkdtemp(prefix="llm-judge-test-templates-")  # nor templates saved
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 

@@ -22,13 +22,16 @@ from judge.templates import default_template, load_template, save_template, temp
 from models import known_model_specs
 from runs.config import DEFAULT_JUDGE
 from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation, run_validation, shipped_labelled_sets
+from runs.votes import runs_with_votes
 from ui.widgets import PRIVATE
 
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
 
 
 def labelled_choices() -> list[tuple[str, str]]:
-    return [(Path(path).stem, path) for path in shipped_labelled_sets()]
+    """The shipped labelled examples, then every run people voted on (their votes are the gold labels)."""
+    return [*((Path(path).stem, path) for path in shipped_labelled_sets()),
+            *((f"votes in {folder.name}", str(folder)) for folder in runs_with_votes())]
 
 
 def template_for(mode: str):
@@ -105,7 +108,7 @@ def use_upload(path: str | None):
 
 def judge_lab_tab() -> None:
     """The Judge Lab's widgets and events (called inside gr.Blocks)."""
-    with gr.Tab("Judge Lab", elem_id="tab-judge-lab"):
+    with gr.Tab("Judge Lab", elem_id="tab-judge-lab") as tab:
         gr.Markdown("Measure judges against **gold labels** before trusting them: agreement (with a 95% interval), "
                     "position bias, length bias and calibration, side by side. Labelled files are JSONL pairs "
                     "(`prompt`, `answer_a`, `answer_b`, `label` A/B/tie), scores (`prompt`, `answer`, `score`) or "
@@ -148,6 +151,7 @@ def judge_lab_tab() -> None:
         download = gr.File(label="Download", interactive=False, elem_id="lab-download")
         folder = gr.State(None)
 
+    tab.select(lambda: gr.Dropdown(choices=labelled_choices()), None, data, **PRIVATE)
     upload.upload(use_upload, upload, data, **PRIVATE)
     data.change(mode_for_file, data, mode, **PRIVATE)
     mode.change(template_for, mode, [template_pick, template_text], **PRIVATE)

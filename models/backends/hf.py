@@ -21,14 +21,15 @@ class TransformersBackend(Backend):
     tokenizer: Any = None
     device: str = "cpu"
     name: str = "transformers"
-    capabilities: ClassVar[Capabilities] = Capabilities(token_probabilities=True, batched_generation=True,
-                                                        perplexity=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True,
+                                                        batched_generation=True, perplexity=True)
     # (token ids, KV cache) of the last probability read: the next read of the same prompt extends or crops it.
     _probability_cache: tuple = field(default_factory=lambda: ([], None), repr=False)
+    _grammars: Any = field(default=None, repr=False)  # models.constrained.TokenizerGrammars, built on first use
 
-    def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+    def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
         import torch
-        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+        from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         inputs = self.encode_chat(messages)
         streamer = TextIteratorStreamer(self.tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -45,6 +46,8 @@ class TransformersBackend(Backend):
             stopping_criteria=StoppingCriteriaList([StopWhenCancelled()]),
             pad_token_id=self.tokenizer.pad_token_id or self.tokenizer.eos_token_id,
         )
+        if grammar:
+            kwargs["logits_processor"] = LogitsProcessorList([self._grammar_processor(grammar)])
         failure: list[BaseException] = []
 
         def run() -> None:
@@ -68,6 +71,23 @@ class TransformersBackend(Backend):
             worker.join()
         if failure:
             raise failure[0]
+
+    def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
+        """The judge's reply, held to the GBNF `grammar` token by token (models/constrained.py); without one,
+        exactly complete()'s reply."""
+        if grammar is None:
+            return self.complete(messages, settings)
+        started = time.perf_counter()
+        with self.lock:
+            text = "".join(self.stream(messages, settings, grammar=grammar))
+        return Generation(text=text, n_tokens=self.count_tokens(text), seconds=time.perf_counter() - started)
+
+    def _grammar_processor(self, gbnf: str):
+        from models.constrained import TokenizerGrammars
+
+        if self._grammars is None:
+            self._grammars = TokenizerGrammars(self.tokenizer, self._eos_ids())
+        return self._grammars.processor(gbnf)
 
     def generate_batch(
         self, conversations: list[list[Message]], settings: SamplingSettings, batch_size: int = DEFAULT_BATCH_SIZE
@@ -166,8 +186,12 @@ class TransformersBackend(Backend):
         return self.tokenizer.eos_token_id if pad is None else pad
 
     def _stop_ids(self) -> set[int]:
+        return {i for i in self._eos_ids() | {self._pad_id()} if i is not None}
+
+    def _eos_ids(self) -> set[int]:
+        """Every token that ends a reply: the generation config's end-of-turn ids and the tokenizer's eos."""
         eos = self.model.generation_config.eos_token_id
-        ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id, self._pad_id()}
+        ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         return {i for i in ids if i is not None}
 
     def encode_chat(self, messages: list[Message]) -> dict:

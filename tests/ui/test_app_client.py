@@ -28,15 +28,16 @@ def test_compare_returns_answers_scores_and_a_saved_run(client):
     assert answer_a.strip() and answer_b.strip()
     rows = {row[0]: row[1:] for row in scores["data"]}
     assert set(rows) == {"Relevance", "Coherence", "Completeness", "Total (of 12)"}
-    for criterion in ("Relevance", "Coherence", "Completeness"):
-        assert all(value in {"1", "2", "3", "4"} for value in rows[criterion]), rows
+    for criterion in ("Relevance", "Coherence", "Completeness"):  # expected values of the judge's probabilities
+        assert all(1 <= float(value) <= 4 for value in rows[criterion]), rows
     assert "Winner" in verdict or "Tie" in verdict
     folder = Path(status.split("Saved to `")[1].split("`")[0])
     record = json.loads((folder / "records.jsonl").read_text())
     assert record["answers"]["A"]["text"] == answer_a
     assert record["prompt"] == PROMPT
-    assert [str(record["scores"]["A"][c.lower()]) for c in ("Relevance", "Coherence", "Completeness")] == \
-        [rows[c][0] for c in ("Relevance", "Coherence", "Completeness")]
+    assert record["method"] == "probabilities"
+    assert [round(record["scores"]["A"][c.lower()], 2) for c in ("Relevance", "Coherence", "Completeness")] == \
+        [float(rows[c][0]) for c in ("Relevance", "Coherence", "Completeness")]
 
 
 def test_same_seed_gives_the_same_answers_and_models_are_not_reloaded(client):

@@ -1,0 +1,65 @@
+"""The Judge Lab tab in headless Chromium: validate the real default judge on the shipped labelled pairs, read the
+table, plots and disagreements, export; write a template, see it refused while invalid and saved once valid."""
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from judge.templates import load_template
+
+pytestmark = [pytest.mark.model, pytest.mark.browser]
+SCREENSHOT = Path(tempfile.gettempdir()) / "judge_lab_tab.png"
+
+
+@pytest.fixture
+def lab(page):
+    page.get_by_role("tab", name="Judge Lab").click()
+    page.locator("#lab-run").wait_for()
+    return page
+
+
+def test_validating_the_default_judge_fills_the_lab(lab):
+    limit = lab.locator("#lab-limit input")
+    limit.fill("2")
+    limit.press("Enter")
+    lab.locator("#lab-methods").get_by_label("parsed", exact=True).check()  # probabilities is ticked already
+    lab.locator("#lab-run").click()
+    lab.wait_for_function("() => document.querySelector('#lab-status')?.innerText.includes('Finished')",
+                          timeout=300_000)
+    table = lab.locator("#lab-metrics").inner_text()
+    assert "smollm2-135m-gguf" in table and "probabilities" in table and "parsed" in table
+    assert "position consistency" in table and "[" in table  # the agreement's interval
+    for elem_id in ("lab-confusion", "lab-lengths", "lab-calibration"):
+        lab.locator(f"#{elem_id} .js-plotly-plot").wait_for(timeout=20_000)
+    folder = Path(lab.locator("#lab-status").inner_text().split("Saved to ")[1].split()[0].strip("`"))
+    assert (folder / "summary.json").is_file() and len(list(folder.glob("*/metrics.json"))) == 2
+    lab.locator("#lab-export-csv").click()
+    link = lab.locator("#lab-download a").first
+    link.wait_for(timeout=30_000)
+    served = lab.request.get(link.get_attribute("href"))
+    assert served.ok and b"agreement (ties" in served.body() and b"smollm2-135m-gguf" in served.body()
+    lab.screenshot(path=str(SCREENSHOT), full_page=True)
+
+
+def test_a_template_written_in_the_lab_is_validated_before_it_is_saved(lab):
+    lab.locator("#lab-template-settings").get_by_text("Judge template", exact=True).first.click()
+    editor = lab.locator("#lab-template-text .cm-content")
+    editor.click()
+    lab.keyboard.press("Control+a")
+    lab.keyboard.press("Delete")
+    lab.keyboard.insert_text("name: pass-fail\nmode: label\nlabels: [pass, fail]\ntemplate: 'Is it right?'\n"
+                             "output_format: 'Label: [[pass]] or [[fail]]'\n")
+    lab.locator("#lab-save-name input, #lab-save-name textarea").first.fill("pass-fail")
+    lab.locator("#lab-save").click()
+    lab.get_by_text("must contain {answer}").first.wait_for(timeout=15_000)  # refused: nothing to classify
+    assert not (Path(os.environ["LLM_JUDGE_TEMPLATES"]) / "pass-fail.yaml").exists()
+    editor.click()
+    lab.keyboard.press("Control+a")
+    lab.keyboard.press("Delete")
+    lab.keyboard.insert_text("name: pass-fail\nmode: label\nlabels: [pass, fail]\ntemplate: 'Is it right? {answer}'\n"
+                             "output_format: 'Label: [[pass]] or [[fail]]'\n")
+    lab.locator("#lab-save").click()
+    lab.wait_for_function("() => document.querySelector('#lab-save-status')?.innerText.includes('Saved')",
+                          timeout=15_000)
+    assert load_template("pass-fail").labels == ("pass", "fail")
