@@ -13,6 +13,10 @@ reply took (min_new_tokens = max_new_tokens), so the difference is the constrain
   xgrammar               xgrammar.contrib.hf.LogitsProcessor on Grammar.from_ebnf(the same GBNF)
   transformers-cfg       GrammarConstrainedLogitsProcessor on the same GBNF
 
+Token counts differ between libraries: llguidance writes the grammar's fixed text ("Relevance: ") in the
+tokenizer's own tokenization, while xgrammar lets the model spell it in any pieces ("Re" "lev" "anc"...),
+which the model then continues differently (and, in pairwise replies, at greater length).
+
 A library that is not installed or fails on this model says so in its row (only llguidance is a requirement:
 `pip install xgrammar transformers-cfg` to compare). "setup s" is building the library's view of the
 tokenizer plus compiling the grammar, paid once per loaded model. The machine's load average is printed too,
