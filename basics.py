@@ -59,6 +59,18 @@ def read_jsonl(path: str | Path) -> Iterator[dict]:
             yield value
 
 
+def numbered_json_lines(text: str, name: str, error: type[Exception]) -> Iterator[tuple[int, object]]:
+    """(line number, value) of each non-blank JSON line of a file the user wrote; a line that is not JSON raises
+    `error` naming the file and the line (unlike read_jsonl, which skips what a crash may have torn)."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise error(f"{name} line {number}: not valid JSON ({exc.msg})") from exc
+
+
 def drop_torn_last_line(path: str | Path) -> None:
     """A crash mid-write can leave half a line; appending after it would glue two lines together."""
     path = Path(path)

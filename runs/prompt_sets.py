@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis.checks import parse_checks
-from basics import PROMPTS_DIR, UserFacingError
+from basics import PROMPTS_DIR, UserFacingError, numbered_json_lines
 
 DEFAULT_PROMPT_SET = "study"
 
@@ -51,18 +51,11 @@ def load_prompt_set(name_or_path: str | Path) -> list[PromptItem]:
     """Every prompt in a JSONL or CSV set; a bad line raises PromptSetError naming the file and line number."""
     path = prompt_set_path(name_or_path)
     text = path.read_text(encoding="utf-8")
-    rows = _csv_rows(text, path.name) if path.suffix.lower() == ".csv" else _jsonl_rows(text, path.name)
+    if path.suffix.lower() == ".csv":
+        rows = _csv_rows(text, path.name)
+    else:
+        rows = numbered_json_lines(text, path.name, PromptSetError)
     return items_from_rows(rows, path)
-
-
-def _jsonl_rows(text: str, name: str):
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise PromptSetError(f"{name} line {number}: not valid JSON ({exc.msg})") from exc
 
 
 def _csv_rows(text: str, name: str):

@@ -11,7 +11,6 @@ metrics.json, and summary.json (every metrics table) written last.
 """
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from basics import (
     UserFacingError,
     append_jsonl,
     now_iso,
+    numbered_json_lines,
     read_json,
     read_jsonl,
     results_dir,
@@ -72,14 +72,8 @@ def load_labelled(path: str | Path) -> LabelledSet:
         raise LabelledDataError(f"labelled file {str(path)!r} not found: give a .jsonl file (see `python -m judge "
                                 "validate --help`) or a run folder with votes")
     items, kind = [], None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if not line.strip():
-            continue
+    for number, row in numbered_json_lines(path.read_text(encoding="utf-8"), path.name, LabelledDataError):
         where = f"{path.name} line {number}"
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise LabelledDataError(f"{where}: not valid JSON ({exc.msg})") from exc
         if not isinstance(row, dict):
             raise LabelledDataError(f"{where}: each line must be a JSON object")
         row_kind = _kind_of(row, where)
