@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
+from basics import UserFacingError
 from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
 from judge.templates import JudgeTemplate
@@ -116,8 +117,6 @@ def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], objec
 
 def check_method(method: str) -> str:
     if method not in METHODS:
-        from basics import UserFacingError
-
         raise UserFacingError(f"judge method must be one of {', '.join(METHODS)}, got {method!r}")
     return method
 
@@ -222,7 +221,7 @@ def _to_original_labels(order: str, parsed: PairwiseScores | None, call: JudgeCa
         return OrderVerdict(order, UNPARSED, None, None, None, "", call)
     if order == "AB":
         return OrderVerdict(order, OK, parsed.verdict, parsed.scores_a, parsed.scores_b, parsed.reasons, call)
-    flipped = {"A": "B", "B": "A", "tie": "tie"}[parsed.verdict]
+    flipped = FLIP[parsed.verdict]
     return OrderVerdict(order, OK, flipped, parsed.scores_b, parsed.scores_a, parsed.reasons, call)
 
 

@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 
 from basics import UserFacingError
 
-_DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that judges add around labels
+LABEL_DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that judges add around labels
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _VERDICT = re.compile(r"\[\[\s*(A|B|tie)\s*\]\]", re.IGNORECASE)
 _AFTER_COLON = r"[ \t*_]*"  # bold markers may close after the colon; never a '-' (it would eat a minus sign)
-_REASONS = re.compile(rf"(?im)^{_DECORATION}(?:reasons?|explanation|rationale){_DECORATION}[:=]{_AFTER_COLON}(.*)$")
+_REASONS = re.compile(
+    rf"(?im)^{LABEL_DECORATION}(?:reasons?|explanation|rationale){LABEL_DECORATION}[:=]{_AFTER_COLON}(.*)$")
 
 
 class ReplyParseError(UserFacingError):
@@ -40,7 +41,7 @@ class PairwiseScores:
 
 
 def _label(criterion: str) -> str:
-    return rf"(?im)^{_DECORATION}{re.escape(criterion)}{_DECORATION}[:=]{_AFTER_COLON}"
+    return rf"(?im)^{LABEL_DECORATION}{re.escape(criterion)}{LABEL_DECORATION}[:=]{_AFTER_COLON}"
 
 
 def _checked_score(raw: str, criterion: str, scale: tuple[int, int], where: str = "") -> int:
@@ -58,7 +59,7 @@ def _last_reasons(reply: str, labels: tuple[str, ...]) -> str:
     if not matches:
         return ""
     # Reasons may run over several lines: take what follows the last label, up to the next labelled line.
-    stop = re.compile(rf"(?i)^{_DECORATION}(?:{'|'.join(map(re.escape, labels))}){_DECORATION}[:=]")
+    stop = re.compile(rf"(?i)^{LABEL_DECORATION}(?:{'|'.join(map(re.escape, labels))}){LABEL_DECORATION}[:=]")
     lines = []
     for line in reply[matches[-1].start(1):].splitlines():
         if lines and stop.match(line):

@@ -13,9 +13,8 @@ import re
 from dataclasses import asdict, dataclass
 
 from judge.output_format import Choice, FreeText, Literal, format_segments
+from judge.parsing import LABEL_DECORATION
 from models.backend import Backend
-
-_DECORATION = r"[ \t>*_#`-]*"
 
 
 @dataclass
@@ -27,9 +26,6 @@ class ChoiceReading:
     probabilities: list[float]
     mass: float  # the probability the judge gives to any allowed option at this point (its confidence)
     chosen: str  # the most probable option, written into the reply before the next choice
-
-    def probability_of(self, option: str) -> float:
-        return self.probabilities[self.options.index(option)]
 
     def expected_value(self) -> float:
         return sum(float(option) * p for option, p in zip(self.options, self.probabilities))
@@ -48,7 +44,7 @@ class FormatReading:
 
     def for_criterion(self, criterion: str, slot: str | None = None) -> ChoiceReading | None:
         """The reading of a criterion's score (in pairwise formats, the one for answer slot 'A' or 'B')."""
-        label = re.compile(rf"(?i)^{_DECORATION}{re.escape(criterion)}{_DECORATION}[:=]")
+        label = re.compile(rf"(?i)^{LABEL_DECORATION}{re.escape(criterion)}{LABEL_DECORATION}[:=]")
         found = [r for r in self.readings if label.match(r.line)]
         if slot is not None:
             found = [r for r in found if re.search(rf"(?i)\b{slot}\s*[:=]\s*$", r.line)]
