@@ -10,7 +10,7 @@ from basics import UserFacingError
 from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
 from judge.templates import JudgeTemplate
-from judge.weighted import FormatReading, read_format, weighted_scores
+from judge.weighted import FormatReading, read_format, read_reply_format, weighted_scores
 from models.backend import Backend
 from models.settings import SamplingSettings
 
@@ -33,6 +33,12 @@ class JudgeCall:
     raw_replies: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    input_tokens: int = 0  # summed over attempts, where the backend reports them (served judges); else 0
+    output_tokens: int = 0
+
+    def count(self, generation) -> None:
+        self.input_tokens += generation.input_tokens or 0
+        self.output_tokens += generation.n_tokens if generation.input_tokens is not None else 0
 
 
 @dataclass
@@ -97,7 +103,9 @@ def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], objec
     conversation = list(messages)
     parsed = None
     for _attempt in range(2):
-        reply = judge.score(conversation, settings, grammar=grammar).text
+        generation = judge.score(conversation, settings, grammar=grammar)
+        call.count(generation)
+        reply = generation.text
         call.raw_replies.append(reply)
         try:
             parsed = parse(reply)
@@ -121,11 +129,19 @@ def check_method(method: str) -> str:
     return method
 
 
-def read_judge(judge: Backend, messages: list[dict], output_format: str) -> tuple[FormatReading, JudgeCall]:
-    """The probabilities method's one 'call': the format walked with the judge's token probabilities."""
+def read_judge(judge: Backend, messages: list[dict], output_format: str, settings: SamplingSettings
+               ) -> tuple[FormatReading, JudgeCall]:
+    """The probabilities method's one 'call': the format walked with the judge's token probabilities (teacher-forced
+    locally; read from the alternatives of its reply's tokens on a served model)."""
     started = time.perf_counter()
-    reading = read_format(judge, messages, output_format)
-    call = JudgeCall(status=OK, raw_replies=[reading.text], seconds=time.perf_counter() - started)
+    if judge.capabilities.token_probabilities:
+        reading = read_format(judge, messages, output_format)
+        call = JudgeCall(status=OK, raw_replies=[reading.text])
+    else:
+        reading, generation = read_reply_format(judge, messages, output_format, settings)
+        call = JudgeCall(status=OK, raw_replies=[generation.text])
+        call.count(generation)
+    call.seconds = time.perf_counter() - started
     return reading, call
 
 
@@ -141,7 +157,7 @@ def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: s
     """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too."""
     messages = template.render(prompt=prompt, answer=answer, reference=reference)
     if check_method(method) == PROBABILITIES:
-        reading, call = read_judge(judge, messages, template.output_format)
+        reading, call = read_judge(judge, messages, template.output_format, settings)
         weighted = weighted_scores(reading, template.criteria)
         if weighted is None:
             call.status, call.error = UNPARSED, "the output format has no score choice for every criterion"
@@ -172,7 +188,7 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
     for order, first, second in passes:
         messages = template.render(prompt=prompt, answer_a=first, answer_b=second, reference=reference)
         if check_method(method) == PROBABILITIES:
-            reading, call = read_judge(judge, messages, template.output_format)
+            reading, call = read_judge(judge, messages, template.output_format, settings)
             why = ask_reasons(judge, messages, reading.text, settings) if reasons else ""
             orders.append(_weighted_order(order, reading, call, template.criteria, why))
             continue

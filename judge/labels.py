@@ -46,7 +46,7 @@ def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: Sa
                             "template with mode: label and its labels")
     messages = template.render(answer=text, prompt=prompt)
     if check_method(method) == PROBABILITIES:
-        reading, call = read_judge(judge, messages, template.output_format)
+        reading, call = read_judge(judge, messages, template.output_format, settings)
         options = {f"[[{label}]]": label for label in template.labels}
         found = reading.with_options(set(options))
         if found is None:

@@ -5,6 +5,10 @@ The template's output_format is walked as the judge would write it: literal text
 option is written before the next choice. A criterion's score is then the expected value over its scale, and the
 probability mass on the allowed options is kept as the judge's confidence (G-Eval; AlpacaEval's logprob judges).
 Free-text slots (reasons) are not read: reasons are generated afterwards, on request, with the scores fixed.
+
+Served models cannot be teacher-forced through the chat protocol; `read_reply_format` reads the same choices from
+the alternatives a server returns with each token of the judge's greedy reply (held to the format by a grammar
+where the server takes one). Options outside the server's top alternatives count as probability 0.
 """
 from __future__ import annotations
 
@@ -12,9 +16,10 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from judge.output_format import Choice, FreeText, Literal, format_segments
+from judge.output_format import Choice, FreeText, Literal, format_segments, to_gbnf
 from judge.parsing import LABEL_DECORATION
-from models.backend import Backend
+from models.backend import Backend, Generation
+from models.settings import SamplingSettings
 
 
 @dataclass
@@ -90,6 +95,74 @@ def read_format(judge: Backend, messages: list[dict], output_format: str) -> For
         elif isinstance(segment, FreeText):
             break
     return FormatReading(readings, text)
+
+
+def read_reply_format(judge: Backend, messages: list[dict], output_format: str, settings: SamplingSettings
+                      ) -> tuple[FormatReading, Generation]:
+    """(the choices read from the judge's greedy reply's token alternatives, the reply). The walk stops where
+    the reply leaves the format: choices after that point have no reading (the record is then unparsed)."""
+    segments = format_segments(output_format)
+    # Held to the format up to its first free-text slot: nothing after it is read, so it need not be generated.
+    scored = segments[: next((i for i, s in enumerate(segments) if isinstance(s, FreeText)), len(segments))]
+    grammar = to_gbnf(scored) if judge.supports_grammar else None
+    reply, tokens, generation = judge.reply_with_probabilities(messages, settings.with_(temperature=0.0), grammar)
+    starts, offset = [], 0
+    for token in tokens:
+        starts.append(offset)
+        offset += len(token.token)
+    aligned = offset == len(reply)  # token texts that do not add up to the reply cannot be located in it
+    position, readings = 0, []
+    for segment in segments:
+        if isinstance(segment, Literal):
+            if not reply.startswith(segment.text, position):
+                break
+            position += len(segment.text)
+        elif isinstance(segment, Choice):
+            chosen = max((o for o in segment.options if reply.startswith(o, position)), key=len, default=None)
+            if chosen is None or not aligned:
+                break
+            reading = _reading_at(reply, tokens, starts, position, segment.options)
+            if reading is None:
+                break
+            readings.append(reading)
+            position += len(chosen)
+        else:
+            break
+    return FormatReading(readings, reply[:position]), generation
+
+
+def _reading_at(reply: str, tokens: list, starts: list[int], position: int, options: tuple[str, ...]
+                ) -> ChoiceReading | None:
+    """The options' probabilities from the alternatives of the token where the options first differ."""
+    differ = position + len(_shared_start(options))
+    index = next((i for i, start in enumerate(starts) if start <= differ < start + len(tokens[i].token)), None)
+    if index is None:
+        return None
+    start = starts[index]
+    weights = dict.fromkeys(options, 0.0)
+    for alternative, logprob in tokens[index].top.items():
+        # Each option as the text this token position would then begin with.
+        matching = [o for o in options if _continues(reply[start:position] + o if start <= position
+                                                     else o[start - position:], alternative, differ - start)]
+        if matching:
+            weights[min(matching, key=len)] += math.exp(logprob)
+    mass = sum(weights.values())
+    probabilities = [weights[o] / mass for o in options] if mass > 0 else [1 / len(options)] * len(options)
+    chosen = max(options, key=weights.__getitem__) if mass > 0 else options[0]
+    return ChoiceReading(reply[:position].rsplit("\n", 1)[-1], list(options), probabilities, mass, chosen)
+
+
+def _shared_start(options: tuple[str, ...]) -> str:
+    first = options[0]
+    length = next((i for i in range(len(first)) if any(len(o) <= i or o[i] != first[i] for o in options)), len(first))
+    return first[:length]
+
+
+def _continues(candidate: str, token: str, needed: int) -> bool:
+    """Whether `token` at this position spells the start of `candidate` (reaching its distinguishing character), or
+    all of it and more."""
+    return (len(token) > needed and candidate.startswith(token)) or (len(token) > len(candidate) > needed
+                                                                       and token.startswith(candidate))
 
 
 def weighted_scores(reading: FormatReading, criteria: tuple[str, ...], slot: str | None = None

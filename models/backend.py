@@ -27,6 +27,9 @@ class Capabilities:
     token_probabilities: bool = False  # can return the probabilities of candidate next tokens
     batched_generation: bool = False  # decodes several conversations in one pass (generate_batch is not a loop)
     perplexity: bool = False  # can score a given reply token by token (reference perplexity)
+    # returns each generated token's most probable alternatives with a reply (served models): a judge's probabilities
+    # are read from its own reply instead of by teacher forcing (judge/weighted.py)
+    reply_probabilities: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -40,6 +43,8 @@ class Generation:
     n_tokens: int
     seconds: float
     first_token_seconds: float | None = None
+    input_tokens: int | None = None  # prompt tokens, where the backend reports them (served models' usage)
+    warnings: list[str] = field(default_factory=list)  # settings the backend could not apply, said aloud
 
     @property
     def tokens_per_second(self) -> float:
@@ -52,7 +57,17 @@ class Generation:
             "seconds": round(self.seconds, 3),
             "first_token_seconds": None if self.first_token_seconds is None else round(self.first_token_seconds, 3),
             "tokens_per_second": round(self.tokens_per_second, 2),
+            **({"input_tokens": self.input_tokens} if self.input_tokens is not None else {}),
+            **({"warnings": list(self.warnings)} if self.warnings else {}),
         }
+
+
+@dataclass
+class TokenChoice:
+    """One generated token and the most probable alternatives at its position: {token text: logprob}."""
+
+    token: str
+    top: dict[str, float]
 
 
 @dataclass
@@ -132,6 +147,12 @@ class Backend(ABC):
         token_probabilities can; this default says so."""
         raise ModelLoadError(f"the {self.name} backend ({self.spec.text}) cannot read token probabilities: use the "
                              "parsed judge method with it, or a transformers or llama.cpp judge")
+
+    def reply_with_probabilities(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None,
+                                 top_logprobs: int = 20) -> tuple[str, list[TokenChoice], Generation]:
+        """(reply, each token's alternatives, the Generation): only backends declaring reply_probabilities can."""
+        raise ModelLoadError(f"the {self.name} backend ({self.spec.text}) returns no token probabilities with a "
+                             "reply: use the parsed judge method with it")
 
     def describe(self) -> dict:
         return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3),

@@ -18,6 +18,7 @@ BACKENDS: dict[str, str] = {
     "transformers": "models.backends.hf:load_transformers_backend",
     "llamacpp": "models.backends.llamacpp:load_llamacpp_backend",
     "scripted": "models.backends.scripted:load_scripted_backend",
+    "openai": "models.backends.openai_compat:load_openai_backend",
 }
 
 _LOADED: dict[str, Backend] = {}

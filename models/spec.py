@@ -4,6 +4,9 @@ BASE is an embedded alias (`smollm2-135m`, or `smollm2-135m-gguf` for llama.cpp)
 (`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
 relative, or a name under the adapters folder), a hub id, or for llama.cpp bases a GGUF LoRA file.
 `scripted:...` names the scripted backend (given replies, no weights: see models/backends/scripted.py).
+`openai:MODEL` or `openai:MODEL@BASE_URL` names a model served over the OpenAI chat-completions protocol (vLLM, TGI,
+SGLang, Ollama, llama.cpp's server, Inference Providers, a hosted API: see models/endpoints.py); without `@BASE_URL`
+the base URL comes from $LLM_JUDGE_BASE_URL. The canonical text always carries the URL, never a key.
 """
 from __future__ import annotations
 
@@ -15,16 +18,18 @@ from typing import Literal
 
 from basics import adapters_dir
 from models.embedded import EMBEDDED_MODELS, GGUF_SUFFIX, converted_folder, ensure_converted
+from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SCRIPTED_PREFIX = "scripted:"
 
-BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "scripted"]
+BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "scripted", "endpoint"]
 AdapterKind = Literal["local", "hub", "gguf-lora"]
 # Which registered backend (models/registry.py) serves each kind of base.
 BACKEND_OF_BASE: dict[str, str] = {"embedded": "transformers", "local": "transformers", "hub": "transformers",
-                                   "embedded-gguf": "llamacpp", "gguf": "llamacpp", "scripted": "scripted"}
+                                   "embedded-gguf": "llamacpp", "gguf": "llamacpp", "scripted": "scripted",
+                                   "endpoint": "openai"}
 
 
 @dataclass(frozen=True)
@@ -57,6 +62,9 @@ def parse_model_spec(text: str) -> ModelSpec:
         raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
     if raw.startswith(SCRIPTED_PREFIX):  # its replies may hold any character, '+' included: no adapter part
         return ModelSpec(text=raw, base=raw, base_kind="scripted")
+    if raw.startswith(ENDPOINT_PREFIX):  # served models take no local adapter: serve the merged model instead
+        text = endpoint_spec_text(raw)
+        return ModelSpec(text=text, base=text, base_kind="endpoint")
     if "+" not in raw or Path(raw).expanduser().exists():
         base, base_kind = _resolve_base(raw)
         return ModelSpec(text=base, base=base, base_kind=base_kind)
@@ -102,7 +110,7 @@ def _resolve_base(text: str) -> tuple[str, BaseKind]:
     known = ", ".join([*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS)])
     raise ModelSpecError(
         f"unknown model {text!r}: use an embedded alias ({known}), a hub id like 'org/name', "
-        "a local model folder, or a .gguf file"
+        "a local model folder, a .gguf file, or a served model as openai:MODEL@http://host:port/v1"
     )
 
 

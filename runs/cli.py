@@ -10,6 +10,7 @@ from tqdm import tqdm
 
 from basics import PROMPTS_DIR, UserFacingError, results_dir
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, preset_settings
+from models.endpoints import with_base_url
 from runs.config import (
     DEFAULT_JUDGE,
     DEFAULT_JUDGE_METHOD,
@@ -19,6 +20,7 @@ from runs.config import (
     MODES,
     CompareConfig,
 )
+from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
 from runs.validation import VALIDATION_MODES, ValidationConfig, run_validation
@@ -31,7 +33,16 @@ def make_parser() -> argparse.ArgumentParser:
     c = commands.add_parser("compare", help="answer prompts with model A and B, judge, save a run folder")
     c.add_argument("--model-a", default=DEFAULT_MODEL_A, help="model spec BASE or BASE+ADAPTER")
     c.add_argument("--model-b", default=DEFAULT_MODEL_B, help="model spec BASE or BASE+ADAPTER")
-    c.add_argument("--judge", default=DEFAULT_JUDGE, help="model spec of the judge")
+    c.add_argument("--judge", action="append", dest="judges",
+                   help=f"model spec of the judge (default {DEFAULT_JUDGE}); give it several times for a panel: "
+                        "majority verdict (pairwise) or mean scores (single), with inter-judge agreement")
+    c.add_argument("--base-url", help="base URL for openai:MODEL specs that name none (else $LLM_JUDGE_BASE_URL); "
+                                      "the key comes from $LLM_JUDGE_API_KEY only")
+    c.add_argument("--concurrency", type=int, default=0,
+                   help="prompts in flight at once (default: 8 where a served model takes part, else 1)")
+    c.add_argument("--no-cache", action="store_true", help="ask every judge afresh instead of reusing identical "
+                                                           "earlier judge calls")
+    c.add_argument("--prices", help="price table YAML for the cost estimate (default prompts/prices.yaml)")
     source = c.add_mutually_exclusive_group(required=True)
     source.add_argument("--prompt", help="one instruction")
     source.add_argument("--prompts", help="a prompt set: .jsonl/.csv file or a name in prompts/ (study, general)")
@@ -123,8 +134,11 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
                                       max_new_tokens=args.judge_max_new_tokens)
     # A different length or seed still samples the preset's way; only the sampling knobs make it custom.
     customised = any(v is not None for v in (args.temperature, args.min_p, args.top_p))
+    judge, *more_judges = [with_base_url(j, args.base_url) for j in (args.judges or [DEFAULT_JUDGE])]
     return CompareConfig(
-        model_a=args.model_a, model_b=args.model_b, judge=args.judge, mode=args.mode,
+        model_a=with_base_url(args.model_a, args.base_url), model_b=with_base_url(args.model_b, args.base_url),
+        judge=judge, more_judges=more_judges, mode=args.mode, concurrency=args.concurrency,
+        judge_cache=not args.no_cache, prices=args.prices,
         preset=None if customised else first, sampling=sampling, more_presets=more, judge_sampling=judge_sampling,
         template=args.template, swap=not args.no_swap, out_dir=args.out or str(results_dir()),
         judge_method=args.method, judge_reasons=args.reasons,
@@ -142,7 +156,11 @@ def main(argv: list[str] | None = None) -> int:
         else:
             config = config_from_args(args)
             items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
-            updates = run_compare(config, items[: args.limit] if args.limit else items)
+            items = items[: args.limit] if args.limit else items
+            if len(items) > 1:
+                print(cost_line(estimate_cost(config, items), "estimated cost (every answer at its length limit)"),
+                      file=sys.stderr)
+            updates = run_compare(config, items)
         bar = None
         for update in updates:
             run_dir = update.run_dir
@@ -156,6 +174,8 @@ def main(argv: list[str] | None = None) -> int:
                     bar.update(1)
                 else:
                     print(line, file=sys.stderr, flush=True)
+            if update.stage == "done" and update.message:
+                print(update.message, file=sys.stderr)
         if bar is not None:
             bar.close()
     except UserFacingError as exc:

@@ -22,6 +22,7 @@ DEFAULT_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
 DEFAULT_MODEL_A = DEFAULT_MODEL
 DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
 BATCH_SIZE = 8  # prompts answered per generate() call on transformers in prompt-set runs
+ENDPOINT_CONCURRENCY = 8  # prompts in flight by default when a served model takes part (benchmarks/endpoint_throughput)
 
 
 @dataclass
@@ -31,6 +32,7 @@ class CompareConfig:
     model_a: str = DEFAULT_MODEL_A
     model_b: str = DEFAULT_MODEL_B
     judge: str = DEFAULT_JUDGE
+    more_judges: list[str] = field(default_factory=list)  # with `judge`, a panel: majority verdict / mean scores
     mode: str = "single"  # "single": each answer graded alone; "pairwise": both shown, verdict A/B/tie
     preset: str | None = DEFAULT_PRESET  # the name of the preset the sampling came from, or None if customised
     sampling: SamplingSettings = field(default_factory=lambda: PRESETS[DEFAULT_PRESET])
@@ -42,7 +44,27 @@ class CompareConfig:
     constrain_judge: bool = True  # hold grammar-capable judges to the template's output format
     judge_method: str = DEFAULT_JUDGE_METHOD  # "probabilities", "parsed", or "auto": probabilities where the judge can
     judge_reasons: bool = False  # probabilities method: also ask the judge for reasons, after its scores are fixed
+    concurrency: int = 0  # prompts in flight at once; 0 = auto: ENDPOINT_CONCURRENCY where a served model takes part
+    judge_cache: bool = True  # answer identical judge calls from the on-disk cache (runs/judge_cache.py)
+    prices: str | None = None  # a price table YAML (runs/costs.py); None = prompts/prices.yaml
     out_dir: str = field(default_factory=lambda: str(results_dir()))
+
+    @property
+    def judges(self) -> list[str]:
+        return [self.judge, *self.more_judges]
+
+    @property
+    def judge_label(self) -> str:
+        """The judge as records and run lists name it: its spec, or the panel's specs joined."""
+        return " | ".join(self.judges)
+
+    def resolved_concurrency(self) -> int:
+        """`concurrency`, or for auto: several prompts in flight where a served model takes part, else one (local
+        models answer one request at a time; prompt sets are batched on transformers instead)."""
+        if self.concurrency:
+            return self.concurrency
+        served = any(parse_model_spec(s).backend == "openai" for s in (self.model_a, self.model_b, *self.judges))
+        return ENDPOINT_CONCURRENCY if served else 1
 
     def resolve_template(self) -> JudgeTemplate:
         if self.template_text and self.template_text.strip():
@@ -64,8 +86,12 @@ class CompareConfig:
             raise TemplateError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.judge_method not in JUDGE_METHODS:
             raise SettingsError(f"judge method must be one of {', '.join(JUDGE_METHODS)}, got {self.judge_method!r}")
-        for spec in (self.model_a, self.model_b, self.judge):
+        for spec in (self.model_a, self.model_b, *self.judges):
             parse_model_spec(spec)
+        if len(set(self.judges)) != len(self.judges):
+            raise SettingsError(f"a judge appears twice on the panel ({self.judge_label}): name each judge once")
+        if not 0 <= self.concurrency <= 64:
+            raise SettingsError(f"concurrency must be 0 (auto) to 64, got {self.concurrency}")
         self.sampling_plan()
         return self.resolve_template()
 
@@ -98,7 +124,8 @@ def resolve_method(method: str, judge) -> str:
     """The method a judge backend will use: 'auto' reads probabilities where the backend declares it can."""
     if method != "auto":
         return method
-    return PROBABILITIES if judge.capabilities.token_probabilities else PARSED
+    readable = judge.capabilities.token_probabilities or judge.capabilities.reply_probabilities
+    return PROBABILITIES if readable else PARSED
 
 
 def default_model_pair() -> tuple[str, str]:

@@ -12,9 +12,9 @@ from judge.rubric import DEFAULT_SCALE, Rubric
 
 SCHEMA_VERSION = 2
 SIDES = ("A", "B")
-OK, UNPARSED = "ok", "unparsed"
+OK, UNPARSED, FAILED = "ok", "unparsed", "failed"
 # Judge-free measures are written only when a prompt has checks or a reference (absent keys, not nulls).
-OPTIONAL_KEYS = ("checks", "checks_summary", "reference_metrics")
+OPTIONAL_KEYS = ("checks", "checks_summary", "reference_metrics", "error", "panel")
 
 
 @dataclass
@@ -28,7 +28,7 @@ class CompareRecord:
     judge: str
     mode: str  # "single" | "pairwise"
     answers: dict  # side -> Generation.to_dict(): text, n_tokens, seconds, first_token_seconds, tokens_per_second
-    status: str  # OK when every judge reply parsed, else UNPARSED
+    status: str  # OK when every judge reply parsed, else UNPARSED; FAILED when a served model's request failed
     scores: dict  # side -> {criterion: score}, or None for a side whose judge reply was unparsed
     totals: dict  # side -> sum of its scores, or None
     winner: str | None  # "A" | "B" | "tie"; None = no verdict (unparsed), never a silent tie
@@ -45,6 +45,9 @@ class CompareRecord:
     checks: dict | None = None  # side -> [CheckResult.to_dict()]
     checks_summary: dict | None = None  # side -> {passed, total}
     reference_metrics: dict | None = None  # side -> {rouge_l, bleu, perplexity}
+    error: str | None = None  # status "failed": what failed (a served model's request), retried by a resume
+    panel: dict | None = None  # several judges: size, used, votes, and each member's verdict (judge/panel.py)
+    usage: dict = field(default_factory=dict)  # tokens: A / B / judge -> {input, output} (input None: not reported)
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -86,7 +89,7 @@ class CompareRecord:
                     "winner": None, "prompt": "", "id": ""}
         known = {f.name for f in fields(cls)}
         values = {**defaults, **{k: v for k, v in data.items() if k in known}}
-        for name in ("reasons", "judgement", "sampling", "timings"):
+        for name in ("reasons", "judgement", "sampling", "timings", "usage"):
             values[name] = values.get(name) or {}
         values["category"] = values.get("category") or ""
         values["reference"] = values.get("reference") or ""
@@ -101,5 +104,8 @@ def _rubric_from_scores(scores: dict) -> Rubric:
 
 
 def normalize_records(raw: list[dict], rubric: Rubric | None = None) -> list[dict]:
-    """Records of any version as current-version dicts (every field present), for the analysis functions."""
-    return [CompareRecord.from_dict(r, rubric).to_dict() for r in raw]
+    """Records of any version as current-version dicts (every field present), for the analysis functions. Where a
+    (prompt, preset) was recorded twice (a failed record, then its retry by a resume), the newest one counts."""
+    records = [CompareRecord.from_dict(r, rubric) for r in raw]
+    newest = {record.key: position for position, record in enumerate(records)}
+    return [record.to_dict() for position, record in enumerate(records) if newest[record.key] == position]

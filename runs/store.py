@@ -26,7 +26,7 @@ from basics import (
 )
 from judge.rubric import Rubric
 from judge.templates import TemplateError, parse_template
-from runs.records import normalize_records
+from runs.records import FAILED, normalize_records
 from runs.summary import run_counts, summarize
 
 RECORDS_FILE, MANIFEST_FILE, SUMMARY_FILE = "records.jsonl", "run.json", "summary.json"
@@ -119,7 +119,9 @@ class RunWriter:
         if not (folder / MANIFEST_FILE).is_file():
             raise UserFacingError(f"{folder} is not a run folder (no run.json): pass the folder printed by the run")
         if (folder / SUMMARY_FILE).is_file():
-            raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
+            if not any(r["status"] == FAILED for r in read_records(folder)):
+                raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
+            (folder / SUMMARY_FILE).unlink()  # finished with failed records: the resume retries them, then sums up
         data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
         known = {f for f in RunManifest.__dataclass_fields__}
         writer = cls.__new__(cls)
@@ -160,11 +162,12 @@ def manifest_rubric(manifest: dict) -> Rubric | None:
 
 
 def unfinished_runs(root: str | Path | None = None) -> list[tuple[str, str]]:
-    """(name, folder) of runs with a manifest but no summary.json, newest first: interrupted, so resumable."""
+    """(name, folder) of runs with a manifest but no summary.json, or with failed records, newest first: resumable."""
     root = Path(root) if root else results_dir()
     if not root.is_dir():
         return []
-    folders = [f for f in root.iterdir() if (f / MANIFEST_FILE).is_file() and not (f / SUMMARY_FILE).is_file()]
+    folders = [f for f in root.iterdir() if (f / MANIFEST_FILE).is_file() and (
+        not (f / SUMMARY_FILE).is_file() or (read_json(f / SUMMARY_FILE) or {}).get("failed"))]
     return [(f.name, str(f)) for f in sorted(folders, key=lambda f: f.name, reverse=True)]
 
 

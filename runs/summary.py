@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from analysis.stats import count_outcomes, mean_totals, rubric_of, summarize_run
-from runs.records import OK, SIDES
+from runs.records import FAILED, SIDES, UNPARSED
 
 REFERENCE_METRICS = ("rouge_l", "bleu", "perplexity")
 
@@ -27,7 +27,8 @@ def run_counts(records: Sequence[dict]) -> dict:
     return {
         "n": len(records),
         "wins": count_outcomes(records),
-        "unparsed": sum(r["status"] != OK for r in records),
+        "unparsed": sum(r["status"] == UNPARSED for r in records),
+        "failed": sum(r["status"] == FAILED for r in records),
         "inconsistent": sum(r.get("consistent") is False for r in records),
         "mean_total": mean_totals(records),
         "judge_free": judge_free_summary(records),

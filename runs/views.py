@@ -90,6 +90,8 @@ def timings_line(record: dict) -> str:
 
 def record_line(index: int, total: int, record: dict) -> str:
     """One line per finished prompt for the CLI."""
+    if record["status"] == "failed":
+        return f"[{index + 1}/{total}] {record['id']}: failed: {record.get('error')}"
     top = record_rubric(record).max_total
     show = {s: ("unparsed" if v is None else f"{v:g}/{top}") for s, v in record["totals"].items()}
     flag = " (inconsistent)" if record["consistent"] is False else ""
@@ -105,7 +107,8 @@ def batch_row(record: dict) -> list:
     top = record_rubric(record).max_total
     totals = [format_score(t) if t is None else f"{format_score(t)}/{top}" for t in
               (record["totals"]["A"], record["totals"]["B"])]
-    return [record["id"], record["preset"] or "custom", *totals, record["winner"] or "unknown"]
+    winner = "failed (resume retries it)" if record["status"] == "failed" else record["winner"] or "unknown"
+    return [record["id"], record["preset"] or "custom", *totals, winner]
 
 
 def summary_table_markdown(summary: dict) -> str:
