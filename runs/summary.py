@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analysis.panel_agreement import panel_agreement
 from analysis.stats import count_outcomes, mean_totals, rubric_of, summarize_run
 from runs.records import FAILED, SIDES, UNPARSED
 
@@ -14,6 +15,9 @@ def summarize(records: Sequence[dict]) -> dict:
     presets = list(dict.fromkeys(r.get("preset") or "custom" for r in records))
     summary = {**run_counts(records), "rubric": rubric_of(records).to_dict(),
                "stats": summarize_run(records) if records else {}}
+    agreement = panel_agreement(records)
+    if agreement is not None:
+        summary["panel_agreement"] = agreement
     if len(presets) > 1:
         summary["by_preset"] = {}
         for preset in presets:

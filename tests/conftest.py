@@ -108,3 +108,21 @@ def gguf(one_thread_models):
     backend = load_model("smollm2-135m-gguf")
     assert backend.llm.n_threads == 1
     return backend
+
+
+@pytest.fixture(scope="session")
+def llama_server(tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server on the embedded model (tests/servers.py): its base URL."""
+    from servers import llama_cpp_server
+
+    with llama_cpp_server(log_dir=tmp_path_factory.mktemp("servers")) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def transformers_server(tmp_path_factory):
+    """`transformers serve` on the embedded model: (base URL, served model name)."""
+    from servers import transformers_server as serve
+
+    with serve(log_dir=tmp_path_factory.mktemp("servers")) as served:
+        yield served
