@@ -38,6 +38,11 @@ def panel_agreement(records: Sequence[dict]) -> dict | None:
             "pairwise_agreement": _pairwise_agreement(data) if pairwise else None}
 
 
+def krippendorff_alpha(rows: list[list], level: str) -> float | None:
+    """Alpha over one row per rater (None = no rating of that unit)."""
+    return _alpha(np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float), level)
+
+
 def _alpha(data: np.ndarray, level: str) -> float | None:
     import krippendorff
 

@@ -82,6 +82,11 @@ def add_validate_parser(commands) -> None:
     v.add_argument("--template", help="judge template: a name in prompts/ (e.g. toxicity) or a YAML file")
     v.add_argument("--no-swap", action="store_true", help="pairwise: judge only in the A/B order")
     v.add_argument("--limit", type=int, default=0, help="only the first N rows")
+    v.add_argument("--panel", action="store_true", help="also measure the judges as one panel: majority verdict "
+                                                        "(mean score for scores), with Krippendorff's alpha")
+    v.add_argument("--no-cache", action="store_true", help="ask every judge afresh instead of reusing identical "
+                                                           "earlier judge calls")
+    v.add_argument("--base-url", help="base URL for openai:MODEL judge specs that name none")
     v.add_argument("--out", help="folder in which the validation folder is made (default: results/validation)")
 
 
@@ -96,7 +101,9 @@ def validate_main(args: argparse.Namespace) -> int:
     data = args.data
     if not Path(data).exists() and (PROMPTS_DIR / "validation" / f"{data}.jsonl").is_file():
         data = str(PROMPTS_DIR / "validation" / f"{data}.jsonl")
-    config = ValidationConfig(data=data, judges=args.judges or [DEFAULT_JUDGE], methods=args.methods or ["auto"],
+    judges = [with_base_url(j, args.base_url) for j in (args.judges or [DEFAULT_JUDGE])]
+    config = ValidationConfig(data=data, judges=judges, methods=args.methods or ["auto"], panel=args.panel,
+                              judge_cache=not args.no_cache,
                               mode=args.mode, template=args.template, swap=not args.no_swap, limit=args.limit,
                               out_dir=args.out or str(results_dir() / "validation"))
     folder, bar = None, None
@@ -109,7 +116,8 @@ def validate_main(args: argparse.Namespace) -> int:
                 bar = tqdm(total=update.total, unit="row", file=sys.stderr, desc=f"{update.judge} {update.method}")
             bar.update(1)
         elif update.stage == "judge_done":
-            bar.close()
+            if bar is not None:
+                bar.close()
             bar = None
             print(metrics_line(update.metrics), file=sys.stderr)
     print(folder)
@@ -119,7 +127,7 @@ def validate_main(args: argparse.Namespace) -> int:
 def metrics_line(metrics: dict) -> str:
     """One line per judge and method: the headline numbers of its metrics.json."""
     keys = ("n", "agreement", "length_balanced_agreement", "position_consistency", "kappa", "pearson", "spearman",
-            "f1_macro", "accuracy", "unparsed_share", "seconds_per_item")
+            "f1_macro", "accuracy", "unparsed_share", "panel_alpha", "mean_panel_used", "seconds_per_item")
     shown = " ".join(f"{k}={metrics[k]:.3g}" if isinstance(metrics.get(k), float) else f"{k}={metrics[k]}"
                      for k in keys if k in metrics and metrics[k] is not None)
     return f"{metrics['judge']} [{metrics['method']}] {shown}"

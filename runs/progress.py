@@ -51,8 +51,11 @@ class RunProgress:
         done, total = len(self.rows), update.total
         if update.stage == "done":
             folder = Path(update.run_dir)
+            note = update.message.split("; ", 1)[1] if "; " in update.message else ""  # failed records and cost
+            note = "  \n" + note[0].upper() + note[1:] if note else ""
             return (f"**Finished:** {total} record(s) in {clock(time.perf_counter() - self.started)}. "
-                    f"Saved to `{folder}`\n\n{summary_table_markdown(read_summary(folder))}")
+                    f"Saved to `{folder}`{note}\n\n"
+                    f"{summary_table_markdown(read_summary(folder))}")
         timing = ""
         if self.done_here:
             per_prompt = (time.perf_counter() - self.started) / self.done_here

@@ -34,7 +34,10 @@ from judge.judging import PROBABILITIES, judge_pair, judge_single, single_winner
 from judge.labels import judge_label
 from judge.templates import JudgeTemplate, default_template, load_template
 from models import DEFAULT_JUDGE_SETTINGS, SamplingSettings, load_model, parse_model_spec
+from models.endpoints import EndpointError
 from runs.config import DEFAULT_JUDGE, JUDGE_METHODS, resolve_method
+from runs.judge_cache import cached_judges
+from runs.panel_validation import PANEL_NAME, panel_alpha, panel_rows
 from runs.store import git_commit, new_run_id, package_versions, read_records
 from runs.votes import read_votes
 
@@ -142,6 +145,8 @@ class ValidationConfig:
     swap: bool = True
     limit: int = 0  # only the first N rows (0 = all)
     out_dir: str = field(default_factory=lambda: str(results_dir() / "validation"))
+    panel: bool = False  # also measure the judges as one panel (runs/panel_validation.py)
+    judge_cache: bool = True  # identical judge calls answered from the on-disk cache (runs/judge_cache.py)
     judge_sampling: SamplingSettings = field(default_factory=lambda: DEFAULT_JUDGE_SETTINGS)
 
     def resolve(self) -> tuple[LabelledSet, JudgeTemplate]:
@@ -155,6 +160,8 @@ class ValidationConfig:
             raise UserFacingError(f"method must be one of {', '.join(JUDGE_METHODS)}, got {bad or 'none'}")
         if not self.judges:
             raise UserFacingError("pick at least one judge")
+        if self.panel and len(set(self.judges)) < 2:
+            raise UserFacingError("a panel needs at least two different judges: give --judge several times")
         for spec in self.judges:
             parse_model_spec(spec)
         data = load_labelled(self.data)
@@ -202,17 +209,22 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
         "config": {**asdict(config), "judge_sampling": config.judge_sampling.to_dict()},
         "judge_template": {"name": template.name, "sha256": template.sha256, "text": template.to_yaml()},
         "packages": package_versions(), "git_commit": git_commit()})
-    summary = {}
+    summary, rows_by_method = {}, {}
     for spec in config.judges:
         yield ValidationUpdate("loading", spec, "", 0, len(data.items), folder)
-        judge = load_model(spec)
+        (judge,), _ = cached_judges([load_model(spec)], config.judge_cache)
         for requested in dict.fromkeys(config.methods):
             method = resolve_method(requested, judge)
             name = f"{_slug(spec)}__{method}"
+            rows_by_method.setdefault(requested, {})[spec] = rows = []
             (folder / name).mkdir(exist_ok=True)
-            rows = []
             for index, item in enumerate(data.items):
-                row = judge_item(judge, template, config, data.kind, item, method)
+                try:
+                    row = judge_item(judge, template, config, data.kind, item, method)
+                except EndpointError as exc:  # a served judge's failed request: this row has no verdict
+                    row = {"id": item.id, "gold": item.gold, "method": method, "predicted": None, "status": "failed",
+                           "error": str(exc), "seconds": 0.0, "len_a": len(item.answer_a),
+                           "len_b": len(item.answer_b)}
                 append_jsonl(folder / name / "verdicts.jsonl", row)
                 rows.append(row)
                 yield ValidationUpdate("item", spec, method, index + 1, len(data.items), folder)
@@ -220,6 +232,19 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
             write_json_atomic(folder / name / "metrics.json", metrics)
             summary[name] = metrics
             yield ValidationUpdate("judge_done", spec, method, len(data.items), len(data.items), folder, metrics)
+    if config.panel:
+        for requested, rows_by_judge in rows_by_method.items():
+            rows = panel_rows(data.kind, rows_by_judge)
+            name = f"{PANEL_NAME}__{requested}"
+            (folder / name).mkdir(exist_ok=True)
+            for row in rows:
+                append_jsonl(folder / name / "verdicts.jsonl", row)
+            metrics = {"judge": " | ".join(rows_by_judge), "method": requested, "mode": config.mode,
+                       **metrics_of(data.kind, rows, template), **panel_alpha(data.kind, rows),
+                       "mean_panel_used": round(sum(r["used"] for r in rows) / len(rows), 3) if rows else None}
+            write_json_atomic(folder / name / "metrics.json", metrics)
+            summary[name] = metrics
+            yield ValidationUpdate("judge_done", metrics["judge"], requested, len(rows), len(rows), folder, metrics)
     write_json_atomic(folder / "summary.json", {"finished": now_iso(), "judges": summary})
     yield ValidationUpdate("done", "", "", len(data.items), len(data.items), folder)
 

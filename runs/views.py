@@ -88,6 +88,21 @@ def timings_line(record: dict) -> str:
             f"judge {t['judge']:.1f} s · total {t['total']:.1f} s")
 
 
+def served_by_line(models: dict, record: dict) -> str:
+    """Which backend served each answer and the verdict (a served model's URL too), and every setting a backend
+    could not apply, from a run's manifest models and one record."""
+    def where(described: dict) -> str:
+        url = f" {described.get('model')} at {described['base_url']}" if described.get("base_url") else ""
+        return f"{described.get('backend', '?')}{url}"
+
+    parts = [f"A: {where(models.get('model_a') or {})}", f"B: {where(models.get('model_b') or {})}"]
+    panel = models.get("panel")
+    parts.append(f"judges: {', '.join(where(d) for d in panel)}" if panel else
+                 f"judge: {where(models.get('judge') or {})}")
+    warnings = [f"{side}: {w}" for side in ("A", "B") for w in (record["answers"][side].get("warnings") or [])]
+    return "Served by " + " · ".join(parts) + (f"  \n**Not applied:** {'; '.join(warnings)}" if warnings else "")
+
+
 def record_line(index: int, total: int, record: dict) -> str:
     """One line per finished prompt for the CLI."""
     if record["status"] == "failed":

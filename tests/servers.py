@@ -54,7 +54,7 @@ def llama_cpp_server(port: int | None = None, api_key: str | None = None, thread
 
 
 @contextmanager
-def transformers_server(port: int | None = None, log_dir: Path | None = None):
+def transformers_server(port: int | None = None, log_dir: Path | None = None, continuous_batching: bool = False):
     """`transformers serve` pinned to the embedded model's converted folder; yields (base URL, served model name)."""
     from models.embedded import EMBEDDED_MODELS, ensure_converted
 
@@ -62,6 +62,8 @@ def transformers_server(port: int | None = None, log_dir: Path | None = None):
     folder = str(ensure_converted(EMBEDDED_MODELS["smollm2-135m"]))
     cli = Path(sys.executable).with_name("transformers")
     command = [str(cli), "serve", folder, "--host", "127.0.0.1", "--port", str(port), "--device", "cpu"]
+    if continuous_batching:  # batches the requests in flight (paged attention)
+        command.append("--continuous-batching")
     with _running(command, f"http://127.0.0.1:{port}", log_dir, "transformers-serve") as url:
         yield url + "/v1", folder
 

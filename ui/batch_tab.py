@@ -7,13 +7,15 @@ import gradio as gr
 
 from basics import UserFacingError
 from models import DEFAULT_PRESET, PRESETS
+from models.endpoints import with_base_url
 from runs.config import DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODES, CompareConfig
+from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
-from ui.widgets import PRIVATE, model_picker, refreshed_pickers
+from ui.widgets import PRIVATE, base_url_box, model_picker, panel_picker, refreshed_pickers
 
 
 def stream_batch(updates, rows: list, progress):
@@ -35,7 +37,7 @@ def stream_batch(updates, rows: list, progress):
 
 
 def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
-              judge_method=DEFAULT_JUDGE_METHOD, progress=gr.Progress()):
+              judge_method=DEFAULT_JUDGE_METHOD, more_judges=None, base_url="", progress=gr.Progress()):
     """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
     try:
         items = load_prompt_set(prompt_set or DEFAULT_PROMPT_SET)
@@ -45,12 +47,17 @@ def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode
         if not chosen:
             raise UserFacingError(f"pick at least one preset ({', '.join(PRESETS)})")
         sampling = PRESETS[chosen[0]].with_(max_new_tokens=int(max_new_tokens))
-        config = CompareConfig(model_a=model_a, model_b=model_b, judge=judge, mode=mode, preset=chosen[0],
-                               sampling=sampling, more_presets=chosen[1:], judge_method=judge_method)
+        served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
+        config = CompareConfig(model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
+                               mode=mode, preset=chosen[0], sampling=sampling, more_presets=chosen[1:],
+                               judge_method=judge_method)
+        config.validate()
         label = "batch-" + Path(str(prompt_set)).stem
+        estimate = cost_line(estimate_cost(config, items), "Estimated cost (every answer at its length limit)")
     except UserFacingError as exc:
         yield gr.Markdown(visible=False), f"**Failed:** {exc}", [], gr.skip()
         raise gr.Error(str(exc)) from exc
+    yield gr.Markdown(visible=True), f"*{estimate}*", [], gr.skip()
     yield from stream_batch(run_compare(config, items, label=label), [], progress)
 
 
@@ -96,6 +103,9 @@ def batch_tab(pickers) -> None:
             models = [model_picker(picker.label, picker.value, elem_id=f"batch-{name}")
                       for picker, name in zip(pickers, ("model-a", "model-b", "judge"))]
         with gr.Row():
+            more_judges = panel_picker("batch-more-judges")
+            base_url = base_url_box("batch-base-url")
+        with gr.Row():
             presets = gr.CheckboxGroup(list(PRESETS), value=[DEFAULT_PRESET], label="Presets", elem_id="batch-presets",
                                        info="each prompt is answered once per preset")
             max_new_tokens = gr.Slider(8, 1024, value=192, step=8, label="max new tokens",
@@ -119,7 +129,8 @@ def batch_tab(pickers) -> None:
                 resume = gr.Button("Resume", size="md", scale=0, min_width=140, elem_id="batch-resume")
 
     outputs = [progress_box, status, table, resume_run]
-    run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method], outputs,
+    run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,
+                          base_url], outputs,
               api_name="batch",
               concurrency_limit=1, concurrency_id="batch", show_progress_on=[progress_box])
     resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=1,

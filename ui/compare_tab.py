@@ -11,21 +11,24 @@ from basics import UserFacingError
 from judge.rubric import Rubric
 from judge.templates import default_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
+from models.endpoints import with_base_url
 from models.settings import matching_preset
 from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODES, CompareConfig
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
+from runs.store import load_run
 from runs.views import (
     SCORE_HEADERS,
     reasons_markdown,
     score_rows,
     scores_label,
+    served_by_line,
     timings_line,
     verdict_line,
 )
 from runs.votes import VOTES_FILE, record_vote
-from ui.widgets import PRIVATE, model_picker
+from ui.widgets import PRIVATE, base_url_box, model_picker, panel_picker
 
 CUSTOM = "custom"
 VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
@@ -51,14 +54,17 @@ def template_for_mode(mode: str) -> str:
 
 
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
-            mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True):
+            mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
+            more_judges=None, base_url=""):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
     answer_a = answer_b = ""
     try:
         sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
                                     max_new_tokens=int(max_new_tokens), seed=int(seed))
+        served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
         config = CompareConfig(
-            model_a=model_a, model_b=model_b, judge=judge, mode=mode, preset=matching_preset(preset, sampling),
+            model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:], mode=mode,
+            preset=matching_preset(preset, sampling),
             sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
             template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
         )
@@ -70,9 +76,13 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
                 yield answer_a, answer_b, f"*{STAGE_TEXT[update.stage]}*", gr.skip(), gr.skip(), gr.skip(), None
             elif update.stage == "record":
                 record = update.record
+        if record["status"] == "failed":
+            raise UserFacingError(f"{record['error']} (kept as a failed record in {update.run_dir}: resume it from "
+                                  "the Batch tab)")
+        served_by = served_by_line(load_run(update.run_dir).manifest["models"], record)
         # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
         yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
-               f"{timings_line(record)}  \nSaved to `{update.run_dir}`",
+               f"{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
                {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
                 "rubric": record["rubric"]})
     except UserFacingError as exc:
@@ -106,6 +116,9 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
             model_a = model_picker("Model A", model_a_default)
             model_b = model_picker("Model B", model_b_default)
             judge = model_picker("Judge", DEFAULT_JUDGE)
+        with gr.Row():
+            more_judges = panel_picker("compare-more-judges")
+            base_url = base_url_box("compare-base-url")
         prompt = gr.Textbox(label="Instruction", lines=3, placeholder="Type an instruction or pick an example below",
                             elem_id="prompt")
         study_prompts = [item.prompt for item in load_prompt_set(DEFAULT_PROMPT_SET)]
@@ -159,7 +172,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     compare_button.click(
         compare,
         [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
-         mode, template_text, swap, judge_temperature, judge_method, judge_reasons],
+         mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=1,
     ).then(label_scores, shown_record, scores, **PRIVATE)

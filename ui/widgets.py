@@ -12,8 +12,21 @@ def model_picker(label: str, value: str, elem_id: str | None = None) -> gr.Dropd
     return gr.Dropdown(
         choices=known_model_specs(), value=value, label=label, allow_custom_value=True,
         elem_id=elem_id or "picker-" + label.lower().replace(" ", "-"),
-        info="BASE or BASE+ADAPTER: an embedded alias, hub id, local folder or .gguf file",
+        info="BASE or BASE+ADAPTER: an embedded alias, hub id, local folder or .gguf file; a served model as "
+             "openai:MODEL@http://host:8000/v1",
     )
+
+
+def panel_picker(elem_id: str) -> gr.Dropdown:
+    """More judges: with the judge picker's, a panel (majority verdict or mean scores, with their agreement)."""
+    return gr.Dropdown(choices=known_model_specs(), value=[], multiselect=True, allow_custom_value=True,
+                       label="More judges (a panel)", elem_id=elem_id,
+                       info="each judge's verdict is kept; the panel's is the majority (pairwise) or the mean score")
+
+
+def base_url_box(elem_id: str) -> gr.Textbox:
+    return gr.Textbox(value="", label="Base URL for openai:MODEL specs that name none", elem_id=elem_id,
+                      placeholder="http://127.0.0.1:8000/v1 (else $LLM_JUDGE_BASE_URL); the key: $LLM_JUDGE_API_KEY")
 
 
 def refreshed_pickers(n: int = 3) -> list[gr.Dropdown]:

@@ -10,6 +10,7 @@ from runs.config import CompareConfig
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
 from runs.store import load_run, unfinished_runs
+from runs.validation import ValidationConfig, load_validation, run_validation
 
 pytestmark = pytest.mark.model
 SHORT = dict(max_new_tokens=24, seed=3)
@@ -101,3 +102,18 @@ def test_a_server_stopped_mid_run_fails_records_visibly_and_resume_completes_the
     assert len(retried) == 3 and all(r["status"] == "ok" for r in retried)
     run = load_run(folder)
     assert [r["status"] for r in run.records] == ["ok"] * 4 and run.summary["failed"] == 0
+
+
+def test_a_panel_is_validated_against_gold_labels_beside_its_members(llama_server, tmp_path):
+    served = f"openai:{LLAMA_ALIAS}@{llama_server}"
+    config = ValidationConfig(data="prompts/validation/good_vs_broken_pairs.jsonl", judges=["smollm2-135m-gguf", served],
+                              panel=True, limit=3, out_dir=str(tmp_path), judge_cache=False)
+    *_, done = run_validation(config)
+    run = load_validation(done.folder)
+    panel = next(m for name, m in run.metrics.items() if name.startswith("panel__"))
+    assert panel["judge"] == f"smollm2-135m-gguf | {served}" and panel["n"] == 3
+    assert panel["panel_alpha_level"] == "nominal" and panel["mean_panel_used"] == 2
+    rows = run.verdicts[next(name for name in run.verdicts if name.startswith("panel__"))]
+    members = [rows_of for name, rows_of in run.verdicts.items() if not name.startswith("panel__")]
+    for position, row in enumerate(rows):
+        assert sorted(row["members"].values()) == sorted(m[position]["predicted"] for m in members)

@@ -1,0 +1,36 @@
+"""The app with served models (a real llama.cpp server on 127.0.0.1): a panel of a served and a local judge, the
+page naming who served what, and a server that cannot be reached as a clear error."""
+import json
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+from test_app_client import compare_args
+
+from servers import LLAMA_ALIAS
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def client(app_url):
+    return Client(app_url, verbose=False)
+
+
+def test_a_served_model_and_a_panel_through_the_app(client, llama_server):
+    args = compare_args(model_a=f"openai:{LLAMA_ALIAS}", judge=f"openai:{LLAMA_ALIAS}", mode="pairwise",
+                        more_judges=["smollm2-135m-gguf"], base_url=llama_server)
+    answer_a, _, verdict, _, reasons, status = client.predict(**args, api_name="/compare")
+    assert answer_a.strip()
+    assert f"A: openai {LLAMA_ALIAS} at {llama_server}" in status and "judges: openai" in status and \
+        "llamacpp" in status
+    folder = Path(status.split("Saved to `")[1].split("`")[0])
+    record = json.loads((folder / "records.jsonl").read_text())
+    assert record["model_a"] == f"openai:{LLAMA_ALIAS}@{llama_server}"  # the box's URL filled the spec in
+    assert record["panel"]["size"] == 2 and record["judge"].endswith(" | smollm2-135m-gguf")
+
+
+def test_an_unreachable_server_is_a_clear_error(client, monkeypatch):
+    monkeypatch.setenv("LLM_JUDGE_RETRIES", "0")  # the app runs in this process: it reads the variable at load
+    with pytest.raises(Exception, match="cannot reach http://127.0.0.1:9/v1 .*is the server running"):
+        client.predict(**compare_args(model_b="openai:m@http://127.0.0.1:9/v1"), api_name="/compare")
