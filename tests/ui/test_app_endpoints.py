@@ -5,9 +5,8 @@ from pathlib import Path
 
 import pytest
 from gradio_client import Client
-from test_app_client import compare_args
-
 from servers import LLAMA_ALIAS
+from test_app_client import compare_args
 
 pytestmark = pytest.mark.model
 
