@@ -4,7 +4,8 @@ Starts each server on 127.0.0.1 serving the embedded model (tests/servers.py): l
 evaluates one request at a time) and `transformers serve --continuous-batching` (which batches requests in flight).
 For each concurrency level it runs the same compare (Model A, Model B and the judge all on that server, the judge
 cache off) over the first N study prompts and reports records per minute and answer tokens per second (tokens as
-the server's usage reports them, else its stream chunks). Not a pass/fail test: the figures depend on the machine.
+the server's usage reports them, else its stream chunks), timed from the run's start (the models are loaded by a
+warm-up run first) to its last record. Not a pass/fail test: the figures depend on the machine.
 
 Usage: python benchmarks/endpoint_throughput.py [--prompts 8] [--max-new-tokens 48] [--levels 1,4,8]
        [--servers llama,transformers] [--threads 2]
@@ -34,11 +35,8 @@ def measure(spec: str, items, max_new_tokens: int, concurrency: int, out: Path) 
     config = CompareConfig(model_a=spec, model_b=spec, judge=spec, concurrency=concurrency, judge_cache=False,
                            out_dir=str(out), judge_method="parsed")
     config.sampling = config.sampling.with_(max_new_tokens=max_new_tokens, seed=1)
-    records, started = [], None
+    records, started = [], time.perf_counter()  # the models are loaded already (the warm-up), so this is run time
     for update in run_compare(config, items, label=f"throughput-{concurrency}"):
-        if update.stage == "loading":
-            continue
-        started = started or time.perf_counter()  # models are loaded (probed) before the clock starts
         if update.stage == "record":
             records.append(update.record)
     seconds = time.perf_counter() - started

@@ -18,7 +18,8 @@ METRIC_COLUMNS = [  # (metrics.json key, table header)
     ("length_balanced_agreement", "length-balanced"), ("longest_baseline", "longer-wins baseline"),
     ("kappa", "kappa"), ("position_consistency", "position consistency"), ("first_slot_share", "first-slot share"),
     ("accuracy", "accuracy"), ("f1_macro", "F1 macro"), ("pearson", "Pearson"), ("spearman", "Spearman"),
-    ("kendall", "Kendall"), ("unparsed_share", "unparsed"), ("seconds_per_item", "s / item"),
+    ("kendall", "Kendall"), ("unparsed_share", "unparsed"), ("panel_alpha", "panel α (Krippendorff)"),
+    ("mean_panel_used", "judges counted"), ("seconds_per_item", "s / item"),
 ]
 DISAGREEMENT_HEADERS = ["judge", "id", "gold", "predicted", "confidence", "prompt / text"]
 

@@ -24,7 +24,7 @@ from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
 from runs.validation import VALIDATION_MODES, ValidationConfig, run_validation
-from runs.views import record_line
+from runs.views import answer_warnings, record_line
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -169,13 +169,16 @@ def main(argv: list[str] | None = None) -> int:
                 print(cost_line(estimate_cost(config, items), "estimated cost (every answer at its length limit)"),
                       file=sys.stderr)
             updates = run_compare(config, items)
-        bar = None
+        bar, warned = None, set()
         for update in updates:
             run_dir = update.run_dir
             if bar is None and update.total > 1:
                 # prompts done, rate and time left; the bar goes to stderr so stdout stays the run folder
                 bar = tqdm(total=update.total, initial=update.index, unit="prompt", file=sys.stderr)
             if update.stage == "record":
+                for warning in answer_warnings(update.record) - warned:  # each said once, not per record
+                    warned.add(warning)
+                    print(f"note: {warning}", file=sys.stderr)
                 line = record_line(update.index, update.total, update.record)
                 if bar is not None:
                     bar.write(line, file=sys.stderr)

@@ -88,6 +88,11 @@ def timings_line(record: dict) -> str:
             f"judge {t['judge']:.1f} s · total {t['total']:.1f} s")
 
 
+def answer_warnings(record: dict) -> set[str]:
+    """Settings a backend could not apply to this record's answers, e.g. a server that refuses min_p."""
+    return {f"model {side}: {w}" for side in ("A", "B") for w in (record["answers"][side].get("warnings") or [])}
+
+
 def served_by_line(models: dict, record: dict) -> str:
     """Which backend served each answer and the verdict (a served model's URL too), and every setting a backend
     could not apply, from a run's manifest models and one record."""

@@ -15,7 +15,7 @@ from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
-from ui.widgets import PRIVATE, base_url_box, model_picker, panel_picker, refreshed_pickers
+from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker, refreshed_pickers
 
 
 def stream_batch(updates, rows: list, progress):
@@ -37,7 +37,8 @@ def stream_batch(updates, rows: list, progress):
 
 
 def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
-              judge_method=DEFAULT_JUDGE_METHOD, more_judges=None, base_url="", progress=gr.Progress()):
+              judge_method=DEFAULT_JUDGE_METHOD, more_judges=None, base_url="", judge_cache=True,
+              progress=gr.Progress()):
     """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
     try:
         items = load_prompt_set(prompt_set or DEFAULT_PROMPT_SET)
@@ -50,7 +51,7 @@ def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode
         served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
         config = CompareConfig(model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
                                mode=mode, preset=chosen[0], sampling=sampling, more_presets=chosen[1:],
-                               judge_method=judge_method)
+                               judge_method=judge_method, judge_cache=bool(judge_cache))
         config.validate()
         label = "batch-" + Path(str(prompt_set)).stem
         estimate = cost_line(estimate_cost(config, items), "Estimated cost (every answer at its length limit)")
@@ -105,6 +106,7 @@ def batch_tab(pickers) -> None:
         with gr.Row():
             more_judges = panel_picker("batch-more-judges")
             base_url = base_url_box("batch-base-url")
+            judge_cache = cache_box("batch-judge-cache")
         with gr.Row():
             presets = gr.CheckboxGroup(list(PRESETS), value=[DEFAULT_PRESET], label="Presets", elem_id="batch-presets",
                                        info="each prompt is answered once per preset")
@@ -130,7 +132,7 @@ def batch_tab(pickers) -> None:
 
     outputs = [progress_box, status, table, resume_run]
     run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,
-                          base_url], outputs,
+                          base_url, judge_cache], outputs,
               api_name="batch",
               concurrency_limit=1, concurrency_id="batch", show_progress_on=[progress_box])
     resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=1,

@@ -28,7 +28,7 @@ from runs.views import (
     verdict_line,
 )
 from runs.votes import VOTES_FILE, record_vote
-from ui.widgets import PRIVATE, base_url_box, model_picker, panel_picker
+from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker
 
 CUSTOM = "custom"
 VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
@@ -55,7 +55,7 @@ def template_for_mode(mode: str) -> str:
 
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
             mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
-            more_judges=None, base_url=""):
+            more_judges=None, base_url="", judge_cache=True):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
     answer_a = answer_b = ""
     try:
@@ -64,6 +64,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
         served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
         config = CompareConfig(
             model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:], mode=mode,
+            judge_cache=bool(judge_cache),
             preset=matching_preset(preset, sampling),
             sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
             template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
@@ -148,6 +149,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                                              "auto: probabilities where the judge's backend can")
                 judge_reasons = gr.Checkbox(value=True, label="Ask the judge for reasons (probabilities method; "
                                                               "asked after the scores are fixed)")
+                judge_cache = cache_box("compare-judge-cache")
             template_text = gr.Code(template_for_mode("single"), language="yaml", label="Judge template (editable)",
                                     lines=14)
         compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
@@ -172,7 +174,8 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     compare_button.click(
         compare,
         [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
-         mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url],
+         mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
+         judge_cache],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=1,
     ).then(label_scores, shown_record, scores, **PRIVATE)

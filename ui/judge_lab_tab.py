@@ -73,11 +73,11 @@ def views(folder: str):
             calibration_figure(run), disagreement_rows(run))
 
 
-def run_lab(data, mode, template_text, judges, methods, limit, progress=gr.Progress()):
+def run_lab(data, mode, template_text, judges, methods, limit, panel=False, progress=gr.Progress()):
     """Validate every judge with every method on the labelled file; the tables fill in as each judge finishes."""
     try:
         config = ValidationConfig(data=data or "", judges=list(judges or []), methods=list(methods or []),
-                                  mode=mode, template_text=template_text, limit=int(limit or 0))
+                                  mode=mode, template_text=template_text, limit=int(limit or 0), panel=bool(panel))
         folder = None
         for update in run_validation(config):
             folder = str(update.folder)
@@ -127,6 +127,8 @@ def judge_lab_tab() -> None:
             methods = gr.CheckboxGroup(list(METHODS), value=[PROBABILITIES], label="Methods", elem_id="lab-methods")
             limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="lab-limit",
                               info="first N rows (0 = all)")
+            panel = gr.Checkbox(value=False, label="Also as one panel", elem_id="lab-panel",
+                                info="the judges' majority verdict (mean score), with Krippendorff's alpha")
         with gr.Accordion("Judge template", open=False, elem_id="lab-template-settings"):
             template_pick = gr.Dropdown(choices=template_names(), value="judge_pairwise", label="Template",
                                         elem_id="lab-template")
@@ -157,7 +159,7 @@ def judge_lab_tab() -> None:
     mode.change(template_for, mode, [template_pick, template_text], **PRIVATE)
     template_pick.input(show_template, template_pick, template_text, **PRIVATE)
     save_button.click(save, [template_text, save_name], [save_status, template_pick], **PRIVATE)
-    run.click(run_lab, [data, mode, template_text, judges, methods, limit],
+    run.click(run_lab, [data, mode, template_text, judges, methods, limit, panel],
               [status, table, confusion, lengths, calibration, disagreements, folder], api_name="validate",
               concurrency_limit=1, concurrency_id="validate")
     for button, kind in ((csv_button, "csv"), (json_button, "json")):

@@ -33,3 +33,8 @@ def refreshed_pickers(n: int = 3) -> list[gr.Dropdown]:
     """New adapters (e.g. just trained) appear in the pickers."""
     choices = known_model_specs()
     return [gr.Dropdown(choices=choices) for _ in range(n)]
+
+
+def cache_box(elem_id: str) -> gr.Checkbox:
+    return gr.Checkbox(value=True, label="Reuse identical judge calls (on-disk cache)", elem_id=elem_id,
+                       info="same judge, template, inputs and settings: answered from the cache, at no cost")

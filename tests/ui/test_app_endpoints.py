@@ -33,3 +33,18 @@ def test_an_unreachable_server_is_a_clear_error(client, monkeypatch):
     monkeypatch.setenv("LLM_JUDGE_RETRIES", "0")  # the app runs in this process: it reads the variable at load
     with pytest.raises(Exception, match="cannot reach http://127.0.0.1:9/v1 .*is the server running"):
         client.predict(**compare_args(model_b="openai:m@http://127.0.0.1:9/v1"), api_name="/compare")
+
+
+def test_the_judge_lab_validates_a_panel_of_a_served_and_a_local_judge(client, llama_server):
+    served = f"openai:{LLAMA_ALIAS}@{llama_server}"
+    result = client.predict(data="prompts/validation/good_vs_broken_pairs.jsonl", mode="pairwise", template_text="",
+                            judges=[served, "smollm2-135m-gguf"], methods=["probabilities"], limit=2, panel=True,
+                            api_name="/validate")
+    status, table = result[0], result[1]
+    assert "Finished" in status
+    rows = {row[0]: row for row in table["value"]["data"]}
+    headers = table["value"]["headers"]
+    assert served in rows and "smollm2-135m-gguf" in rows
+    panel = rows[f"{served} | smollm2-135m-gguf"]
+    assert panel[headers.index("judges counted")] == "2.000"  # both judges' verdicts counted on every row
+    assert "panel α (Krippendorff)" in headers
