@@ -48,13 +48,22 @@ def combine_panel(members: list[PanelMember], mode: str) -> PanelVerdict:
     totals = {side: None if scores[side] is None else round(sum(scores[side].values()), 4) for side in ("A", "B")}
     votes = dict(Counter(m.winner for m in counted))
     if mode == "pairwise":
-        top = max(votes.values())
-        leaders = [verdict for verdict, n in votes.items() if n == top]
-        winner = leaders[0] if len(leaders) == 1 else "tie"  # an even split is a tie, never the first judge's call
+        winner = majority([m.winner for m in counted], even_split="tie")
     else:
         a, b = totals["A"], totals["B"]
         winner = None if a is None or b is None else "A" if a > b else "B" if b > a else "tie"
     return PanelVerdict(OK, winner, scores, totals, len(members), len(counted), votes)
+
+
+def majority(verdicts: list, even_split=None):
+    """The verdict most members gave; `even_split` when two or more share the top count (never the first member's
+    call); None when there are none."""
+    if not verdicts:
+        return None
+    counts = Counter(verdicts)
+    top = max(counts.values())
+    leaders = [verdict for verdict, n in counts.items() if n == top]
+    return leaders[0] if len(leaders) == 1 else even_split
 
 
 def _mean_scores(per_judge: list[dict]) -> dict | None:

@@ -3,9 +3,8 @@ the majority of the members' verdicts (pairs, classes) or the mean of their tota
 verdict leaving the panel for that row, and Krippendorff's alpha between the members."""
 from __future__ import annotations
 
-from collections import Counter
-
 from analysis.panel_agreement import krippendorff_alpha
+from judge.panel import majority
 
 PANEL_NAME = "panel"
 
@@ -29,16 +28,9 @@ def panel_rows(kind: str, rows_by_judge: dict[str, list[dict]]) -> list[dict]:
 
 
 def _combine(kind: str, verdicts: list):
-    if not verdicts:
-        return None
     if kind == "scores":
-        return round(sum(verdicts) / len(verdicts), 4)
-    counts = Counter(verdicts)
-    top = max(counts.values())
-    leaders = [v for v, n in counts.items() if n == top]
-    if len(leaders) == 1:
-        return leaders[0]
-    return "tie" if kind == "pairs" else None  # an even split: a tie between answers, no class at all
+        return round(sum(verdicts) / len(verdicts), 4) if verdicts else None
+    return majority(verdicts, even_split="tie" if kind == "pairs" else None)  # an evenly split class: no class
 
 
 def panel_alpha(kind: str, rows: list[dict]) -> dict:
