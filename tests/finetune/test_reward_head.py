@@ -1,0 +1,46 @@
+"""The reward head (finetune/reward_head.py): Bradley-Terry fitting, swap symmetry, saving, and features from the
+real embedded model."""
+import numpy as np
+import pytest
+
+from finetune.reward_head import FeatureCache, RewardHead, answer_features, fit_pair_weights
+
+
+def test_fit_recovers_the_preferred_direction_and_is_swap_symmetric():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=6)
+    x = rng.normal(size=(400, 6))
+    y = rng.normal(size=(400, 6))
+    better = np.where(((x - y) @ truth > 0)[:, None], x, y)
+    worse = np.where(((x - y) @ truth > 0)[:, None], y, x)
+    weights = fit_pair_weights(better, worse)
+    assert np.corrcoef(weights, truth)[0, 1] > 0.9
+    head = RewardHead({"overall": weights})
+    a, b = head.scores(better)["overall"], head.scores(worse)["overall"]
+    assert (a > b).mean() > 0.9  # held-in pairs mostly ranked right
+    assert np.all((a > b) == ~(b >= a))  # swapping the answers flips every verdict: no position preference
+
+
+def test_scores_lie_on_the_scale_and_a_head_survives_saving(tmp_path):
+    head = RewardHead({"relevance": np.array([1.0, -2.0]), "coherence": np.array([0.5, 0.5])}, meta={"base": "x"})
+    scores = head.scores(np.array([[100.0, 0.0], [0.0, 100.0], [0.0, 0.0]]))
+    assert scores["relevance"] == pytest.approx([4.0, 1.0, 2.5])
+    loaded = RewardHead.load(head.save(tmp_path / "head"))
+    assert loaded.meta["base"] == "x" and loaded.meta["kind"] == "reward_head" and loaded.scale == (1, 4)
+    assert all(np.array_equal(loaded.weights[c], head.weights[c]) for c in head.weights)
+
+
+@pytest.mark.model
+def test_features_of_the_embedded_model_tell_answers_apart_and_are_cached(tmp_path):
+    from models import load_model
+
+    backend = load_model("smollm2-135m")
+    answers = ["Paris is the capital of France.", "Bananas are yellow.", "Paris is the capital of France."]
+    feats = answer_features(backend, "What is the capital of France?", answers, batch_size=2)
+    assert feats.shape == (3, 2 * backend.model.config.hidden_size)
+    assert np.allclose(feats[0], feats[2], atol=1e-4) and not np.allclose(feats[0], feats[1], atol=1e-2)
+    alone = answer_features(backend, "What is the capital of France?", answers[1:2])  # padding changes nothing
+    assert np.allclose(alone[0], feats[1], atol=1e-3)
+    cache = FeatureCache(tmp_path, "smollm2-135m")
+    first = cache.features(backend, "Q?", answers[:2])
+    assert len(list(tmp_path.glob("*.npy"))) == 2 and np.array_equal(cache.features(backend, "Q?", answers[:2]), first)
