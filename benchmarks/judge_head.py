@@ -89,6 +89,8 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=0, help="only the first N human pairs (a quick check)")
     args = parser.parse_args()
     rows = [json.loads(line) for line in open(args.data, encoding="utf-8")][: args.rows or None]
+    for row in rows:  # a few PandaLM answers are the JSON literal true: the text an annotator saw was "True"
+        row["answer_a"], row["answer_b"] = str(row["answer_a"]), str(row["answer_b"])
     train = [r for r in rows if not held_out(r["prompt"])]
     test = [r for r in rows if held_out(r["prompt"])]
     general = [json.loads(line) for line in open(ROOT / "prompts" / "general.jsonl", encoding="utf-8")]

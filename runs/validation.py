@@ -105,7 +105,8 @@ def _item(row: dict, kind: str, where: str, default_id: str) -> LabelledItem:
     if kind == "pairs":
         label = str(row.get("label") or "").strip()
         label = "tie" if label.lower() == "tie" else label.upper()
-        if label not in ("A", "B", "tie") or not row.get("answer_a") or not row.get("answer_b"):
+        # An empty answer is a real answer (a model that said nothing) and must be judged, so only absence is refused.
+        if label not in ("A", "B", "tie") or row.get("answer_a") is None or row.get("answer_b") is None:
             raise LabelledDataError(f"{where}: a pair needs answer_a, answer_b and a label A, B or tie")
         item.answer_a, item.answer_b, item.gold = str(row["answer_a"]), str(row["answer_b"]), label
     elif kind == "scores":

@@ -69,6 +69,16 @@ def test_bad_labelled_files_name_the_line_and_the_fix(tmp_path, rows, expected):
         load_labelled(write_jsonl(tmp_path / "bad.jsonl", rows))
 
 
+def test_an_empty_or_non_text_answer_is_judged_not_refused(tmp_path):
+    """Real pair files hold models that answered nothing, and answers stored as JSON literals (PandaLM has `true`)."""
+    rows = [{"prompt": "p", "answer_a": "", "answer_b": "y", "label": "B"},
+            {"prompt": "q", "answer_a": True, "answer_b": "no", "label": "A"}]
+    items = load_labelled(write_jsonl(tmp_path / "pairs.jsonl", rows)).items
+    assert [(i.answer_a, i.answer_b) for i in items] == [("", "y"), ("True", "no")]
+    with pytest.raises(LabelledDataError, match="a pair needs answer_a"):
+        load_labelled(write_jsonl(tmp_path / "missing.jsonl", [{"prompt": "p", "answer_a": "x", "label": "A"}]))
+
+
 def test_a_judge_that_always_says_a_scores_its_known_metrics(tmp_path):
     """12 pairs, 6 with gold A: an always-[[A]] judge agrees on the 6 in the AB order and picks the first slot in
     every order, so each pair's two orders disagree: position consistency 0, first-slot share 1."""
