@@ -4,8 +4,8 @@ good-vs-degraded pairs, split by prompt, against the "longer answer wins" baseli
 Data: PandaLM's human-labelled pairs (../shared/data/pandalm_human_pairs.jsonl, Apache-2.0; not in the repo), split
 by prompt into train (4/5) and held-out (1/5); degraded pairs (finetune/degradations.py) made from the train part's
 preferred answers for training, and from the held-out part's and prompts/general.jsonl's references for measuring
-(prompts the head never saw). Heads (finetune/reward_head.py): relevance, coherence, completeness, each fit on the
-human pairs plus the degradations that hurt it; a verdict is the higher total.
+(prompts the head never saw). Heads (models/reward_head.py, fit by finetune/head_training.py): relevance, coherence,
+completeness, each fit on the human pairs plus the degradations that hurt it; a verdict is the higher total.
 
 Reports held-out agreement with people (ties count 1/2) with a bootstrap interval, the longer-answer baseline on the
 same rows, agreement on the held-out degraded pairs per kind, whether each kind's criterion head prefers the good
@@ -29,9 +29,10 @@ import numpy as np  # noqa: E402
 
 from analysis.judge_metrics import PairOutcome, pairwise_metrics  # noqa: E402
 from finetune.degradations import CRITERION_OF, degraded_pairs  # noqa: E402
-from finetune.reward_head import FeatureCache, RewardHead, fit_pair_weights  # noqa: E402
+from finetune.head_training import fit_pair_weights  # noqa: E402
 from models import load_model  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, converted_folder  # noqa: E402
+from models.reward_head import FeatureCache, RewardHead  # noqa: E402
 
 CRITERIA = ("relevance", "coherence", "completeness")
 BASE = "smollm2-135m"
@@ -76,9 +77,16 @@ def verdicts(head: RewardHead, feats: tuple[np.ndarray, np.ndarray]) -> list[str
 
 
 def agreement(rows, predicted) -> dict:
+    """Agreement with the labels (ties 1/2) and its interval; the longer-answer baseline on the same rows; and both
+    on the length-balanced subset (where the longer answer wins half the time)."""
     metrics = pairwise_metrics([PairOutcome(gold=r["label"], predicted=p, len_a=len(r["answer_a"]),
                                             len_b=len(r["answer_b"])) for r, p in zip(rows, predicted)])
-    return {k: metrics.get(k) for k in ("n", "agreement", "agreement_ci", "longest_baseline")}
+    longer = pairwise_metrics([PairOutcome(gold=r["label"], predicted="A" if len(r["answer_a"]) > len(r["answer_b"])
+                                           else "B", len_a=len(r["answer_a"]), len_b=len(r["answer_b"]))
+                               for r in rows])
+    return {**{k: metrics.get(k) for k in ("n", "agreement", "agreement_ci", "length_balanced_agreement",
+                                           "length_balanced_n")},
+            "longer_wins_same_rows": longer["agreement"], "longer_wins_ci": longer["agreement_ci"]}
 
 
 def main() -> int:

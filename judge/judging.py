@@ -15,8 +15,8 @@ from models.backend import Backend
 from models.settings import SamplingSettings
 
 OK, UNPARSED = "ok", "unparsed"
-PARSED, PROBABILITIES = "parsed", "probabilities"
-METHODS = (PARSED, PROBABILITIES)
+PARSED, PROBABILITIES, HEAD = "parsed", "probabilities", "head"
+METHODS = (PARSED, PROBABILITIES)  # what a generative judge can be asked for; a scoring judge always uses HEAD
 REASONS_REQUEST = ("These are your grades:\n{grades}\nIn one or two sentences, give the reasons for them. "
                    "Reply with the reasons only.")
 RETRY_MESSAGE = (
@@ -124,7 +124,7 @@ def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], objec
 
 
 def check_method(method: str) -> str:
-    if method not in METHODS:
+    if method not in (*METHODS, HEAD):
         raise UserFacingError(f"judge method must be one of {', '.join(METHODS)}, got {method!r}")
     return method
 
@@ -155,6 +155,11 @@ def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: s
                  settings: SamplingSettings, reference: str = "", constrain: bool = True,
                  method: str = PARSED, reasons: bool = False) -> SingleJudgement:
     """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too."""
+    if judge.capabilities.answer_scores:
+        (scores,), call = head_scores(judge, template, prompt, [answer])
+        if scores is None:
+            return SingleJudgement(UNPARSED, None, None, "", call, method=HEAD)
+        return SingleJudgement(OK, scores, round(sum(scores.values()), 4), "", call, method=HEAD)
     messages = template.render(prompt=prompt, answer=answer, reference=reference)
     if check_method(method) == PROBABILITIES:
         reading, call = read_judge(judge, messages, template.output_format, settings)
@@ -183,6 +188,14 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
     parsed: a verdict that flips with the order becomes an inconsistent tie. probabilities: P(A), P(B), P(tie) are
     averaged over the orders, so a position preference cancels out instead of forcing a tie.
     """
+    if judge.capabilities.answer_scores:
+        # Two scores, each of one answer alone: the verdict cannot depend on the order, so there is nothing to swap.
+        (scores_a, scores_b), _ = head_scores(judge, template, prompt, [answer_a, answer_b])
+        if scores_a is None:
+            return PairwiseVerdict(UNPARSED, None, None, None, None, [], method=HEAD)
+        total_a, total_b = sum(scores_a.values()), sum(scores_b.values())
+        winner = "A" if total_a > total_b else "B" if total_b > total_a else "tie"
+        return PairwiseVerdict(OK, winner, True if swap else None, scores_a, scores_b, [], method=HEAD)
     passes = [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else [])
     orders = []
     for order, first, second in passes:
@@ -198,6 +211,22 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
         )
         orders.append(_to_original_labels(order, parsed, call))
     return combine_weighted_orders(orders) if method == PROBABILITIES else combine_orders(orders)
+
+
+def head_scores(judge: Backend, template: JudgeTemplate, prompt: str, answers: list[str]
+                ) -> tuple[list[dict | None], JudgeCall]:
+    """A scoring judge's scores of each answer on the template's criteria; None each (and the call's error) where
+    the judge does not score the template's criteria on its scale."""
+    started = time.perf_counter()
+    missing = [c for c in template.criteria if c not in judge.criteria]
+    if missing or tuple(judge.head.scale) != tuple(template.scale):
+        error = (f"{judge.spec.text} scores {', '.join(judge.criteria)} on {judge.head.scale[0]}-"
+                 f"{judge.head.scale[1]}; template {template.name!r} asks for {', '.join(template.criteria)} on "
+                 f"{template.scale[0]}-{template.scale[1]}: use a template with the judge's criteria and scale")
+        return [None] * len(answers), JudgeCall(UNPARSED, error=error)
+    scored = judge.answer_scores(prompt, answers)
+    call = JudgeCall(OK, seconds=time.perf_counter() - started)
+    return [{c: s[c] for c in template.criteria} for s in scored], call
 
 
 FLIP = {"A": "B", "B": "A", "tie": "tie"}

@@ -30,6 +30,7 @@ class Capabilities:
     # returns each generated token's most probable alternatives with a reply (served models): a judge's probabilities
     # are read from its own reply instead of by teacher forcing (judge/weighted.py)
     reply_probabilities: bool = False
+    answer_scores: bool = False  # a scoring judge: scores answers per criterion directly, writes nothing
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -19,10 +19,11 @@ BACKENDS: dict[str, str] = {
     "llamacpp": "models.backends.llamacpp:load_llamacpp_backend",
     "scripted": "models.backends.scripted:load_scripted_backend",
     "openai": "models.backends.openai_compat:load_openai_backend",
+    "head": "models.backends.head:load_head_backend",
 }
 
 _LOADED: dict[str, Backend] = {}
-_LOAD_LOCK = threading.Lock()
+_LOAD_LOCK = threading.RLock()  # re-entrant: a scoring judge loads its base model while it loads
 
 
 def backend_factory(name: str) -> Callable[[ModelSpec], Backend]:

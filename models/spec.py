@@ -4,6 +4,7 @@ BASE is an embedded alias (`smollm2-135m`, or `smollm2-135m-gguf` for llama.cpp)
 (`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
 relative, or a name under the adapters folder), a hub id, or for llama.cpp bases a GGUF LoRA file.
 `scripted:...` names the scripted backend (given replies, no weights: see models/backends/scripted.py).
+`head:FOLDER` names a scoring judge (a reward head on its base model: see models/backends/head.py).
 `openai:MODEL` or `openai:MODEL@BASE_URL` names a model served over the OpenAI chat-completions protocol (vLLM, TGI,
 SGLang, Ollama, llama.cpp's server, Inference Providers, a hosted API: see models/endpoints.py); without `@BASE_URL`
 the base URL comes from $LLM_JUDGE_BASE_URL. The canonical text always carries the URL, never a key.
@@ -23,13 +24,14 @@ from models.errors import ModelSpecError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 SCRIPTED_PREFIX = "scripted:"
+HEAD_PREFIX = "head:"
 
-BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "scripted", "endpoint"]
+BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "scripted", "endpoint", "head"]
 AdapterKind = Literal["local", "hub", "gguf-lora"]
 # Which registered backend (models/registry.py) serves each kind of base.
 BACKEND_OF_BASE: dict[str, str] = {"embedded": "transformers", "local": "transformers", "hub": "transformers",
                                    "embedded-gguf": "llamacpp", "gguf": "llamacpp", "scripted": "scripted",
-                                   "endpoint": "openai"}
+                                   "endpoint": "openai", "head": "head"}
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,13 @@ def parse_model_spec(text: str) -> ModelSpec:
         raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
     if raw.startswith(SCRIPTED_PREFIX):  # its replies may hold any character, '+' included: no adapter part
         return ModelSpec(text=raw, base=raw, base_kind="scripted")
+    if raw.startswith(HEAD_PREFIX):  # a scoring judge: a reward head on its base model's features
+        folder = Path(raw[len(HEAD_PREFIX):]).expanduser()
+        if not (folder / "meta.json").is_file():
+            raise ModelSpecError(f"{raw!r} names no scoring judge: give head:FOLDER, a folder with head.npz and "
+                                 "meta.json (python -m judge distill writes one)")
+        text = HEAD_PREFIX + str(folder.resolve())
+        return ModelSpec(text=text, base=text, base_kind="head")
     if raw.startswith(ENDPOINT_PREFIX):  # served models take no local adapter: serve the merged model instead
         text = endpoint_spec_text(raw)
         return ModelSpec(text=text, base=text, base_kind="endpoint")

@@ -6,7 +6,7 @@ from dataclasses import fields as dataclass_fields
 
 from basics import adapters_dir, results_dir
 from finetune.config import DEMO_STEPS
-from judge.judging import METHODS, PARSED, PROBABILITIES
+from judge.judging import HEAD, METHODS, PARSED, PROBABILITIES
 from judge.templates import JudgeTemplate, TemplateError, default_template, load_template, parse_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, parse_model_spec
 from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
@@ -121,7 +121,10 @@ class CompareConfig:
 
 
 def resolve_method(method: str, judge) -> str:
-    """The method a judge backend will use: 'auto' reads probabilities where the backend declares it can."""
+    """The method a judge backend will use: 'auto' reads probabilities where the backend declares it can; a scoring
+    judge has one way only (its head)."""
+    if judge.capabilities.answer_scores:
+        return HEAD
     if method != "auto":
         return method
     readable = judge.capabilities.token_probabilities or judge.capabilities.reply_probabilities

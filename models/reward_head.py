@@ -1,4 +1,5 @@
-"""A scoring judge: a linear reward head on a frozen base model's features, trained on preference pairs.
+"""A scoring judge: a linear reward head on a frozen base model's features, trained on preference pairs
+(finetune/head_training.py fits it; models/backends/head.py serves it as a judge).
 
 Features of an answer: the base model's last hidden layer for the chat-templated (prompt, answer), averaged over the
 answer's tokens, and at its last token. A head per criterion scores an answer w . features; it is fit as
@@ -93,16 +94,3 @@ class RewardHead:
         with np.load(folder / HEAD_FILE) as stored:
             weights = {c: stored[c] for c in meta["criteria"]}
         return cls(weights, tuple(meta["scale"]), meta)
-
-
-def fit_pair_weights(better: np.ndarray, worse: np.ndarray, strength: float = 1.0) -> np.ndarray:
-    """Bradley-Terry weights from paired features (row i of `better` beat row i of `worse`): logistic regression
-    on the differences, both signs, no intercept; `strength` is the inverse L2 penalty (sklearn's C)."""
-    from sklearn.linear_model import LogisticRegression
-
-    differences = better - worse
-    x = np.concatenate([differences, -differences])
-    y = np.concatenate([np.ones(len(differences)), np.zeros(len(differences))])
-    scale = np.abs(x).mean(axis=0) + 1e-6  # features differ in range: fit on comparable columns, then undo
-    model = LogisticRegression(C=strength, fit_intercept=False, max_iter=2000).fit(x / scale, y)
-    return model.coef_[0] / scale

@@ -1,9 +1,10 @@
-"""The reward head (finetune/reward_head.py): Bradley-Terry fitting, swap symmetry, saving, and features from the
-real embedded model."""
+"""The reward head (models/reward_head.py, fit by finetune/head_training.py): Bradley-Terry fitting, swap symmetry,
+saving, and features from the real embedded model."""
 import numpy as np
 import pytest
 
-from finetune.reward_head import FeatureCache, RewardHead, answer_features, fit_pair_weights
+from finetune.head_training import fit_pair_weights
+from models.reward_head import FeatureCache, RewardHead, answer_features
 
 
 def test_fit_recovers_the_preferred_direction_and_is_swap_symmetric():

@@ -1,0 +1,65 @@
+"""A scoring judge as a backend: a reward head (models/reward_head.py) on its base model's frozen features.
+
+It scores answers; it cannot write them. Judging asks it for `answer_scores` (judge/judging.py), and a pairwise
+verdict from two scores is the same whichever answer is shown first. Spec: `head:FOLDER` (a folder holding
+head.npz and meta.json).
+"""
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+from models.backend import Backend, Capabilities, Message
+from models.errors import ModelLoadError
+from models.reward_head import META_FILE, RewardHead, answer_features
+from models.settings import SamplingSettings
+from models.spec import HEAD_PREFIX, ModelSpec
+
+
+@dataclass
+class HeadBackend(Backend):
+    base: Any = None  # the base model's loaded TransformersBackend
+    head: RewardHead | None = None
+    name: str = "head"
+
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=False, answer_scores=True)
+
+    def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+        raise ModelLoadError(f"{self.spec.text} is a scoring judge: it scores answers and cannot write them; use it "
+                             "as a judge, and a generative model as Model A or B")
+
+    def count_tokens(self, text: str) -> int:
+        return self.base.count_tokens(text)
+
+    @property
+    def criteria(self) -> tuple[str, ...]:
+        return tuple(self.head.weights)
+
+    def answer_scores(self, prompt: str, answers: list[str]) -> list[dict[str, float]]:
+        """Each answer's score per criterion, on the head's scale."""
+        with self.base.lock:
+            features = answer_features(self.base, prompt, answers)
+        scores = self.head.scores(features)
+        return [{c: round(float(scores[c][i]), 4) for c in self.criteria} for i in range(len(answers))]
+
+    def describe(self) -> dict:
+        return {**super().describe(), "base": self.head.meta.get("base"), "criteria": list(self.criteria)}
+
+
+def load_head_backend(spec: ModelSpec) -> HeadBackend:
+    from models.registry import load_model
+
+    folder = Path(spec.base[len(HEAD_PREFIX):])
+    started = time.perf_counter()
+    try:
+        head = RewardHead.load(folder)
+    except (OSError, KeyError, ValueError) as exc:
+        raise ModelLoadError(f"cannot read the scoring judge in {folder} ({exc}): it needs head.npz and {META_FILE}, "
+                             "as finetune/head_training.py writes them") from exc
+    base = load_model(head.meta.get("base") or "smollm2-135m")
+    if base.name != "transformers":
+        raise ModelLoadError(f"the scoring judge in {folder} needs a transformers base, not {base.spec.text}")
+    return HeadBackend(spec=spec, base=base, head=head, load_seconds=time.perf_counter() - started)
