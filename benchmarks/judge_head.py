@@ -29,12 +29,11 @@ import numpy as np  # noqa: E402
 
 from analysis.judge_metrics import PairOutcome, pairwise_metrics  # noqa: E402
 from finetune.degradations import CRITERION_OF, degraded_pairs  # noqa: E402
-from finetune.head_training import fit_pair_weights  # noqa: E402
+from finetune.head_training import CRITERIA, fit_criterion_heads  # noqa: E402
 from models import load_model  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, converted_folder  # noqa: E402
 from models.reward_head import FeatureCache, RewardHead  # noqa: E402
 
-CRITERIA = ("relevance", "coherence", "completeness")
 BASE = "smollm2-135m"
 
 
@@ -55,20 +54,9 @@ def pair_features(cache, backend, rows: list[dict]) -> tuple[np.ndarray, np.ndar
     return np.stack(a), np.stack(b)
 
 
-def fit_heads(human, human_feats, degraded, degraded_feats, limit: int | None = None) -> RewardHead:
+def fit_heads(human, human_feats, degraded, degraded_feats) -> RewardHead:
     """A head per criterion: human pairs plus the degraded pairs whose degradation hurts that criterion."""
-    weights = {}
-    for criterion in CRITERIA:
-        better, worse = [], []
-        for rows, (fa, fb) in ((human, human_feats), (degraded, degraded_feats)):
-            for i, row in enumerate(rows[:limit] if limit else rows):
-                if row["label"] not in ("A", "B") or row.get("criterion") not in (None, criterion, "all"):
-                    continue
-                good, bad = (fa[i], fb[i]) if row["label"] == "A" else (fb[i], fa[i])
-                better.append(good)
-                worse.append(bad)
-        weights[criterion] = fit_pair_weights(np.stack(better), np.stack(worse), strength=0.5)
-    return RewardHead(weights)
+    return fit_criterion_heads([(human, human_feats), (degraded, degraded_feats)])
 
 
 def verdicts(head: RewardHead, feats: tuple[np.ndarray, np.ndarray]) -> list[str]:

@@ -235,6 +235,14 @@ def adapter_name(folder: str | Path) -> str:
         return str(folder)
 
 
+def registered_heads() -> list[str]:
+    """`head:FOLDER` specs of the scoring judges registered under the adapters folder's judges/ (by distillation)."""
+    root = adapters_dir() / "judges"
+    return [HEAD_PREFIX + str(p.parent) for p in sorted(root.glob("*/meta.json"))] if root.is_dir() else []
+
+
 def known_model_specs() -> list[str]:
-    """Spec strings to offer in pickers: embedded models, their llama.cpp twins, and local adapters on their base."""
-    return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *map(adapter_spec, list_local_adapters())]
+    """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base, and
+    registered scoring judges."""
+    return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *map(adapter_spec, list_local_adapters()),
+            *registered_heads()]

@@ -21,6 +21,7 @@ from runs.config import (
     CompareConfig,
 )
 from runs.costs import cost_line, estimate_cost
+from runs.distill import GOLD, DistillConfig, registered_judges_dir, run_distill
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
 from runs.validation import VALIDATION_MODES, ValidationConfig, run_validation
@@ -66,7 +67,49 @@ def make_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="folder in which the run folder is made (default: $LLM_JUDGE_RESULTS or results/)")
     c.add_argument("--limit", type=int, help="only the first N prompts of the set")
     add_validate_parser(commands)
+    add_distill_parser(commands)
     return parser
+
+
+def add_distill_parser(commands) -> None:
+    d = commands.add_parser("distill", help="train a scoring judge on a teacher's labels, measure it, register it",
+                            description=DISTILL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("--data", required=True, help="labelled pairs JSONL (prompt, answer_a, answer_b, label)")
+    d.add_argument("--name", default="student", help="the student's name (its folder under adapters/judges/)")
+    d.add_argument("--teacher", default=GOLD, help="'gold' (the file's labels, default) or a judge spec")
+    d.add_argument("--baseline", default="smollm2-135m-gguf", help="an untrained judge to measure beside the "
+                                                                    "student, or 'none'")
+    d.add_argument("--held-out", type=float, default=0.2, help="share of prompts held out for measuring")
+    d.add_argument("--no-degrade", action="store_true", help="train on the labelled pairs only")
+    d.add_argument("--limit", type=int, default=0, help="only the first N pairs")
+    d.add_argument("--out", help="where the student's folder is made (default: adapters/judges)")
+
+
+DISTILL_HELP = """Distil a teacher's verdicts into a scoring judge (a reward head on the embedded model).
+
+The pairs are split by prompt; the student trains on the train part (plus degraded pairs of its preferred answers)
+and is measured with the baseline against the teacher on the held-out part. The student's folder holds head.npz,
+meta.json and report.json; use it as the judge spec head:FOLDER (the pickers list it)."""
+
+
+def distill_main(args: argparse.Namespace) -> int:
+    config = DistillConfig(data=args.data, name=args.name, teacher=args.teacher, held_out=args.held_out,
+                           baseline=None if args.baseline == "none" else args.baseline, degrade=not args.no_degrade,
+                           limit=args.limit, out_dir=args.out or str(registered_judges_dir()))
+    folder = None
+    for update in run_distill(config):
+        folder = update.folder
+        print(update.message, file=sys.stderr, flush=True)
+        if update.stage == "done":
+            for role in ("baseline", "student"):
+                if role in update.report:
+                    found = update.report[role]
+                    low, high = found["agreement_ci"] or (None, None)
+                    print(f"{role}: agreement {found['agreement']:.3f} [{low:.2f}-{high:.2f}] on {found['n']} "
+                          f"held-out pairs (longer answer wins: {found['longer_wins_same_rows']:.3f})",
+                          file=sys.stderr)
+    print(folder)
+    return 0
 
 
 def add_validate_parser(commands) -> None:
@@ -159,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "validate":
             return validate_main(args)
+        if args.command == "distill":
+            return distill_main(args)
         if args.resume:
             updates = resume_compare(args.resume)
         else:
