@@ -58,9 +58,10 @@ def shuffled(answer: str, rng: random.Random) -> str | None:
 def contradictory(answer: str, rng: random.Random) -> str | None:
     """A sentence followed by its own denial."""
     parts = sentences(answer)
-    if len(parts) < 2:
+    claims = [i for i, part in enumerate(parts) if part.rstrip(".!?").strip()]  # not a lone "..." or "!"
+    if len(parts) < 2 or not claims:
         return None
-    index = rng.randrange(len(parts))
+    index = rng.choice(claims)
     claim = parts[index].rstrip(".!?")
     denial = f"Actually, that is wrong: it is not true that {claim[0].lower() + claim[1:]}."
     return " ".join([*parts[: index + 1], denial, *parts[index + 1:]])

@@ -37,6 +37,8 @@ def test_contradictory_adds_a_denial_of_one_sentence():
     added = [s for s in sentences(result) if s not in sentences(GOOD)]
     assert len(added) == 1 and added[0].startswith("Actually, that is wrong: it is not true that")
     assert all(s in result for s in sentences(GOOD))
+    assert contradictory("Wait... ! Go on.", random.Random(0)).count("it is not true that") == 1  # lone marks
+    assert contradictory("! ?", random.Random(0)) is None
 
 
 def test_truncated_and_dropped_parts_lose_content():
