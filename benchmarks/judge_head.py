@@ -2,10 +2,11 @@
 good-vs-degraded pairs, split by prompt, against the "longer answer wins" baseline.
 
 Data: PandaLM's human-labelled pairs (../shared/data/pandalm_human_pairs.jsonl, Apache-2.0; not in the repo), split
-by prompt into train (4/5) and held-out (1/5); degraded pairs (finetune/degradations.py) made from the train part's
-preferred answers for training, and from the held-out part's and prompts/general.jsonl's references for measuring
-(prompts the head never saw). Heads (models/reward_head.py, fit by finetune/head_training.py): relevance, coherence,
-completeness, each fit on the human pairs plus the degradations that hurt it; a verdict is the higher total.
+by prompt into train (4/5) and held-out (1/5) as `python -m judge distill` splits them; degraded pairs
+(finetune/degradations.py) made from the train part's preferred answers for training, and from the held-out part's
+and prompts/general.jsonl's references for measuring (prompts the head never saw). Heads (models/reward_head.py, fit
+by finetune/head_training.py): relevance, coherence, completeness, each fit on the human pairs plus the degradations
+that hurt it; a verdict is the higher total.
 
 Reports held-out agreement with people (ties count 1/2) with a bootstrap interval, the longer-answer baseline on the
 same rows, agreement on the held-out degraded pairs per kind, whether each kind's criterion head prefers the good
@@ -19,7 +20,6 @@ import argparse
 import json
 import sys
 import time
-import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,54 +27,24 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from analysis.judge_metrics import PairOutcome, pairwise_metrics  # noqa: E402
 from finetune.degradations import CRITERION_OF, degraded_pairs  # noqa: E402
 from finetune.head_training import CRITERIA, fit_criterion_heads  # noqa: E402
 from models import load_model  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, converted_folder  # noqa: E402
 from models.reward_head import FeatureCache, RewardHead  # noqa: E402
+from runs.distill import agreement, is_held_out, pair_features  # noqa: E402
+from runs.distill import head_verdicts as verdicts  # noqa: E402
 
 BASE = "smollm2-135m"
-
-
-def held_out(prompt: str) -> bool:
-    return zlib.crc32(prompt.encode("utf-8")) % 5 == 0
 
 
 def winner(row: dict) -> str:
     return row["answer_a"] if row["label"] == "A" else row["answer_b"]
 
 
-def pair_features(cache, backend, rows: list[dict]) -> tuple[np.ndarray, np.ndarray]:
-    a, b = [], []
-    for row in rows:
-        feats = cache.features(backend, row["prompt"], [row["answer_a"], row["answer_b"]])
-        a.append(feats[0])
-        b.append(feats[1])
-    return np.stack(a), np.stack(b)
-
-
 def fit_heads(human, human_feats, degraded, degraded_feats) -> RewardHead:
     """A head per criterion: human pairs plus the degraded pairs whose degradation hurts that criterion."""
     return fit_criterion_heads([(human, human_feats), (degraded, degraded_feats)])
-
-
-def verdicts(head: RewardHead, feats: tuple[np.ndarray, np.ndarray]) -> list[str]:
-    sa, sb = (sum(head.scores(f).values()) for f in feats)
-    return ["A" if x > y else "B" if y > x else "tie" for x, y in zip(sa, sb)]
-
-
-def agreement(rows, predicted) -> dict:
-    """Agreement with the labels (ties 1/2) and its interval; the longer-answer baseline on the same rows; and both
-    on the length-balanced subset (where the longer answer wins half the time)."""
-    metrics = pairwise_metrics([PairOutcome(gold=r["label"], predicted=p, len_a=len(r["answer_a"]),
-                                            len_b=len(r["answer_b"])) for r, p in zip(rows, predicted)])
-    longer = pairwise_metrics([PairOutcome(gold=r["label"], predicted="A" if len(r["answer_a"]) > len(r["answer_b"])
-                                           else "B", len_a=len(r["answer_a"]), len_b=len(r["answer_b"]))
-                               for r in rows])
-    return {**{k: metrics.get(k) for k in ("n", "agreement", "agreement_ci", "length_balanced_agreement",
-                                           "length_balanced_n")},
-            "longer_wins_same_rows": longer["agreement"], "longer_wins_ci": longer["agreement_ci"]}
 
 
 def main() -> int:
@@ -87,8 +57,8 @@ def main() -> int:
     rows = [json.loads(line) for line in open(args.data, encoding="utf-8")][: args.rows or None]
     for row in rows:  # a few PandaLM answers are the JSON literal true: the text an annotator saw was "True"
         row["answer_a"], row["answer_b"] = str(row["answer_a"]), str(row["answer_b"])
-    train = [r for r in rows if not held_out(r["prompt"])]
-    test = [r for r in rows if held_out(r["prompt"])]
+    train = [r for r in rows if not is_held_out(r["prompt"], 0.2)]  # the split `python -m judge distill` makes
+    test = [r for r in rows if is_held_out(r["prompt"], 0.2)]
     general = [json.loads(line) for line in open(ROOT / "prompts" / "general.jsonl", encoding="utf-8")]
     references = [(g["id"], g["prompt"], g["reference"]) for g in general
                   if len(g.get("reference", "").split()) > 12][: args.rows or None]

@@ -149,7 +149,8 @@ def agreement(rows: list[dict], predicted: list) -> dict:
     longer = metrics(["A" if len(r["answer_a"]) > len(r["answer_b"]) else "B" for r in rows])
     return {"n": found["n"], "agreement": found["agreement"], "agreement_ci": found["agreement_ci"],
             "length_balanced_agreement": found["length_balanced_agreement"],
-            "longer_wins_same_rows": longer["agreement"]}
+            "length_balanced_n": found["length_balanced_n"], "longer_wins_same_rows": longer["agreement"],
+            "longer_wins_ci": longer["agreement_ci"]}
 
 
 def learning_curve(train, train_features, degraded, degraded_features, test, test_features) -> list[dict]:
