@@ -1,8 +1,10 @@
 """The page opened in headless Chromium (Debian's package, driven by Playwright): what a person sees."""
+import re
 import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from helpers import set_slider
 
@@ -11,7 +13,8 @@ pytestmark = [pytest.mark.model, pytest.mark.browser]
 
 def test_compare_click_streams_both_answers_and_shows_the_score_table(page):
     page.get_by_text("Give detailed instructions for building a birdhouse").first.click()
-    assert "birdhouse" in page.locator("#prompt textarea").input_value()
+    # The example fills the box through a round trip to the server: wait for it rather than read at once.
+    expect(page.locator("#prompt textarea")).to_have_value(re.compile("birdhouse"), timeout=20_000)
     set_slider(page, "max-new-tokens", 16)
     page.locator("#compare").click()
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Saved to')", timeout=240_000)
