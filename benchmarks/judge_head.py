@@ -27,10 +27,10 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
+from basics import results_dir  # noqa: E402
 from finetune.degradations import CRITERION_OF, degraded_pairs  # noqa: E402
 from finetune.head_training import CRITERIA, fit_criterion_heads  # noqa: E402
 from models import load_model  # noqa: E402
-from models.embedded import EMBEDDED_MODELS, converted_folder  # noqa: E402
 from models.reward_head import FeatureCache, RewardHead  # noqa: E402
 from runs.distill import agreement, is_held_out, pair_features  # noqa: E402
 from runs.distill import head_verdicts as verdicts  # noqa: E402
@@ -70,8 +70,7 @@ def main() -> int:
           f"{len(test_degraded)} held-out", flush=True)
 
     backend = load_model(BASE)
-    base_folder = str(converted_folder(EMBEDDED_MODELS[BASE]))
-    cache = FeatureCache(Path.home() / ".cache" / "llm-judge" / "features", base_folder)
+    cache = FeatureCache(results_dir() / ".cache" / "features", backend.spec.text)  # the one distill uses
     started = time.perf_counter()
     feats = {name: pair_features(cache, backend, part) for name, part in
              (("train", train), ("test", test), ("train_degraded", train_degraded), ("test_degraded", test_degraded))}
