@@ -135,6 +135,8 @@ def pair_features(cache: FeatureCache, base, rows: list[dict]):
 
 
 def head_verdicts(head: RewardHead, features) -> list[str]:
+    if not len(features[0]):
+        return []
     totals_a, totals_b = (sum(head.scores(f).values()) for f in features)
     return ["A" if a > b else "B" if b > a else "tie" for a, b in zip(totals_a, totals_b)]
 
