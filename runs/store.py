@@ -122,7 +122,7 @@ class RunWriter:
             if not any(r["status"] == FAILED for r in read_records(folder)):
                 raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
             (folder / SUMMARY_FILE).unlink()  # finished with failed records: the resume retries them, then sums up
-        data = json.loads((folder / MANIFEST_FILE).read_text(encoding="utf-8"))
+        data = read_manifest(folder)
         known = {f for f in RunManifest.__dataclass_fields__}
         writer = cls.__new__(cls)
         writer.folder = folder
@@ -140,6 +140,10 @@ class RunWriter:
     def finish(self, summary: dict) -> Path:
         write_json_atomic(self.folder / SUMMARY_FILE, {**summary, "finished": datetime.now(UTC).isoformat()})
         return self.folder
+
+
+def read_manifest(folder: str | Path) -> dict:
+    return json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
 
 
 def read_summary(folder: str | Path) -> dict:

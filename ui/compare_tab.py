@@ -17,7 +17,7 @@ from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODE
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
-from runs.store import load_run
+from runs.store import read_manifest
 from runs.views import (
     SCORE_HEADERS,
     reasons_markdown,
@@ -80,7 +80,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
         if record["status"] == "failed":
             raise UserFacingError(f"{record['error']} (kept as a failed record in {update.run_dir}: resume it from "
                                   "the Batch tab)")
-        served_by = served_by_line(load_run(update.run_dir).manifest["models"], record)
+        served_by = served_by_line(read_manifest(update.run_dir)["models"], record)
         # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
         yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
                f"{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",

@@ -214,20 +214,19 @@ def probe_endpoint(backend: OpenAIBackend) -> None:
         raise ModelLoadError(f"{exc} (while checking {backend.spec.text} at load)") from exc
     # transformers serve accepts logprobs and returns none: only probabilities actually returned count.
     backend.accepts["logprobs"] = bool(tokens and tokens[0].top)
-    backend.accepts["grammar"] = _grammar_holds(backend, hello, tiny)
+    _probe_grammar(backend, hello, tiny)
     backend.capabilities = Capabilities(grammar=backend.accepts["grammar"],
                                         reply_probabilities=backend.accepts["logprobs"])
 
 
-def _grammar_holds(backend: OpenAIBackend, hello, tiny: SamplingSettings) -> bool:
-    backend.accepts["grammar"] = True
+def _probe_grammar(backend: OpenAIBackend, hello, tiny: SamplingSettings) -> None:
+    backend.accepts["grammar"] = True  # so that _create sends the grammar
     try:
         text, _, _ = backend.reply_with_probabilities(hello, tiny.with_(max_new_tokens=4), grammar='root ::= "maybe"',
                                                       top_logprobs=0)
     except EndpointError:
         text = ""
     backend.accepts["grammar"] = text.strip() == "maybe"  # a server that ignores the field replies in its own words
-    return backend.accepts["grammar"]
 
 
 def load_openai_backend(spec: ModelSpec) -> OpenAIBackend:
