@@ -6,7 +6,7 @@ from servers import LLAMA_ALIAS, llama_cpp_server
 from judge.judging import PROBABILITIES, judge_single
 from judge.templates import default_template
 from models import DEFAULT_JUDGE_SETTINGS, ModelLoadError, SamplingSettings, load_model, parse_model_spec
-from models.endpoints import EndpointError
+from models.endpoints import EndpointError, EndpointLimits
 from models.registry import backend_factory
 from runs.config import resolve_method
 
@@ -72,9 +72,13 @@ def test_a_wrong_key_is_refused_and_never_shown(monkeypatch, tmp_path):
 
 
 def test_a_slow_reply_hits_the_read_timeout(monkeypatch, llama_server):
+    backend = fresh(f"openai:{LLAMA_ALIAS}@{llama_server}")  # loaded (and probed) under the default limits
+    # Under CI load even the probe's one-token replies can outlast 0.2 s, so the short limit comes after the load,
+    # the way $LLM_JUDGE_TIMEOUT / $LLM_JUDGE_RETRIES would set it, read back from the environment.
     monkeypatch.setenv("LLM_JUDGE_TIMEOUT", "0.2")
     monkeypatch.setenv("LLM_JUDGE_RETRIES", "0")
-    backend = fresh(f"openai:{LLAMA_ALIAS}@{llama_server}")  # the probe's one-token replies come in time
+    backend.limits = EndpointLimits.from_environment()
+    backend.client = backend.client.with_options(timeout=backend.limits.read_timeout, max_retries=0)
     long_reply = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=400)
     with pytest.raises(EndpointError, match=r"sent nothing for 0.2 s .*raise \$LLM_JUDGE_TIMEOUT"):
         backend.score([{"role": "user", "content": "Write a long story about a dragon."}], long_reply)
