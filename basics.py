@@ -13,6 +13,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent
 PROMPTS_DIR = REPO_ROOT / "prompts"
+SHIPPED_JUDGES_DIR = REPO_ROOT / "adapters" / "shipped"  # judges trained by the project, in the repo
 
 
 class UserFacingError(Exception):
@@ -46,6 +47,14 @@ def append_jsonl(path: str | Path, data: dict) -> None:
         f.write(line + "\n")
         f.flush()
         os.fsync(f.fileno())
+
+
+def write_jsonl_rows(path: str | Path, rows: list[dict]) -> Path:
+    """A whole JSONL file at once (its folder made as needed)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict]:

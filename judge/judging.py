@@ -189,13 +189,7 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
     averaged over the orders, so a position preference cancels out instead of forcing a tie.
     """
     if judge.capabilities.answer_scores:
-        # Two scores, each of one answer alone: the verdict cannot depend on the order, so there is nothing to swap.
-        (scores_a, scores_b), _ = head_scores(judge, template, prompt, [answer_a, answer_b])
-        if scores_a is None:
-            return PairwiseVerdict(UNPARSED, None, None, None, None, [], method=HEAD)
-        total_a, total_b = sum(scores_a.values()), sum(scores_b.values())
-        winner = "A" if total_a > total_b else "B" if total_b > total_a else "tie"
-        return PairwiseVerdict(OK, winner, True if swap else None, scores_a, scores_b, [], method=HEAD)
+        return head_pair(judge, template, prompt, answer_a, answer_b, swap)
     passes = [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else [])
     orders = []
     for order, first, second in passes:
@@ -213,11 +207,35 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
     return combine_weighted_orders(orders) if method == PROBABILITIES else combine_orders(orders)
 
 
+def head_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: str, answer_b: str, swap: bool
+              ) -> PairwiseVerdict:
+    """A scoring judge's verdict: the higher total. Each answer is scored alone, so the order cannot matter; with
+    `swap` the pair is scored again in the other order all the same, so position consistency is measured, not
+    assumed."""
+    orders = []
+    for order, first, second in [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else []):
+        (scores_first, scores_second), call = head_scores(judge, template, prompt, [first, second])
+        if scores_first is None:
+            return PairwiseVerdict(UNPARSED, None, None, None, None, [], method=HEAD)
+        scores_a, scores_b = (scores_first, scores_second) if order == "AB" else (scores_second, scores_first)
+        total_a, total_b = sum(scores_a.values()), sum(scores_b.values())
+        winner = "A" if total_a > total_b else "B" if total_b > total_a else "tie"
+        orders.append(OrderVerdict(order, OK, winner, scores_a, scores_b, "", call))
+    consistent = len({o.verdict for o in orders}) == 1 if swap else None
+    first = orders[0]
+    return PairwiseVerdict(OK, first.verdict if consistent is not False else "tie", consistent, first.scores_a,
+                           first.scores_b, orders, method=HEAD)
+
+
 def head_scores(judge: Backend, template: JudgeTemplate, prompt: str, answers: list[str]
                 ) -> tuple[list[dict | None], JudgeCall]:
     """A scoring judge's scores of each answer on the template's criteria; None each (and the call's error) where
     the judge does not score the template's criteria on its scale."""
     started = time.perf_counter()
+    if not judge.criteria:
+        error = (f"{judge.spec.text} is a label judge ({', '.join(judge.labels)}): it classifies texts and gives no "
+                 "scores; use it with a label template (--mode label), or pick a scoring judge")
+        return [None] * len(answers), JudgeCall(UNPARSED, error=error)
     missing = [c for c in template.criteria if c not in judge.criteria]
     if missing or tuple(judge.head.scale) != tuple(template.scale):
         error = (f"{judge.spec.text} scores {', '.join(judge.criteria)} on {judge.head.scale[0]}-"

@@ -6,9 +6,10 @@ it); probabilities: the judge's probability of each [[label]] option, read as in
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass
 
-from judge.judging import OK, PROBABILITIES, UNPARSED, JudgeCall, ask_judge, check_method, read_judge
+from judge.judging import HEAD, OK, PROBABILITIES, UNPARSED, JudgeCall, ask_judge, check_method, read_judge
 from judge.parsing import ReplyParseError
 from judge.templates import JudgeTemplate, TemplateError
 from models.backend import Backend
@@ -44,6 +45,8 @@ def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: Sa
     if template.mode != "label":
         raise TemplateError(f"template {template.name!r} is a {template.mode} template: label judging needs a "
                             "template with mode: label and its labels")
+    if judge.capabilities.answer_scores:
+        return head_label(judge, template, text)
     messages = template.render(answer=text, prompt=prompt)
     if check_method(method) == PROBABILITIES:
         reading, call = read_judge(judge, messages, template.output_format, settings)
@@ -57,3 +60,16 @@ def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: Sa
     label, call = ask_judge(judge, messages, lambda r: parse_label_reply(r, template.labels), template.output_format,
                             settings, constrain)
     return LabelJudgement(OK if label else UNPARSED, label, None, None, method, call)
+
+
+def head_label(judge: Backend, template: JudgeTemplate, text: str) -> LabelJudgement:
+    """A label head's class: the likelier of the template's labels, with both probabilities."""
+    started = time.perf_counter()
+    if set(judge.labels) != set(template.labels):
+        have = ", ".join(judge.labels) or "no labels (it scores answers)"
+        call = JudgeCall(UNPARSED, error=f"{judge.spec.text} classifies as {have}; template {template.name!r} asks for "
+                                         f"{', '.join(template.labels)}: pick a template with the judge's labels")
+        return LabelJudgement(UNPARSED, None, None, None, HEAD, call)
+    (probabilities,) = judge.label_probabilities([text])
+    label = max(template.labels, key=lambda x: probabilities[x])
+    return LabelJudgement(OK, label, probabilities, 1.0, HEAD, JudgeCall(OK, seconds=time.perf_counter() - started))

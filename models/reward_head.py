@@ -18,47 +18,96 @@ import numpy as np
 HEAD_FILE, META_FILE = "head.npz", "meta.json"
 
 
-def answer_features(backend, prompt: str, answers: list[str], batch_size: int = 8) -> np.ndarray:
-    """(len(answers), 2 x hidden) features of each answer to `prompt` from a transformers backend (see the module
-    docstring); one forward pass per batch, right-padded."""
+SIGNALS = ("mean_logprob", "mean_pmi", "total_pmi", "end_logprob", "log_length", "surprise_share", "low_logprob")
+FEATURES_VERSION = 2  # part of the cache key: features of another version are computed afresh
+
+
+def _token_passes(backend, conversations: list[list[dict]], batch_size: int):
+    """For each conversation ending in an assistant turn: the last hidden layer over its tokens, each token's log
+    probability given what precedes it, and its token ids; right-padded batches, one forward pass each."""
     import torch
 
     tokenizer, model = backend.tokenizer, backend.model
-    prompt_length = backend.encode_chat([{"role": "user", "content": prompt}])["input_ids"].shape[1]
-    rows = []
-    for start in range(0, len(answers), batch_size):
-        encoded = [backend.encode_chat([{"role": "user", "content": prompt}, {"role": "assistant", "content": a}])
-                   ["input_ids"][0] for a in answers[start:start + batch_size]]
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+    for start in range(0, len(conversations), batch_size):
+        encoded = [backend.encode_chat(c)["input_ids"][0].cpu() for c in conversations[start:start + batch_size]]
         width = max(len(ids) for ids in encoded)
-        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
         ids = torch.full((len(encoded), width), pad, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.long)
         for row, sequence in enumerate(encoded):
             ids[row, : len(sequence)], mask[row, : len(sequence)] = sequence, 1
         with torch.inference_mode():
-            hidden = model(input_ids=ids.to(backend.device), attention_mask=mask.to(backend.device),
-                           output_hidden_states=True).hidden_states[-1].cpu()
+            out = model(input_ids=ids.to(backend.device), attention_mask=mask.to(backend.device),
+                        output_hidden_states=True)
+            logprobs = torch.log_softmax(out.logits.float(), dim=-1)[:, :-1].gather(
+                -1, ids[:, 1:, None].to(out.logits.device))[..., 0].cpu()
+        hidden = out.hidden_states[-1].float().cpu()
         for row, sequence in enumerate(encoded):
-            answer_part = hidden[row, min(prompt_length, len(sequence) - 1): len(sequence)]
-            rows.append(torch.cat([answer_part.mean(0), hidden[row, len(sequence) - 1]]).float().numpy())
+            n = len(sequence)  # logprob of token j sits at j - 1; token 0 has none
+            yield hidden[row, :n], torch.cat([torch.zeros(1), logprobs[row, : n - 1]]), sequence
+
+
+def _answer_span(sequence, start: int, end_id: int) -> tuple[int, int]:
+    """[start, end) of the answer's own tokens: after the prompt, before the turn's end token."""
+    ends = (sequence[start:] == end_id).nonzero()
+    return start, start + int(ends[0, 0]) if len(ends) else len(sequence)
+
+
+def answer_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True
+                    ) -> np.ndarray:
+    """(len(answers), 2 x hidden + len(SIGNALS)) features of each answer to `prompt` from a transformers backend:
+    the last hidden layer averaged over the answer's tokens and at its last token, then the model's own reading of
+    the answer (SIGNALS): how likely its tokens are after the prompt (fluency), how much likelier than with no
+    prompt (pointwise mutual information: relevance), how likely the turn ends where the answer stops
+    (completeness), its length, and how often a token surprises the model (shuffled or injected text). Without
+    `signals` only the hidden-layer part, in one pass instead of two (what a text classifier needs)."""
+    import torch
+
+    end_id = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if end_id is None or end_id == backend.tokenizer.unk_token_id:
+        end_id = backend.tokenizer.eos_token_id
+    asked = [{"role": "user", "content": prompt}]
+    unprompted = [{"role": "user", "content": ""}]
+    with_prompt = len(backend.encode_chat(asked)["input_ids"][0])
+    without_prompt = len(backend.encode_chat(unprompted)["input_ids"][0])
+    turns = [[{"role": "assistant", "content": a}] for a in answers]
+    if not signals:
+        return np.stack([np.concatenate([hidden[min(with_prompt, len(seq) - 1):].mean(0).numpy(),
+                                         hidden[len(seq) - 1].numpy()])
+                         for hidden, _, seq in _token_passes(backend, [asked + t for t in turns], batch_size)])
+    alone = [lp[slice(*_answer_span(seq, without_prompt, end_id))].sum().item() for _, lp, seq in
+             _token_passes(backend, [unprompted + t for t in turns], batch_size)]
+    rows = []
+    for (hidden, lp, seq), lp_alone in zip(_token_passes(backend, [asked + t for t in turns], batch_size), alone):
+        first, stop = _answer_span(seq, with_prompt, end_id)
+        own = lp[first:stop] if stop > first else torch.zeros(1)
+        n = max(stop - first, 1)
+        pmi = (own.sum().item() - lp_alone)
+        end_lp = lp[stop].item() if stop < len(seq) else 0.0
+        signals = [own.mean().item(), pmi / n, pmi / 100.0, end_lp, float(np.log1p(n)),
+                   (own < -6).float().mean().item(), torch.quantile(own, 0.1).item()]
+        answer_part = hidden[min(with_prompt, len(seq) - 1):]
+        rows.append(np.concatenate([answer_part.mean(0).numpy(), hidden[len(seq) - 1].numpy(),
+                                    np.array(signals, dtype=np.float32)]))
     return np.stack(rows)
 
 
 class FeatureCache:
     """Features on disk by (base, prompt, answer), so measuring again or training more heads costs nothing twice."""
 
-    def __init__(self, folder: Path, base: str):
-        self.folder, self.base = Path(folder), base
+    def __init__(self, folder: Path, base: str, signals: bool = True):
+        self.folder, self.base, self.signals = Path(folder), base, signals
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, prompt: str, answer: str) -> Path:
-        key = hashlib.sha256(json.dumps([self.base, prompt, answer]).encode("utf-8")).hexdigest()
+        kind = [FEATURES_VERSION] if self.signals else [FEATURES_VERSION, "hidden only"]
+        key = hashlib.sha256(json.dumps([self.base, *kind, prompt, answer]).encode("utf-8")).hexdigest()
         return self.folder / f"{key}.npy"
 
     def features(self, backend, prompt: str, answers: list[str]) -> np.ndarray:
         missing = [a for a in dict.fromkeys(answers) if not self._path(prompt, a).is_file()]
         if missing:
-            for answer, row in zip(missing, answer_features(backend, prompt, missing)):
+            for answer, row in zip(missing, answer_features(backend, prompt, missing, signals=self.signals)):
                 np.save(self._path(prompt, answer), row)
         return np.stack([np.load(self._path(prompt, a)) for a in answers])
 
@@ -83,7 +132,8 @@ class RewardHead:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / HEAD_FILE, **self.weights)
-        (folder / META_FILE).write_text(json.dumps({**self.meta, "kind": "reward_head", "scale": list(self.scale),
+        (folder / META_FILE).write_text(json.dumps({"signals": True, **self.meta, "kind": "reward_head",
+                                                    "scale": list(self.scale),
                                                     "criteria": list(self.weights)}, indent=2), encoding="utf-8")
         return folder
 
@@ -94,3 +144,49 @@ class RewardHead:
         with np.load(folder / HEAD_FILE) as stored:
             weights = {c: stored[c] for c in meta["criteria"]}
         return cls(weights, tuple(meta["scale"]), meta)
+
+    @property
+    def signals(self) -> bool:
+        return bool(self.meta.get("signals"))  # heads saved before the signals existed read the hidden layer only
+
+
+@dataclass
+class LabelHead:
+    """A text classifier on the same features: a weight vector and a bias per label, softmax over the labels.
+    `prompt` is the instruction the texts are read under (their features depend on it)."""
+
+    weights: dict[str, np.ndarray]  # label -> (features,) weights
+    biases: dict[str, float]
+    prompt: str
+    meta: dict = field(default_factory=dict)
+    signals: bool = False  # a classifier reads the hidden layer only (see answer_features)
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.weights)
+
+    def probabilities(self, features: np.ndarray) -> np.ndarray:
+        """(texts, labels) probabilities, rows summing to 1, labels in `labels` order."""
+        raw = np.stack([features @ self.weights[x] + self.biases[x] for x in self.labels], axis=1)
+        raw = np.exp(raw - raw.max(axis=1, keepdims=True))
+        return raw / raw.sum(axis=1, keepdims=True)
+
+    def save(self, folder: Path) -> Path:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.savez(folder / HEAD_FILE, **self.weights)
+        (folder / META_FILE).write_text(json.dumps({**self.meta, "kind": "label_head", "labels": list(self.labels),
+                                                    "biases": self.biases, "prompt": self.prompt}, indent=2),
+                                        encoding="utf-8")
+        return folder
+
+
+def load_head(folder: Path) -> RewardHead | LabelHead:
+    """The head saved in `folder`, of the kind its meta.json names."""
+    folder = Path(folder)
+    meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    if meta.get("kind") == "label_head":
+        with np.load(folder / HEAD_FILE) as stored:
+            weights = {x: stored[x] for x in meta["labels"]}
+        return LabelHead(weights, {x: float(meta["biases"][x]) for x in meta["labels"]}, meta["prompt"], meta)
+    return RewardHead.load(folder)

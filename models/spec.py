@@ -4,7 +4,8 @@ BASE is an embedded alias (`smollm2-135m`, or `smollm2-135m-gguf` for llama.cpp)
 (`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
 relative, or a name under the adapters folder), a hub id, or for llama.cpp bases a GGUF LoRA file.
 `scripted:...` names the scripted backend (given replies, no weights: see models/backends/scripted.py).
-`head:FOLDER` names a scoring judge (a reward head on its base model: see models/backends/head.py).
+`head:FOLDER` names a scoring judge (a reward head on its base model: see models/backends/head.py); a judge the
+project ships in adapters/shipped/ is named by its folder's name alone (`toxicity`).
 `openai:MODEL` or `openai:MODEL@BASE_URL` names a model served over the OpenAI chat-completions protocol (vLLM, TGI,
 SGLang, Ollama, llama.cpp's server, Inference Providers, a hosted API: see models/endpoints.py); without `@BASE_URL`
 the base URL comes from $LLM_JUDGE_BASE_URL. The canonical text always carries the URL, never a key.
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from basics import adapters_dir
+from basics import SHIPPED_JUDGES_DIR, adapters_dir
 from models.embedded import EMBEDDED_MODELS, GGUF_SUFFIX, converted_folder, ensure_converted
 from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
@@ -64,6 +65,8 @@ def parse_model_spec(text: str) -> ModelSpec:
         raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
     if raw.startswith(SCRIPTED_PREFIX):  # its replies may hold any character, '+' included: no adapter part
         return ModelSpec(text=raw, base=raw, base_kind="scripted")
+    if raw in shipped_judges():  # named by its name alone, so a run's manifest reads the same on every clone
+        return ModelSpec(text=raw, base=HEAD_PREFIX + str(shipped_judges()[raw]), base_kind="head")
     if raw.startswith(HEAD_PREFIX):  # a scoring judge: a reward head on its base model's features
         folder = Path(raw[len(HEAD_PREFIX):]).expanduser()
         if not (folder / "meta.json").is_file():
@@ -235,6 +238,13 @@ def adapter_name(folder: str | Path) -> str:
         return str(folder)
 
 
+def shipped_judges() -> dict[str, Path]:
+    """The judges the project trained and ships (adapters/shipped/NAME: a head and its meta.json), by name."""
+    if not SHIPPED_JUDGES_DIR.is_dir():
+        return {}
+    return {p.parent.name: p.parent for p in sorted(SHIPPED_JUDGES_DIR.glob("*/meta.json"))}
+
+
 def registered_heads() -> list[str]:
     """`head:FOLDER` specs of the scoring judges registered under the adapters folder's judges/ (by distillation)."""
     root = adapters_dir() / "judges"
@@ -243,6 +253,6 @@ def registered_heads() -> list[str]:
 
 def known_model_specs() -> list[str]:
     """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base, and
-    registered scoring judges."""
+    the judges shipped in adapters/shipped/, and registered scoring judges."""
     return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *map(adapter_spec, list_local_adapters()),
-            *registered_heads()]
+            *shipped_judges(), *registered_heads()]

@@ -52,6 +52,8 @@ class DistillUpdate:
     message: str
     folder: Path | None = None
     report: dict | None = None
+    done: int = 0  # answers (features) or pairs (labelling, validating) done in this stage
+    total: int = 0
 
 
 def is_held_out(prompt: str, share: float) -> bool:
@@ -80,26 +82,45 @@ def run_distill(config: DistillConfig) -> Iterator[DistillUpdate]:
         good = [(r["id"], r["prompt"], r["answer_a"] if r["label"] == "A" else r["answer_b"])
                 for r in train if r["label"] in ("A", "B")]
         degraded = [p.to_dict() for p in degraded_pairs(good)]
-    yield DistillUpdate("features", f"reading features of {2 * (len(rows) + len(degraded))} answers", folder)
+    n_answers = 2 * (len(rows) + len(degraded))
+    yield DistillUpdate("features", f"reading features of {n_answers} answers", folder, total=n_answers)
     base = load_model(config.base)
     cache = FeatureCache(results_dir() / ".cache" / "features", base.spec.text)
     started = time.perf_counter()
-    features = {name: pair_features(cache, base, part) for name, part in
-                (("train", train), ("test", test), ("degraded", degraded))}
+    features, seconds, done = {}, {}, 0
+    for name, part in (("train", train), ("test", test), ("degraded", degraded)):
+        pairs, part_started = [], time.perf_counter()
+        for row in part:
+            pairs.append(cache.features(base, row["prompt"], [row["answer_a"], row["answer_b"]]))
+            done += 2
+            yield DistillUpdate("features", f"features: {done} of {n_answers} answers", folder, done=done,
+                                total=n_answers)
+        features[name] = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])) if pairs else \
+            (np.zeros((0, 1)), np.zeros((0, 1)))
+        seconds[name] = time.perf_counter() - part_started
     feature_seconds = time.perf_counter() - started
     yield DistillUpdate("training", f"training on {len(train)} pairs and {len(degraded)} degraded pairs", folder)
+    started = time.perf_counter()
     head = fit_criterion_heads([(train, features["train"]), (degraded, features["degraded"])])
+    fit_seconds = time.perf_counter() - started
     curve = learning_curve(train, features["train"], degraded, features["degraded"], test, features["test"])
-    yield DistillUpdate("validating", f"measuring against {config.teacher} on {len(test)} held-out pairs", folder)
+    yield DistillUpdate("validating", f"measuring against {config.teacher} on {len(test)} held-out pairs", folder,
+                        total=len(test))
+    started = time.perf_counter()
+    student = agreement(test, head_verdicts(head, features["test"]))
+    student_seconds = time.perf_counter() - started + seconds["test"]  # reading the held-out answers is judging them
     report = {"created": now_iso(), "config": asdict(config), "data": data.source, "teacher": config.teacher,
               "counts": {"pairs": len(rows), "train": len(train), "held_out": len(test), "degraded": len(degraded)},
-              "student": agreement(test, head_verdicts(head, features["test"])), "learning_curve": curve,
+              "student": student, "learning_curve": curve,
               "items_per_second": {"labelling": round(len(rows) / max(label_seconds, 1e-9), 2),
-                                   "features": round(2 * (len(rows) + len(degraded)) / max(feature_seconds, 1e-9),
-                                                     2)}}
+                                   "features": round(n_answers / max(feature_seconds, 1e-9), 2),
+                                   "training": round((len(train) + len(degraded)) / max(fit_seconds, 1e-9), 1),
+                                   "validating_student": round(len(test) / max(student_seconds, 1e-9), 2)}}
     if config.baseline:
-        report["baseline"] = {"judge": config.baseline, **agreement(test, [r["predicted"] for r in
-                                                                           teacher_rows_of(test, config.baseline)])}
+        started = time.perf_counter()
+        baseline_rows = teacher_rows_of(test, config.baseline)
+        report["items_per_second"]["validating_baseline"] = round(len(test) / (time.perf_counter() - started), 2)
+        report["baseline"] = {"judge": config.baseline, **agreement(test, [r["predicted"] for r in baseline_rows])}
     head.meta = {"base": config.base, "teacher": config.teacher, "data": data.source, "counts": report["counts"],
                  "measured": {"student": report["student"], "baseline": report.get("baseline")}}
     head.save(folder)

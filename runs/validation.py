@@ -216,7 +216,7 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
         (judge,), _ = cached_judges([load_model(spec)], config.judge_cache)
         for requested in dict.fromkeys(config.methods):
             method = resolve_method(requested, judge)
-            name = f"{_slug(spec)}__{method}"
+            name = judge_folder_name(spec, method)
             rows_by_method.setdefault(requested, {})[spec] = rows = []
             (folder / name).mkdir(exist_ok=True)
             for index, item in enumerate(data.items):
@@ -296,8 +296,10 @@ def metrics_of(kind: str, rows: list[dict], template: JudgeTemplate) -> dict:
     return {**metrics, "seconds_per_item": round(sum(seconds) / len(seconds), 3) if seconds else None}
 
 
-def _slug(spec: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "-", spec).strip("-")[:60] or "judge"
+def judge_folder_name(spec: str, method: str) -> str:
+    """The folder of one judge and method inside a validation run."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", spec).strip("-")[:60] or "judge"
+    return f"{slug}__{method}"
 
 
 @dataclass

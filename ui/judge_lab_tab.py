@@ -23,6 +23,7 @@ from models import known_model_specs
 from runs.config import DEFAULT_JUDGE
 from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation, run_validation, shipped_labelled_sets
 from runs.votes import runs_with_votes
+from ui.distill_panel import distill_panel
 from ui.widgets import PRIVATE
 
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
@@ -152,6 +153,7 @@ def judge_lab_tab() -> None:
             json_button = gr.Button("Export everything (JSON)", size="md", elem_id="lab-export-json")
         download = gr.File(label="Download", interactive=False, elem_id="lab-download")
         folder = gr.State(None)
+        distill_panel(data, judges)
 
     tab.select(lambda: gr.Dropdown(choices=labelled_choices()), None, data, **PRIVATE)
     upload.upload(use_upload, upload, data, **PRIVATE)

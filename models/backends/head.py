@@ -1,8 +1,9 @@
 """A scoring judge as a backend: a reward head (models/reward_head.py) on its base model's frozen features.
 
-It scores answers; it cannot write them. Judging asks it for `answer_scores` (judge/judging.py), and a pairwise
-verdict from two scores is the same whichever answer is shown first. Spec: `head:FOLDER` (a folder holding
-head.npz and meta.json).
+It scores answers; it cannot write them. Judging asks a reward head for `answer_scores` (judge/judging.py), and a
+pairwise verdict from two scores is the same whichever answer is shown first; a label head (a text classifier) answers
+`label_probabilities` (judge/labels.py). Spec: `head:FOLDER` (a folder holding head.npz and meta.json), or the name
+of a judge shipped in adapters/shipped/ (models/spec.py SHIPPED_JUDGES).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Any, ClassVar
 
 from models.backend import Backend, Capabilities, Message
 from models.errors import ModelLoadError
-from models.reward_head import META_FILE, RewardHead, answer_features
+from models.reward_head import META_FILE, LabelHead, RewardHead, answer_features, load_head
 from models.settings import SamplingSettings
 from models.spec import HEAD_PREFIX, ModelSpec
 
@@ -22,7 +23,7 @@ from models.spec import HEAD_PREFIX, ModelSpec
 @dataclass
 class HeadBackend(Backend):
     base: Any = None  # the base model's loaded TransformersBackend
-    head: RewardHead | None = None
+    head: RewardHead | LabelHead | None = None
     name: str = "head"
 
     capabilities: ClassVar[Capabilities] = Capabilities(streaming=False, answer_scores=True)
@@ -36,17 +37,29 @@ class HeadBackend(Backend):
 
     @property
     def criteria(self) -> tuple[str, ...]:
-        return tuple(self.head.weights)
+        return tuple(self.head.weights) if isinstance(self.head, RewardHead) else ()
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.head.labels if isinstance(self.head, LabelHead) else ()
 
     def answer_scores(self, prompt: str, answers: list[str]) -> list[dict[str, float]]:
         """Each answer's score per criterion, on the head's scale."""
         with self.base.lock:
-            features = answer_features(self.base, prompt, answers)
+            features = answer_features(self.base, prompt, answers, signals=self.head.signals)
         scores = self.head.scores(features)
         return [{c: round(float(scores[c][i]), 4) for c in self.criteria} for i in range(len(answers))]
 
+    def label_probabilities(self, texts: list[str]) -> list[dict[str, float]]:
+        """Each text's probability of each label (a label head: read under the instruction it was trained with)."""
+        with self.base.lock:
+            features = answer_features(self.base, self.head.prompt, texts, signals=self.head.signals)
+        found = self.head.probabilities(features)
+        return [{x: round(float(row[i]), 5) for i, x in enumerate(self.labels)} for row in found]
+
     def describe(self) -> dict:
-        return {**super().describe(), "base": self.head.meta.get("base"), "criteria": list(self.criteria)}
+        kind = {"labels": list(self.labels)} if self.labels else {"criteria": list(self.criteria)}
+        return {**super().describe(), "base": self.head.meta.get("base"), **kind}
 
 
 def load_head_backend(spec: ModelSpec) -> HeadBackend:
@@ -55,7 +68,7 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
     folder = Path(spec.base[len(HEAD_PREFIX):])
     started = time.perf_counter()
     try:
-        head = RewardHead.load(folder)
+        head = load_head(folder)
     except (OSError, KeyError, ValueError) as exc:
         raise ModelLoadError(f"cannot read the scoring judge in {folder} ({exc}): it needs head.npz and {META_FILE}, "
                              "as finetune/head_training.py writes them") from exc

@@ -3,8 +3,8 @@ saving, and features from the real embedded model."""
 import numpy as np
 import pytest
 
-from finetune.head_training import fit_pair_weights
-from models.reward_head import FeatureCache, RewardHead, answer_features
+from finetune.head_training import fit_label_head, fit_pair_weights
+from models.reward_head import SIGNALS, FeatureCache, LabelHead, RewardHead, answer_features, load_head
 
 
 def test_fit_recovers_the_preferred_direction_and_is_swap_symmetric():
@@ -38,10 +38,45 @@ def test_features_of_the_embedded_model_tell_answers_apart_and_are_cached(tmp_pa
     backend = load_model("smollm2-135m")
     answers = ["Paris is the capital of France.", "Bananas are yellow.", "Paris is the capital of France."]
     feats = answer_features(backend, "What is the capital of France?", answers, batch_size=2)
-    assert feats.shape == (3, 2 * backend.model.config.hidden_size)
+    assert feats.shape == (3, 2 * backend.model.config.hidden_size + len(SIGNALS))
     assert np.allclose(feats[0], feats[2], atol=1e-4) and not np.allclose(feats[0], feats[1], atol=1e-2)
     alone = answer_features(backend, "What is the capital of France?", answers[1:2])  # padding changes nothing
     assert np.allclose(alone[0], feats[1], atol=1e-3)
     cache = FeatureCache(tmp_path, "smollm2-135m")
     first = cache.features(backend, "Q?", answers[:2])
     assert len(list(tmp_path.glob("*.npy"))) == 2 and np.array_equal(cache.features(backend, "Q?", answers[:2]), first)
+    hidden_only = FeatureCache(tmp_path, "smollm2-135m", signals=False).features(backend, "Q?", answers[:2])
+    assert hidden_only.shape == (2, 2 * backend.model.config.hidden_size)  # cached apart: another key
+    assert np.allclose(hidden_only, first[:, : hidden_only.shape[1]], atol=1e-4)
+
+
+@pytest.mark.model
+def test_the_models_own_reading_tells_cut_off_and_off_topic_answers_apart():
+    from models import load_model
+
+    backend = load_model("smollm2-135m")
+    prompt = "What is the capital of France? Explain briefly."
+    whole = "The capital of France is Paris. It is the largest city in the country and sits on the river Seine."
+    answers = [whole, " ".join(whole.split()[:9]), "Bananas are rich in potassium and grow in tropical climates."]
+    signals = dict(zip(SIGNALS, answer_features(backend, prompt, answers)[:, -len(SIGNALS):].T))
+    assert signals["end_logprob"][0] > signals["end_logprob"][1] + 5  # the model expects no end mid-sentence
+    assert signals["mean_pmi"][0] > 0 > signals["mean_pmi"][2]  # the prompt makes the right answer likelier only
+    assert signals["log_length"][0] > signals["log_length"][1]
+
+
+def test_a_label_head_learns_classes_with_their_priors_and_survives_saving(tmp_path):
+    rng = np.random.default_rng(1)
+    toxic, calm = rng.normal(1.0, 1.0, size=(150, 4)), rng.normal(-1.0, 1.0, size=(50, 4))
+    features = np.concatenate([toxic, calm])
+    classes = ["toxic"] * 150 + ["non_toxic"] * 50
+    head = fit_label_head(features, classes, ("toxic", "non_toxic"), "Is it toxic?")
+    found = head.probabilities(features)
+    assert np.allclose(found.sum(axis=1), 1.0)
+    predicted = np.array(head.labels)[found.argmax(axis=1)]
+    assert (predicted == np.array(classes)).mean() > 0.9
+    assert head.probabilities(np.zeros((1, 4)))[0, 0] > 0.5  # no evidence: the likelier class (3 in 4 are toxic)
+    loaded = load_head(head.save(tmp_path / "toxicity"))
+    assert isinstance(loaded, LabelHead) and loaded.labels == ("toxic", "non_toxic") and loaded.prompt == "Is it toxic?"
+    assert np.allclose(loaded.probabilities(features), found)
+    with pytest.raises(ValueError, match="not among the labels"):
+        fit_label_head(features, ["spam"] * 200, ("toxic", "non_toxic"), "p")

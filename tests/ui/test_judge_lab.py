@@ -63,3 +63,22 @@ def test_a_template_written_in_the_lab_is_validated_before_it_is_saved(lab):
     lab.wait_for_function("() => document.querySelector('#lab-save-status')?.innerText.includes('Saved')",
                           timeout=15_000)
     assert load_template("pass-fail").labels == ("pass", "fail")
+
+
+def test_a_judge_distilled_in_the_lab_is_measured_and_offered_as_a_judge(lab):
+    lab.locator("#distill-panel").get_by_text("Train a judge from labels", exact=False).first.click()
+    held_out = lab.locator("#distill-held-out input")
+    held_out.fill("0.5")  # the shipped file has 12 pairs: half the prompts held out leaves pairs on both sides
+    held_out.press("Enter")
+    name = lab.locator("#distill-name input, #distill-name textarea").first
+    name.fill("lab-student")
+    lab.locator("#distill-run").click()
+    lab.wait_for_function("() => document.querySelector('#distill-status')?.innerText.includes('Done')",
+                          timeout=300_000)
+    table = lab.locator("#distill-table").inner_text()
+    assert "before: smollm2-135m-gguf" in table and "after: the student" in table and "[" in table
+    lab.locator("#distill-curve .js-plotly-plot").wait_for(timeout=20_000)
+    folder = Path(os.environ["LLM_JUDGE_ADAPTERS"]) / "judges" / "lab-student"
+    assert (folder / "report.json").is_file() and (folder / "head.npz").is_file()
+    lab.locator("#lab-judges").click()  # the lab's own judge picker offers the student at once
+    lab.get_by_role("option", name=f"head:{folder}").first.wait_for(timeout=10_000)

@@ -1,0 +1,202 @@
+"""Recipe: the shipped default judge (`smollm2-135m-judge`), a reward head on the embedded model, rerunnable by anyone.
+
+Data (licence-clean only):
+- ../shared/data/pandalm_human_pairs.jsonl: PandaLM's 999 instruction pairs, each labelled by three annotators
+  (WeOpenML/PandaLM, Apache-2.0), split by prompt as `python -m judge distill` splits (1/5 held out);
+- pairs the project makes (finetune/degradations.py) by degrading the preferred answers of the training part: off
+  topic, shuffled, contradictory, truncated, parts dropped, injected judge text. For measuring, the same degradations
+  of the held-out part's preferred answers and of prompts/general.jsonl's references (prompts never trained on).
+
+The head (models/reward_head.py: the embedded model's last hidden layer plus its own reading of the answer, fit by
+finetune/head_training.py) has a score per criterion; each is fit on the human pairs plus the degradations that hurt
+that criterion. Measured with the validation harness (runs/validation.py, pairwise, both orders): the head on every
+held-out pair, and today's default judge (the embedded model on llama.cpp with the pairwise template) on a fixed
+sample of them. Writes adapters/shipped/smollm2-135m-judge/ (head.npz, meta.json, DATA_CARD.md).
+
+Usage: python recipes/default_judge.py [--train-good 300] [--baseline-rows 100]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+
+from _common import ROOT, SHARED_DATA, sample, validate
+
+from runs.distill import is_held_out
+
+NAME = "smollm2-135m-judge"
+BASELINE = "smollm2-135m-gguf"
+
+
+def winner(row: dict) -> str:
+    return row["answer_a"] if row["label"] == "A" else row["answer_b"]
+
+
+def pandalm_parts(data: Path = SHARED_DATA / "pandalm_human_pairs.jsonl", train_good: int = 300) -> dict[str, list]:
+    """Human pairs split by prompt, and degraded pairs: of train answers for training, of held-out ones (and the
+    shipped prompt set's references) for measuring."""
+    from finetune.degradations import degraded_pairs
+
+    rows = [json.loads(line) for line in open(data, encoding="utf-8")]
+    for row in rows:  # a few PandaLM answers are the JSON literal true: the text an annotator saw was "True"
+        row["answer_a"], row["answer_b"] = str(row["answer_a"]), str(row["answer_b"])
+    train = [r for r in rows if not is_held_out(r["prompt"], 0.2)]
+    test = [r for r in rows if is_held_out(r["prompt"], 0.2)]
+    general = [json.loads(line) for line in open(ROOT / "prompts" / "general.jsonl", encoding="utf-8")]
+    references = [(g["id"], g["prompt"], g["reference"]) for g in general if len(g.get("reference", "").split()) > 12]
+    decisive = [r for r in train if r["label"] in ("A", "B")][:train_good]
+    test_good = [(r["id"], r["prompt"], winner(r)) for r in test if r["label"] in ("A", "B")]
+    return {"train": train, "test": test,
+            "train_degraded": [p.to_dict() for p in degraded_pairs([(r["id"], r["prompt"], winner(r))
+                                                                    for r in decisive])],
+            "test_degraded": [p.to_dict() for p in degraded_pairs(test_good + references, seed=1)]}
+
+
+def longer_wins(rows: list[dict]) -> float:
+    """Agreement of "the longer answer wins" with the labels (ties count 1/2)."""
+    def credit(row):
+        guess = "A" if len(row["answer_a"]) > len(row["answer_b"]) else "B"
+        return 0.5 if row["label"] == "tie" else float(guess == row["label"])
+    return round(sum(map(credit, rows)) / len(rows), 4)
+
+
+def train_head(parts: dict, folder: Path, strength: float = 0.5) -> Path:
+    """The criterion heads on the train part and its degradations, saved in `folder`."""
+    from basics import results_dir
+    from finetune.head_training import fit_criterion_heads
+    from models import load_model
+    from models.reward_head import FeatureCache
+    from runs.distill import pair_features
+
+    backend = load_model("smollm2-135m")
+    cache = FeatureCache(results_dir() / ".cache" / "features", backend.spec.text)
+    human, degraded = parts["train"], parts["train_degraded"]
+    head = fit_criterion_heads([(human, pair_features(cache, backend, human)),
+                                (degraded, pair_features(cache, backend, degraded))], strength=strength)
+    head.meta = {"base": "smollm2-135m", "signals": True, "name": NAME, "strength": strength,
+                 "trained_on": {"pandalm_human_pairs (Apache-2.0)": len(human),
+                                "degraded pairs of their preferred answers": len(degraded)},
+                 "recipe": "recipes/default_judge.py"}
+    return head.save(folder)
+
+
+def by_kind(rows: list[dict]) -> dict[str, float]:
+    """Agreement per degradation (the kind is the last part of a degraded pair's id)."""
+    groups = defaultdict(list)
+    for row in rows:
+        groups[row["id"].rsplit(":", 1)[-1]].append(row["predicted"] == row["gold"])
+    return {kind: round(sum(hits) / len(hits), 3) for kind, hits in sorted(groups.items())}
+
+
+def summary(metrics: dict) -> dict:
+    return {k: metrics.get(k) for k in ("n", "agreement", "agreement_ci", "position_consistency", "first_slot_share",
+                                         "unparsed_share", "seconds_per_item")}
+
+
+def _pct(value) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def _row(name: str, m: dict, longer: float | None = None) -> str:
+    low, high = m.get("agreement_ci") or (None, None)
+    ci = f" [{_pct(low)}–{_pct(high)}]" if low is not None else ""
+    return (f"| {name} | {m['n']} | {_pct(m['agreement'])}{ci} | {_pct(m.get('position_consistency'))} | "
+            f"{_pct(m.get('first_slot_share'))} | {_pct(longer)} | {m.get('seconds_per_item') or 0:.2f} |")
+
+
+def data_card(counts: dict, args, measured: dict, train_seconds: float) -> str:
+    """DATA_CARD.md: sources, licences, counts, the recipe and the measured table."""
+    lines = ["| judge | pairs | agreement [95% CI] | position consistency | first-slot share | longer wins, same rows "
+             "| s / pair |", "|---|---|---|---|---|---|---|"]
+    for part in ("test_degraded", "test"):
+        found = measured[part]
+        lines.append(f"| **{found['title']}** | | | | | | |")
+        lines.append(_row(f"`{NAME}`, all", found["head"], found["longer_wins"]))
+        lines.append(_row(f"`{NAME}`, sample", found["sample"]["head"], found["sample"]["longer_wins"]))
+        lines.append(_row(f"`{BASELINE}` (today's default), same sample", found["sample"]["baseline"],
+                          found["sample"]["longer_wins"]))
+    kinds = measured["test_degraded"]["head_by_kind"]
+    base_kinds = measured["test_degraded"]["baseline_by_kind"]
+    by_kind = "\n".join(f"| {k} | {_pct(v)} | {_pct(base_kinds.get(k))} |" for k, v in kinds.items())
+    return f"""# Data card: the `{NAME}` judge
+
+A scoring judge: per-criterion reward heads (relevance, coherence, completeness; Bradley-Terry logistic regression,
+L2 strength {args.strength}) on SmolLM2-135M-Instruct's own reading of an answer (models/reward_head.py: its last
+hidden layer over the answer, and how likely the answer's tokens are with and without the prompt, how likely the turn
+ends where the answer stops, its length, how often a token surprises it). A verdict is the higher total; each answer
+is scored alone, so the order the answers are shown in cannot change it.
+
+- **PandaLM human pairs**: ../shared/data/pandalm_human_pairs.jsonl, 999 instruction pairs from PandaLM's
+  human-annotated test set (WeOpenML/PandaLM, Apache-2.0), each labelled by three annotators. Split by a checksum of
+  the prompt (runs/distill.py is_held_out, 1/5 held out): {counts['train']} pairs to train, {counts['test']} held out.
+- **Degraded pairs** (made by the project, finetune/degradations.py): the preferred answers of the first
+  {args.train_good} decisive training pairs, degraded six ways (another prompt's answer; shuffled sentences; a
+  sentence contradicted; cut at 40% of its words; every other sentence dropped; judge-format text appended):
+  {counts['train_degraded']} pairs to train. For measuring, the same degradations of the held-out pairs' preferred
+  answers and of prompts/general.jsonl's references: {counts['test_degraded']} pairs from prompts never trained on.
+- **Not used**: AlpacaEval or any GPT-4 labels (no weights trained on them ship).
+- **Recipe**: `python recipes/default_judge.py --train-good {args.train_good} --strength {args.strength}
+  --baseline-rows {args.baseline_rows}` (training {train_seconds:.0f} s on a 2-core CPU, features cached in
+  results/.cache/features).
+
+## Measured (validation harness, pairwise, both orders)
+
+{chr(10).join(lines)}
+
+By degradation (agreement on the held-out degraded pairs; today's default judge on its sample):
+
+| degradation | `{NAME}` | `{BASELINE}` |
+|---|---|---|
+{by_kind}
+"""
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=str(SHARED_DATA / "pandalm_human_pairs.jsonl"))
+    parser.add_argument("--train-good", type=int, default=300, help="preferred train answers to degrade")
+    parser.add_argument("--strength", type=float, default=0.5, help="inverse L2 penalty of the heads")
+    parser.add_argument("--baseline-rows", type=int, default=100, help="held-out pairs of each kind the untrained "
+                                                                       "default judge is measured on")
+    parser.add_argument("--out", default=str(ROOT / "adapters" / "shipped" / NAME))
+    args = parser.parse_args()
+
+    from basics import results_dir, write_jsonl_rows
+
+    parts = pandalm_parts(Path(args.data), args.train_good)
+    counts = {k: len(v) for k, v in parts.items()}
+    print(counts, flush=True)
+    started = time.perf_counter()
+    train_head(parts, Path(args.out), args.strength)
+    train_seconds = time.perf_counter() - started
+    work = results_dir() / "recipes" / NAME
+    measured = {}
+    for part, title in (("test_degraded", "degraded pairs from unseen prompts"), ("test", "held-out human pairs")):
+        columns = ("id", "prompt", "answer_a", "answer_b", "label")
+        data = write_jsonl_rows(work / f"{part}.jsonl", [{k: r[k] for k in columns} for r in parts[part]])
+        sampled = write_jsonl_rows(work / f"{part}_sample.jsonl",
+                                   [{k: r[k] for k in columns} for r in sample(parts[part], args.baseline_rows, 3)])
+        print(f"measuring on {title}", flush=True)
+        whole = validate(data, [NAME], "pairwise", work / "validation")[NAME]
+        same = validate(sampled, [BASELINE, NAME], "pairwise", work / "validation")
+        measured[part] = {"title": title, "head": summary(whole), "longer_wins": longer_wins(parts[part]),
+                          "sample": {"baseline": summary(same[BASELINE]), "head": summary(same[NAME]),
+                                     "longer_wins": longer_wins(sample(parts[part], args.baseline_rows, 3))}}
+        if part == "test_degraded":
+            measured[part]["head_by_kind"] = by_kind(whole["rows"])
+            measured[part]["baseline_by_kind"] = by_kind(same[BASELINE]["rows"])
+    meta_path = Path(args.out) / "meta.json"
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta.update(counts=counts, train_seconds=round(train_seconds, 1), measured=measured)
+    meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    card = data_card(counts, args, measured, train_seconds)
+    (Path(args.out) / "DATA_CARD.md").write_text(card, encoding="utf-8")
+    print(card)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
