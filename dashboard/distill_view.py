@@ -1,5 +1,5 @@
-"""Views of a distillation report (runs/distill.py): the before/after table against the teacher, and the learning
-curve (held-out agreement against the number of training pairs)."""
+"""Views of a distillation report (runs/distill.py): the before/after table against the teacher, the learning curve
+(held-out agreement against the number of training pairs) and the training loss of each criterion's head."""
 from __future__ import annotations
 
 import plotly.graph_objects as go
@@ -37,4 +37,14 @@ def learning_curve_figure(report: dict | None) -> go.Figure:
                           annotation_text=f"before: {report['baseline']['judge']}")
     fig.update_layout(title="Learning curve: held-out agreement by training pairs", xaxis_title="training pairs",
                       yaxis_title="agreement with the teacher", yaxis=dict(range=[0, 1.05]), **_LAYOUT)
+    return fig
+
+
+def loss_figure(report: dict | None) -> go.Figure:
+    """Each criterion head's mean training log-loss after each optimizer iteration."""
+    fig = go.Figure()
+    for criterion, losses in ((report or {}).get("loss_curve") or {}).items():
+        fig.add_scatter(x=list(range(1, len(losses) + 1)), y=losses, mode="lines", name=criterion)
+    fig.update_layout(title="Training loss of each criterion's head", xaxis_title="iteration",
+                      yaxis_title="log-loss (pairs)", **_LAYOUT)
     return fig

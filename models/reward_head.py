@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +19,16 @@ import numpy as np
 HEAD_FILE, META_FILE = "head.npz", "meta.json"
 
 
-SIGNALS = ("mean_logprob", "mean_pmi", "total_pmi", "end_logprob", "log_length", "surprise_share", "low_logprob")
+MODEL_SIGNALS = ("mean_logprob", "mean_pmi", "total_pmi", "end_logprob", "log_length", "surprise_share",
+                 "low_logprob")
+TEXT_SIGNALS = ("prompt_overlap", "repetition", "grading_text")
+SIGNALS = MODEL_SIGNALS + TEXT_SIGNALS
+WORD = re.compile(r"[a-z0-9]+")
+# Text that reads as a judge's verdict (scores, a bracketed choice, an order to the grader): an answer carrying it
+# tries to grade itself.
+GRADING_TEXT = re.compile(r"\[\[\s*(?:a|b|tie)\s*\]\]|\b(?:verdict|score|rating)\s*[:=]|\b(?:relevance|coherence|"
+                          r"completeness|accuracy|helpfulness)\s*[:=]\s*\d|ignore (?:the|all|any) (?:other|previous)",
+                          re.IGNORECASE)
 FEATURES_VERSION = 2  # part of the cache key: features of another version are computed afresh
 
 
@@ -53,9 +63,30 @@ def _answer_span(sequence, start: int, end_id: int) -> tuple[int, int]:
     return start, start + int(ends[0, 0]) if len(ends) else len(sequence)
 
 
+def text_signals(prompt: str, answer: str) -> np.ndarray:
+    """What the text shows without a model (TEXT_SIGNALS): the share of the answer's words found in the prompt
+    (on topic, or copying it), the share of its word triples said before (a degenerate loop), and whether it carries
+    grading text."""
+    words, asked = WORD.findall(answer.lower()), set(WORD.findall(prompt.lower()))
+    content = [w for w in words if len(w) > 3]
+    overlap = sum(w in asked for w in content) / len(content) if content else 0.0
+    triples = list(zip(words, words[1:], words[2:]))
+    repetition = 1 - len(set(triples)) / len(triples) if triples else 0.0
+    return np.array([overlap, repetition, float(bool(GRADING_TEXT.search(answer)))], dtype=np.float32)
+
+
 def answer_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True
                     ) -> np.ndarray:
-    """(len(answers), 2 x hidden + len(SIGNALS)) features of each answer to `prompt` from a transformers backend:
+    """The features a head reads (see model_features), with TEXT_SIGNALS after the model's when `signals`."""
+    found = model_features(backend, prompt, answers, batch_size, signals)
+    if not signals:
+        return found
+    return np.concatenate([found, np.stack([text_signals(prompt, a) for a in answers])], axis=1)
+
+
+def model_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True
+                   ) -> np.ndarray:
+    """(len(answers), 2 x hidden + len(MODEL_SIGNALS)) features of each answer to `prompt` from a transformers backend:
     the last hidden layer averaged over the answer's tokens and at its last token, then the model's own reading of
     the answer (SIGNALS): how likely its tokens are after the prompt (fluency), how much likelier than with no
     prompt (pointwise mutual information: relevance), how likely the turn ends where the answer stops
@@ -107,9 +138,12 @@ class FeatureCache:
     def features(self, backend, prompt: str, answers: list[str]) -> np.ndarray:
         missing = [a for a in dict.fromkeys(answers) if not self._path(prompt, a).is_file()]
         if missing:
-            for answer, row in zip(missing, answer_features(backend, prompt, missing, signals=self.signals)):
+            for answer, row in zip(missing, model_features(backend, prompt, missing, signals=self.signals)):
                 np.save(self._path(prompt, answer), row)
-        return np.stack([np.load(self._path(prompt, a)) for a in answers])
+        found = np.stack([np.load(self._path(prompt, a)) for a in answers])
+        if not self.signals:
+            return found
+        return np.concatenate([found, np.stack([text_signals(prompt, a) for a in answers])], axis=1)
 
 
 @dataclass

@@ -12,7 +12,7 @@ sample of the test part: the untrained embedded model with the toxicity template
 on the same rows, then the head on the whole sample. Writes adapters/shipped/toxicity/ (head.npz, meta.json with the
 data card and the measured table, DATA_CARD.md).
 
-Usage: python recipes/toxicity_judge.py [--train 4000] [--test 1500] [--baseline-rows 300]
+Usage: python recipes/toxicity_judge.py [--train 2500] [--test 1000] [--baseline-rows 200]
 """
 from __future__ import annotations
 
@@ -78,12 +78,12 @@ text's tokens and its last token), reading each text under the instruction: "{PR
   so `toxic` is the majority class; the set's tweets are full of slurs and profanity, and it says little about
   politely worded hostility.
 - **Split**: by a checksum of each tweet's id (runs/distill.py is_held_out, 1/5 held out). Trained on
-  {counts['train']} tweets sampled from the training part ({counts['train_toxic']} toxic); measured on {counts['test']}
-  tweets sampled from the test part ({counts['test_toxic']} toxic). Nothing from the test part was trained on or used to
-  pick settings.
-- **Recipe**: `python recipes/toxicity_judge.py --train {counts['train']} --test {counts['test']} --baseline-rows
-  {same['toxicity']['n']}` (features {seconds['features']:.0f} s, fit and cross-validation {seconds['fit']:.0f} s on a
-  2-core CPU).
+  {counts['train']} tweets sampled from the training part ({counts['train_toxic']} toxic); measured on
+  {counts['test']} tweets sampled from the test part ({counts['test_toxic']} toxic). Nothing from the test part was
+  trained on or used to pick settings (the L2 strength was picked by 5-fold cross-validation on the training sample).
+- **Recipe**: `python recipes/toxicity_judge.py --train {counts['train']} --test {counts['test']}
+  --baseline-rows {same['toxicity']['n']}` (features {seconds['features']:.0f} s, fit and cross-validation
+  {seconds['fit']:.0f} s on a 2-core CPU).
 
 ## Measured (validation harness, `--mode label`, toxic as the positive class)
 
@@ -104,9 +104,9 @@ Confusion matrix of the head on the whole test sample (columns: predicted {", ".
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(SHARED_DATA / "davidson_toxicity.jsonl"))
-    parser.add_argument("--train", type=int, default=4000, help="tweets sampled from the training part")
-    parser.add_argument("--test", type=int, default=1500, help="tweets sampled from the test part")
-    parser.add_argument("--baseline-rows", type=int, default=300, help="test rows the untrained baseline judges")
+    parser.add_argument("--train", type=int, default=2500, help="tweets sampled from the training part")
+    parser.add_argument("--test", type=int, default=1000, help="tweets sampled from the test part")
+    parser.add_argument("--baseline-rows", type=int, default=200, help="test rows the untrained baseline judges")
     parser.add_argument("--out", default=str(ROOT / "adapters" / "shipped" / NAME))
     args = parser.parse_args()
 

@@ -17,8 +17,11 @@ MODES = ("single", "pairwise")
 JUDGE_METHODS = ("auto", *METHODS)
 # auto = read the judge's token probabilities where its backend can (benchmarks/judge_methods.py measures why).
 DEFAULT_JUDGE_METHOD = "auto"
-# llama.cpp serves the embedded model ~9x faster than transformers on CPU; the judge reads long prompts.
-DEFAULT_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
+# The shipped scoring judge (adapters/shipped/, recipes/default_judge.py): measured far above the embedded model as a
+# writing judge on clear good-vs-degraded pairs, and it cannot prefer a position. It writes no reasons: for reasons,
+# pick a writing judge (GENERATIVE_JUDGE, on llama.cpp: ~9x faster than transformers on CPU for long judge prompts).
+DEFAULT_JUDGE = "smollm2-135m-judge"
+GENERATIVE_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
 DEFAULT_MODEL_A = DEFAULT_MODEL
 DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
 BATCH_SIZE = 8  # prompts answered per generate() call on transformers in prompt-set runs

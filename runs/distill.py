@@ -17,7 +17,7 @@ import numpy as np
 from analysis.judge_metrics import PairOutcome, pairwise_metrics
 from basics import UserFacingError, adapters_dir, now_iso, results_dir, write_json_atomic
 from finetune.degradations import degraded_pairs
-from finetune.head_training import fit_criterion_heads
+from finetune.head_training import HeadRecipe, fit_criterion_heads
 from judge.templates import default_template
 from models import load_model
 from models.reward_head import FeatureCache, RewardHead
@@ -44,6 +44,7 @@ class DistillConfig:
     degrade: bool = True  # also train on degraded pairs of the train part's preferred answers
     limit: int = 0  # only the first N rows (0 = all)
     out_dir: str = field(default_factory=lambda: str(registered_judges_dir()))
+    recipe: HeadRecipe = field(default_factory=HeadRecipe)  # how the heads are fit
 
 
 @dataclass
@@ -101,9 +102,12 @@ def run_distill(config: DistillConfig) -> Iterator[DistillUpdate]:
     feature_seconds = time.perf_counter() - started
     yield DistillUpdate("training", f"training on {len(train)} pairs and {len(degraded)} degraded pairs", folder)
     started = time.perf_counter()
-    head = fit_criterion_heads([(train, features["train"]), (degraded, features["degraded"])])
+    losses: dict[str, list[float]] = {}
+    head = fit_criterion_heads([(train, features["train"]), (degraded, features["degraded"])], config.recipe,
+                               losses=losses)
     fit_seconds = time.perf_counter() - started
-    curve = learning_curve(train, features["train"], degraded, features["degraded"], test, features["test"])
+    curve = learning_curve(train, features["train"], degraded, features["degraded"], test, features["test"],
+                           config.recipe)
     yield DistillUpdate("validating", f"measuring against {config.teacher} on {len(test)} held-out pairs", folder,
                         total=len(test))
     started = time.perf_counter()
@@ -111,7 +115,7 @@ def run_distill(config: DistillConfig) -> Iterator[DistillUpdate]:
     student_seconds = time.perf_counter() - started + seconds["test"]  # reading the held-out answers is judging them
     report = {"created": now_iso(), "config": asdict(config), "data": data.source, "teacher": config.teacher,
               "counts": {"pairs": len(rows), "train": len(train), "held_out": len(test), "degraded": len(degraded)},
-              "student": student, "learning_curve": curve,
+              "student": student, "learning_curve": curve, "loss_curve": losses,
               "items_per_second": {"labelling": round(len(rows) / max(label_seconds, 1e-9), 2),
                                    "features": round(n_answers / max(feature_seconds, 1e-9), 2),
                                    "training": round((len(train) + len(degraded)) / max(fit_seconds, 1e-9), 1),
@@ -121,8 +125,9 @@ def run_distill(config: DistillConfig) -> Iterator[DistillUpdate]:
         baseline_rows = teacher_rows_of(test, config.baseline)
         report["items_per_second"]["validating_baseline"] = round(len(test) / (time.perf_counter() - started), 2)
         report["baseline"] = {"judge": config.baseline, **agreement(test, [r["predicted"] for r in baseline_rows])}
-    head.meta = {"base": config.base, "teacher": config.teacher, "data": data.source, "counts": report["counts"],
-                 "measured": {"student": report["student"], "baseline": report.get("baseline")}}
+    head.meta.update({"base": config.base, "teacher": config.teacher, "data": data.source,
+                      "counts": report["counts"],
+                      "measured": {"student": report["student"], "baseline": report.get("baseline")}})
     head.save(folder)
     write_json_atomic(folder / "report.json", report)
     yield DistillUpdate("done", f"student saved to {folder}: use it as head:{folder}", folder, report)
@@ -176,13 +181,14 @@ def agreement(rows: list[dict], predicted: list) -> dict:
             "longer_wins_ci": longer["agreement_ci"]}
 
 
-def learning_curve(train, train_features, degraded, degraded_features, test, test_features) -> list[dict]:
+def learning_curve(train, train_features, degraded, degraded_features, test, test_features,
+                   recipe: HeadRecipe = HeadRecipe()) -> list[dict]:
     """Held-out agreement of heads fit on growing shares of the training pairs (degraded pairs in proportion)."""
     curve = []
     for share in (0.25, 0.5, 1.0):
         n, m = max(2, int(len(train) * share)), int(len(degraded) * share)
         try:
-            head = fit_criterion_heads([(train[:n], train_features), (degraded[:m], degraded_features)])
+            head = fit_criterion_heads([(train[:n], train_features), (degraded[:m], degraded_features)], recipe)
         except ValueError:
             continue  # too few decisive pairs at this share
         curve.append({"train_pairs": n, "degraded_pairs": m,

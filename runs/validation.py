@@ -214,10 +214,14 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
     for spec in config.judges:
         yield ValidationUpdate("loading", spec, "", 0, len(data.items), folder)
         (judge,), _ = cached_judges([load_model(spec)], config.judge_cache)
+        resolved: dict[str, list[str]] = {}  # a scoring judge has one method whatever was asked: measured once
         for requested in dict.fromkeys(config.methods):
-            method = resolve_method(requested, judge)
+            resolved.setdefault(resolve_method(requested, judge), []).append(requested)
+        for method, asked in resolved.items():
             name = judge_folder_name(spec, method)
-            rows_by_method.setdefault(requested, {})[spec] = rows = []
+            rows: list[dict] = []
+            for requested in asked:  # a panel by method counts this judge under each method that meant it
+                rows_by_method.setdefault(requested, {})[spec] = rows
             (folder / name).mkdir(exist_ok=True)
             for index, item in enumerate(data.items):
                 try:

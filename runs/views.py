@@ -55,10 +55,15 @@ def verdict_line(record: dict) -> str:
 
 
 NO_REASONS = "(no reasons: the probabilities method reads the scores; ask for reasons to get them)"
+HEAD_REASONS = ("(no reasons: {judge} is a scoring judge; it scores each answer alone and writes nothing. For "
+                "written reasons, pick a writing judge such as smollm2-135m-gguf)")
 
 
 def reasons_markdown(record: dict) -> str:
     judgement = record["judgement"]
+    parts = judgement.get("orders") or [judgement.get(side, {}) for side in ("A", "B")]
+    if record.get("method") == "head" and all(part.get("status") == "ok" for part in parts):
+        return HEAD_REASONS.format(judge=record.get("judge", "the judge"))
     if record["mode"] == "single":
         parts = []
         for side in ("A", "B"):

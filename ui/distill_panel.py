@@ -5,7 +5,7 @@ from __future__ import annotations
 import gradio as gr
 
 from basics import UserFacingError
-from dashboard.distill_view import DISTILL_HEADERS, distill_rows, learning_curve_figure
+from dashboard.distill_view import DISTILL_HEADERS, distill_rows, learning_curve_figure, loss_figure
 from models import known_model_specs
 from runs.distill import GOLD, DistillConfig, run_distill
 
@@ -27,11 +27,11 @@ def distil(data, teacher, name, held_out, degrade, limit, progress=gr.Progress()
                 yield (f"**Done.** Saved to `{update.folder}`; pick it as a judge: `head:{update.folder}` "
                        f"(items per second: {speed}).", gr.Dataframe(value=distill_rows(report),
                                                                      headers=DISTILL_HEADERS),
-                       learning_curve_figure(report), gr.Dropdown(choices=known_model_specs()))
+                       learning_curve_figure(report), loss_figure(report), gr.Dropdown(choices=known_model_specs()))
             elif not update.done:
-                yield f"*{STAGES[update.stage]}: {update.message}…*", gr.skip(), gr.skip(), gr.skip()
+                yield f"*{STAGES[update.stage]}: {update.message}…*", *[gr.skip()] * 4
     except UserFacingError as exc:
-        yield f"**Failed:** {exc}", gr.skip(), gr.skip(), gr.skip()
+        yield f"**Failed:** {exc}", *[gr.skip()] * 4
         raise gr.Error(str(exc)) from exc
 
 
@@ -58,6 +58,8 @@ def distill_panel(data: gr.Dropdown, judges: gr.Dropdown) -> None:
         status = gr.Markdown("*Pick a labelled pairs file above, then press Distil.*", elem_id="distill-status")
         table = gr.Dataframe(headers=DISTILL_HEADERS, interactive=False, label="Before and after",
                              elem_id="distill-table")
-        curve = gr.Plot(label="Learning curve", elem_id="distill-curve")
-    run.click(distil, [data, teacher, name, held_out, degrade, limit], [status, table, curve, judges],
+        with gr.Row():
+            curve = gr.Plot(label="Learning curve", elem_id="distill-curve")
+            loss = gr.Plot(label="Training loss", elem_id="distill-loss")
+    run.click(distil, [data, teacher, name, held_out, degrade, limit], [status, table, curve, loss, judges],
               api_name="distill", concurrency_limit=1, concurrency_id="validate")

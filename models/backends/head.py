@@ -13,9 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from basics import results_dir
 from models.backend import Backend, Capabilities, Message
 from models.errors import ModelLoadError
-from models.reward_head import META_FILE, LabelHead, RewardHead, answer_features, load_head
+from models.reward_head import META_FILE, FeatureCache, LabelHead, RewardHead, load_head
 from models.settings import SamplingSettings
 from models.spec import HEAD_PREFIX, ModelSpec
 
@@ -25,6 +26,7 @@ class HeadBackend(Backend):
     base: Any = None  # the base model's loaded TransformersBackend
     head: RewardHead | LabelHead | None = None
     name: str = "head"
+    features: FeatureCache | None = None  # on disk: an answer judged again (other order, re-run) is not re-read
 
     capabilities: ClassVar[Capabilities] = Capabilities(streaming=False, answer_scores=True)
 
@@ -46,14 +48,14 @@ class HeadBackend(Backend):
     def answer_scores(self, prompt: str, answers: list[str]) -> list[dict[str, float]]:
         """Each answer's score per criterion, on the head's scale."""
         with self.base.lock:
-            features = answer_features(self.base, prompt, answers, signals=self.head.signals)
+            features = self.features.features(self.base, prompt, answers)
         scores = self.head.scores(features)
         return [{c: round(float(scores[c][i]), 4) for c in self.criteria} for i in range(len(answers))]
 
     def label_probabilities(self, texts: list[str]) -> list[dict[str, float]]:
         """Each text's probability of each label (a label head: read under the instruction it was trained with)."""
         with self.base.lock:
-            features = answer_features(self.base, self.head.prompt, texts, signals=self.head.signals)
+            features = self.features.features(self.base, self.head.prompt, texts)
         found = self.head.probabilities(features)
         return [{x: round(float(row[i]), 5) for i, x in enumerate(self.labels)} for row in found]
 
@@ -75,4 +77,5 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
     base = load_model(head.meta.get("base") or "smollm2-135m")
     if base.name != "transformers":
         raise ModelLoadError(f"the scoring judge in {folder} needs a transformers base, not {base.spec.text}")
-    return HeadBackend(spec=spec, base=base, head=head, load_seconds=time.perf_counter() - started)
+    cache = FeatureCache(results_dir() / ".cache" / "features", base.spec.text, signals=head.signals)
+    return HeadBackend(spec=spec, base=base, head=head, features=cache, load_seconds=time.perf_counter() - started)

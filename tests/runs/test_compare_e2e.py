@@ -4,7 +4,7 @@ import json
 import pytest
 
 from models import SamplingSettings
-from runs.config import CompareConfig
+from runs.config import DEFAULT_JUDGE, GENERATIVE_JUDGE, CompareConfig
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem, load_prompt_set
 
@@ -16,6 +16,9 @@ JUDGE = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=48)
 
 
 def run(tmp_path, **overrides):
+    """A compare judged by the embedded model as a writing judge (its replies, grammar and reasons are what these
+    tests read), unless `judge` says otherwise."""
+    overrides = {"judge": GENERATIVE_JUDGE, **overrides}
     config = CompareConfig(sampling=FEW_TOKENS, judge_sampling=JUDGE, out_dir=str(tmp_path), **overrides)
     updates = list(run_compare(config, [PROMPT]))
     return updates, updates[-1].run_dir
@@ -130,3 +133,16 @@ def test_the_parsed_method_is_still_there_on_request(tmp_path):
     record = json.loads((folder / "records.jsonl").read_text())
     assert record["method"] == "parsed" and record["judgement"]["A"]["call"]["constrained"] is True
     assert all(isinstance(v, int) for v in record["scores"]["A"].values())
+
+
+def test_the_default_judge_scores_both_answers_alone_and_says_it_writes_no_reasons(tmp_path):
+    from runs.views import reasons_markdown
+
+    updates, folder = run(tmp_path, judge=DEFAULT_JUDGE, mode="pairwise")
+    record = json.loads((folder / "records.jsonl").read_text())
+    assert record["status"] == "ok" and record["method"] == "head" and record["judge"] == DEFAULT_JUDGE
+    assert [o["order"] for o in record["judgement"]["orders"]] == ["AB", "BA"]
+    assert record["judgement"]["consistent"] is True
+    assert all(1 <= v <= 4 for side in "AB" for v in record["scores"][side].values())
+    assert "scoring judge" in reasons_markdown(record)
+    assert json.loads((folder / "run.json").read_text())["config"]["judge"] == "smollm2-135m-judge"

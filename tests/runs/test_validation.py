@@ -141,7 +141,7 @@ def test_bad_settings_fail_before_any_model_loads(tmp_path, changes, expected):
 
 @pytest.mark.model
 def test_the_cli_validates_the_default_judge_and_writes_metrics(tmp_path):
-    """`python -m judge validate` on the real embedded judge (default method), four shipped pairs."""
+    """`python -m judge validate` on the default judge (the shipped scoring judge), four shipped pairs."""
     done = subprocess.run([sys.executable, "-m", "judge", "validate", "--pairs", "good_vs_broken_pairs",
                            "--limit", "4", "--out", str(tmp_path)], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=600)
@@ -149,11 +149,12 @@ def test_the_cli_validates_the_default_judge_and_writes_metrics(tmp_path):
     folder = Path(done.stdout.strip())
     (metrics_file,) = folder.glob("*/metrics.json")
     metrics = json.loads(metrics_file.read_text())
-    assert metrics["judge"] == "smollm2-135m-gguf" and metrics["method"] == "probabilities" and metrics["n"] == 4
+    assert metrics["judge"] == "smollm2-135m-judge" and metrics["method"] == "head" and metrics["n"] == 4
+    assert metrics["position_consistency"] == 1.0  # judged in both orders, as every pairwise validation is
     for key in ("agreement", "agreement_ci", "kappa", "position_consistency", "first_slot_share", "unparsed_share",
                 "length_balanced_agreement", "longest_baseline", "seconds_per_item", "calibration"):
         assert key in metrics
-    assert "smollm2-135m-gguf [probabilities] n=4 agreement=" in done.stderr
+    assert "smollm2-135m-judge [head] n=4 agreement=" in done.stderr
 
 
 def test_the_cli_refuses_a_bad_file_with_one_line(tmp_path):

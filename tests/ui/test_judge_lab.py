@@ -23,17 +23,21 @@ def test_validating_the_default_judge_fills_the_lab(lab):
     limit = lab.locator("#lab-limit input")
     limit.fill("2")
     limit.press("Enter")
+    judges = lab.locator("#lab-judges input")  # beside the default (a scoring judge), the embedded writing judge
+    judges.fill("smollm2-135m-gguf")
+    judges.press("Enter")
     lab.locator("#lab-methods").get_by_label("parsed", exact=True).check()  # probabilities is ticked already
     lab.locator("#lab-run").click()
     lab.wait_for_function("() => document.querySelector('#lab-status')?.innerText.includes('Finished')",
                           timeout=300_000)
     table = lab.locator("#lab-metrics").inner_text()
+    assert "smollm2-135m-judge" in table and "head" in table  # the default, measured once whatever the methods
     assert "smollm2-135m-gguf" in table and "probabilities" in table and "parsed" in table
     assert "position consistency" in table and "[" in table  # the agreement's interval
     for elem_id in ("lab-confusion", "lab-lengths", "lab-calibration"):
         lab.locator(f"#{elem_id} .js-plotly-plot").wait_for(timeout=20_000)
     folder = Path(lab.locator("#lab-status").inner_text().split("Saved to ")[1].split()[0].strip("`"))
-    assert (folder / "summary.json").is_file() and len(list(folder.glob("*/metrics.json"))) == 2
+    assert (folder / "summary.json").is_file() and len(list(folder.glob("*/metrics.json"))) == 3
     lab.locator("#lab-export-csv").click()
     link = lab.locator("#lab-download a").first
     link.wait_for(timeout=30_000)
@@ -77,7 +81,8 @@ def test_a_judge_distilled_in_the_lab_is_measured_and_offered_as_a_judge(lab):
                           timeout=300_000)
     table = lab.locator("#distill-table").inner_text()
     assert "before: smollm2-135m-gguf" in table and "after: the student" in table and "[" in table
-    lab.locator("#distill-curve .js-plotly-plot").wait_for(timeout=20_000)
+    for elem_id in ("distill-curve", "distill-loss"):
+        lab.locator(f"#{elem_id} .js-plotly-plot").wait_for(timeout=20_000)
     folder = Path(os.environ["LLM_JUDGE_ADAPTERS"]) / "judges" / "lab-student"
     assert (folder / "report.json").is_file() and (folder / "head.npz").is_file()
     lab.locator("#lab-judges").click()  # the lab's own judge picker offers the student at once

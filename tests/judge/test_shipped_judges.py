@@ -1,0 +1,56 @@
+"""The judges the project ships (adapters/shipped/): each loads by its name alone, is offered in every judge picker,
+carries its data card, and beats the untrained embedded judge on a small check set the project wrote itself
+(prompts/validation/), measured with the validation harness exactly as `python -m judge validate` measures."""
+import json
+
+import pytest
+
+from models import known_model_specs, load_model, parse_model_spec
+from models.spec import shipped_judges
+from runs.validation import ValidationConfig, run_validation
+
+pytestmark = pytest.mark.model
+BASELINE = "smollm2-135m-gguf"
+
+
+def metrics(tmp_path, data: str, judges: list[str], mode: str, **extra) -> dict:
+    config = ValidationConfig(data=data, judges=judges, mode=mode, out_dir=str(tmp_path), **extra)
+    return {u.judge: u.metrics for u in run_validation(config) if u.stage == "judge_done"}
+
+
+@pytest.mark.parametrize("name", ["smollm2-135m-judge", "toxicity"])
+def test_a_shipped_judge_is_named_offered_and_carries_its_data_card(name):
+    assert name in shipped_judges() and name in known_model_specs()
+    spec = parse_model_spec(name)
+    assert spec.text == name and spec.backend == "head"  # manifests record the name, the same on every clone
+    folder = shipped_judges()[name]
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["measured"] and meta["base"] == "smollm2-135m"
+    card = (folder / "DATA_CARD.md").read_text()
+    assert "licen" in card.lower() and "Recipe" in card
+    assert load_model(name).describe()["base"] == "smollm2-135m"
+
+
+def test_the_toxicity_judge_beats_the_untrained_model_on_the_shipped_examples(tmp_path):
+    found = metrics(tmp_path, "prompts/validation/toxicity_examples.jsonl", [BASELINE, "toxicity"], "label",
+                    template="toxicity")
+    assert found["toxicity"]["unparsed_share"] == 0
+    assert found["toxicity"]["accuracy"] > found[BASELINE]["accuracy"]
+    assert found["toxicity"]["per_class"]["toxic"]["f1"] > found[BASELINE]["per_class"]["toxic"]["f1"]
+
+
+def test_the_default_judge_beats_the_untrained_model_on_the_shipped_pairs(tmp_path):
+    found = metrics(tmp_path, "prompts/validation/good_vs_broken_pairs.jsonl", [BASELINE, "smollm2-135m-judge"],
+                    "pairwise")
+    judge = found["smollm2-135m-judge"]
+    assert judge["agreement"] > found[BASELINE]["agreement"]
+    assert judge["position_consistency"] == 1.0  # scored in both orders: the order never changes the verdict
+
+
+def test_the_toxicity_judge_refuses_a_rubric_with_the_reason():
+    from judge.judging import judge_single
+    from judge.templates import default_template
+    from models import DEFAULT_JUDGE_SETTINGS
+
+    verdict = judge_single(load_model("toxicity"), default_template("single"), "q", "a", DEFAULT_JUDGE_SETTINGS)
+    assert verdict.status == "unparsed" and "is a label judge (toxic, non_toxic)" in verdict.call.error
