@@ -322,7 +322,8 @@ def test_list_local_adapters_without_folder(tmp_path, monkeypatch):
 
 
 def test_known_model_specs_without_adapters():
-    assert known_model_specs() == ["smollm2-135m", "smollm2-135m-gguf"]
+    # the embedded model on both backends, then the judges the project ships (adapters/shipped/)
+    assert known_model_specs() == ["smollm2-135m", "smollm2-135m-gguf", "smollm2-135m-judge", "toxicity"]
 
 
 def test_known_model_specs_include_local_adapters(isolated_dirs):
@@ -335,14 +336,14 @@ def test_known_model_specs_include_local_adapters(isolated_dirs):
     assert "smollm2-135m+my-lora" in specs
     assert "smollm2-135m+team/meta-lora" in specs
     assert "smollm2-135m+bare-lora" in specs  # nothing recorded: offered on the default model
-    assert len(specs) == 5
+    assert len(specs) == 5 + 2  # and the two shipped judges
 
 
 def test_known_model_specs_parse(isolated_dirs):
     make_adapter(isolated_dirs / "my-lora", base=HUB_ID)
     make_adapter(isolated_dirs / "team" / "meta-lora", base="other/model", meta_base="smollm2-135m")
     for text in known_model_specs():
-        assert parse_model_spec(text).base_kind in ("embedded", "embedded-gguf", "hub")
+        assert parse_model_spec(text).base_kind in ("embedded", "embedded-gguf", "hub", "head")
 
 
 # --------------------------------------------------------------------------------------------- settings
