@@ -57,6 +57,7 @@ def fit_pair_weights(better: np.ndarray, worse: np.ndarray, strength: float | np
         if losses is not None:
             losses.append(round(float(-log_expit(x @ w).mean()), 5))
 
+    record(np.zeros(x.shape[1]))  # the curve starts where every head starts: no preference, log 2
     found = minimize(objective, np.zeros(x.shape[1]), jac=True, method="L-BFGS-B", callback=record,
                      options={"maxiter": 3000})
     return found.x / scale

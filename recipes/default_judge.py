@@ -169,12 +169,13 @@ cannot change it. Fit with {recipe} (finetune/head_training.py HeadRecipe), chos
 dev quarter of the training prompts.
 
 - **PandaLM human pairs**: ../shared/data/pandalm_human_pairs.jsonl, 999 instruction pairs from PandaLM's
-  human-annotated test set (WeOpenML/PandaLM, Apache-2.0), each labelled by three annotators. Split by a checksum of
-  the prompt (runs/distill.py is_held_out, 1/5 held out): {counts['train']} pairs to train, {counts['test']} held out.
-- **Degraded pairs** (made by the project, finetune/degradations.py): the preferred answers of the first
-  {args.train_good} decisive training pairs, degraded six ways (another prompt's answer; shuffled sentences; a
-  sentence contradicted; cut at 40% of its words; every other sentence dropped; judge-format text appended):
-  {counts['train_degraded']} pairs to train. For measuring, the same degradations of the held-out pairs' preferred
+  human-annotated test set (WeOpenML/PandaLM; licence Apache-2.0), each labelled by three annotators. Split by a
+  checksum of the prompt (runs/distill.py is_held_out, 1/5 held out): {counts['train']} pairs to train,
+  {counts['test']} held out.
+- **Degraded pairs** (made by the project, finetune/degradations.py; the project's licence): the preferred answers
+  of the first {args.train_good} decisive training pairs, degraded six ways (another prompt's answer; shuffled
+  sentences; a sentence contradicted; cut at 40% of its words; every other sentence dropped; judge-format text
+  appended): {counts['train_degraded']} pairs to train. For measuring, the same degradations of the held-out pairs' preferred
   answers and of prompts/general.jsonl's references: {counts['test_degraded']} pairs from prompts never trained on.
 - **Not used**: AlpacaEval or any GPT-4 labels (no weights trained on them ship).
 - **Recipe**: `python recipes/default_judge.py --train-good {args.train_good} --baseline-rows {args.baseline_rows}`
