@@ -175,8 +175,9 @@ dev quarter of the training prompts.
 - **Degraded pairs** (made by the project, finetune/degradations.py; the project's licence): the preferred answers
   of the first {args.train_good} decisive training pairs, degraded six ways (another prompt's answer; shuffled
   sentences; a sentence contradicted; cut at 40% of its words; every other sentence dropped; judge-format text
-  appended): {counts['train_degraded']} pairs to train. For measuring, the same degradations of the held-out pairs' preferred
-  answers and of prompts/general.jsonl's references: {counts['test_degraded']} pairs from prompts never trained on.
+  appended): {counts['train_degraded']} pairs to train. For measuring, the same degradations of the held-out
+  pairs' preferred answers and of prompts/general.jsonl's references: {counts['test_degraded']} pairs from
+  prompts never trained on.
 - **Not used**: AlpacaEval or any GPT-4 labels (no weights trained on them ship).
 - **Recipe**: `python recipes/default_judge.py --train-good {args.train_good} --baseline-rows {args.baseline_rows}`
   (training, recipe choice included, {train_seconds:.0f} s on a 2-core CPU; features cached in results/.cache/features).
