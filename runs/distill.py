@@ -116,7 +116,8 @@ def run_distill(config: DistillConfig) -> Iterator[DistillUpdate]:
     report = {"created": now_iso(), "config": asdict(config), "data": data.source, "teacher": config.teacher,
               "counts": {"pairs": len(rows), "train": len(train), "held_out": len(test), "degraded": len(degraded)},
               "student": student, "learning_curve": curve, "loss_curve": losses,
-              "items_per_second": {"labelling": round(len(rows) / max(label_seconds, 1e-9), 2),
+              "items_per_second": {"labelling": None if config.teacher == GOLD else  # gold labels: nothing to do
+                                   round(len(rows) / max(label_seconds, 1e-9), 2),
                                    "features": round(n_answers / max(feature_seconds, 1e-9), 2),
                                    "training": round((len(train) + len(degraded)) / max(fit_seconds, 1e-9), 1),
                                    "validating_student": round(len(test) / max(student_seconds, 1e-9), 2)}}

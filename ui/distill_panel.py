@@ -23,7 +23,7 @@ def distil(data, teacher, name, held_out, degrade, limit, progress=gr.Progress()
                 progress((update.done, update.total), desc=STAGES[update.stage], unit="items")
             if update.stage == "done":
                 report = update.report
-                speed = ", ".join(f"{k} {v}/s" for k, v in report["items_per_second"].items())
+                speed = ", ".join(f"{k} {v}/s" for k, v in report["items_per_second"].items() if v is not None)
                 yield (f"**Done.** Saved to `{update.folder}`; pick it as a judge: `head:{update.folder}` "
                        f"(items per second: {speed}).", gr.Dataframe(value=distill_rows(report),
                                                                      headers=DISTILL_HEADERS),
