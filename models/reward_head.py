@@ -1,10 +1,12 @@
-"""A scoring judge: a linear reward head on a frozen base model's features, trained on preference pairs
-(finetune/head_training.py fits it; models/backends/head.py serves it as a judge).
+"""Heads on a frozen base model's features: a reward head (a scoring judge, trained on preference pairs) and a label
+head (a text classifier). finetune/head_training.py fits them; models/backends/head.py serves them as judges.
 
 Features of an answer: the base model's last hidden layer for the chat-templated (prompt, answer), averaged over the
-answer's tokens, and at its last token. A head per criterion scores an answer w . features; it is fit as
-Bradley-Terry (logistic regression on feature differences, no intercept), so P(A better) = sigmoid(s_A - s_B) and
-swapping the answers flips the verdict exactly: no position preference is possible by construction.
+answer's tokens and at its last token, then SIGNALS: the model's own reading of the answer (likelihood, pointwise
+mutual information with the prompt, the end of turn, length, surprise) and three text signals. A reward head per
+criterion scores an answer w . features; it is fit as Bradley-Terry (logistic regression on feature differences, no
+intercept), so P(A better) = sigmoid(s_A - s_B) and swapping the answers flips the verdict exactly: no position
+preference is possible by construction.
 """
 from __future__ import annotations
 
