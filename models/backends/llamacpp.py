@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 from models.backend import Backend, Capabilities, Generation, Message
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
 from models.errors import ModelLoadError
+from models.gguf_check import check_gguf
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
@@ -119,6 +120,10 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
     started = time.perf_counter()
     alias = spec.embedded_alias
     path = embedded_gguf_path(EMBEDDED_MODELS[alias]) if alias else spec.base
+    # llama.cpp's native parser takes the process down on a bad file: every file is checked in Python first.
+    base = check_gguf(path, "base")
+    if spec.adapter:
+        check_gguf(spec.adapter, "adapter", base.get("general.architecture"))
     try:
         llm = Llama(
             model_path=str(path),
