@@ -81,8 +81,11 @@ def answer_features(backend, prompt: str, answers: list[str], batch_size: int = 
                     ) -> np.ndarray:
     """The features a head reads (see model_features), with TEXT_SIGNALS after the model's when `signals`."""
     found = model_features(backend, prompt, answers, batch_size, signals)
-    if not signals:
-        return found
+    return with_text_signals(found, prompt, answers) if signals else found
+
+
+def with_text_signals(found: np.ndarray, prompt: str, answers: list[str]) -> np.ndarray:
+    """The model's features of `answers` with their TEXT_SIGNALS appended (they need no model, so no cache)."""
     return np.concatenate([found, np.stack([text_signals(prompt, a) for a in answers])], axis=1)
 
 
@@ -143,9 +146,7 @@ class FeatureCache:
             for answer, row in zip(missing, model_features(backend, prompt, missing, signals=self.signals)):
                 np.save(self._path(prompt, answer), row)
         found = np.stack([np.load(self._path(prompt, a)) for a in answers])
-        if not self.signals:
-            return found
-        return np.concatenate([found, np.stack([text_signals(prompt, a) for a in answers])], axis=1)
+        return with_text_signals(found, prompt, answers) if self.signals else found
 
 
 @dataclass

@@ -96,8 +96,7 @@ def run_distill(config: DistillConfig) -> Iterator[DistillUpdate]:
             done += 2
             yield DistillUpdate("features", f"features: {done} of {n_answers} answers", folder, done=done,
                                 total=n_answers)
-        features[name] = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])) if pairs else \
-            (np.zeros((0, 1)), np.zeros((0, 1)))
+        features[name] = sides_of(pairs)
         seconds[name] = time.perf_counter() - part_started
     feature_seconds = time.perf_counter() - started
     yield DistillUpdate("training", f"training on {len(train)} pairs and {len(degraded)} degraded pairs", folder)
@@ -155,9 +154,13 @@ def teacher_rows_of(rows: list[dict], spec: str) -> list[dict]:
 
 
 def pair_features(cache: FeatureCache, base, rows: list[dict]):
-    if not rows:
+    return sides_of([cache.features(base, r["prompt"], [r["answer_a"], r["answer_b"]]) for r in rows])
+
+
+def sides_of(pairs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-pair (2, features) arrays as (features of every answer A, of every answer B); empty when no pairs."""
+    if not pairs:
         return np.zeros((0, 1)), np.zeros((0, 1))
-    pairs = [cache.features(base, r["prompt"], [r["answer_a"], r["answer_b"]]) for r in rows]
     return np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
 
 
