@@ -1,10 +1,24 @@
-"""LLM as a Judge: launch the Gradio app (built in ui/). `python app.py`; a Hugging Face Space runs this file."""
+"""LLM as a Judge: launch the Gradio app (built in ui/). `python app.py [--public]`; a Hugging Face Space runs this
+file (and is in public mode there: see the README's "Sharing the app")."""
+import argparse
 import os
+import sys
 import threading
 
+from basics import UserFacingError
+from runs.public import app_auth
 from ui.app import build_app, preload_default_models
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Launch the LLM as a Judge app.")
+    parser.add_argument("--public", action="store_true", help="public mode: allow-listed models only, no training, "
+                                                              "limits for visitors (on by default on a Space)")
+    args = parser.parse_args()
+    try:
+        auth = app_auth()
+        demo = build_app(public=True if args.public else None)
+    except UserFacingError as exc:
+        sys.exit(f"error: {exc}")
     if os.environ.get("LLM_JUDGE_PRELOAD", "1") == "1":
         threading.Thread(target=preload_default_models, daemon=True).start()
-    build_app().queue().launch()
+    demo.queue().launch(auth=auth)

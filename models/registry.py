@@ -6,7 +6,9 @@ torch, nor the reverse. A new backend is one file in models/backends/ and one li
 from __future__ import annotations
 
 import importlib
+import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 from models.backend import Backend
@@ -22,8 +24,9 @@ BACKENDS: dict[str, str] = {
     "head": "models.backends.head:load_head_backend",
 }
 
-_LOADED: dict[str, Backend] = {}
+_LOADED: OrderedDict[str, Backend] = OrderedDict()  # least recently used first
 _LOAD_LOCK = threading.RLock()  # re-entrant: a scoring judge loads its base model while it loads
+_MAX_LOADED = [int(os.environ.get("LLM_JUDGE_MAX_MODELS") or 0)]  # 0 = no limit
 
 
 def backend_factory(name: str) -> Callable[[ModelSpec], Backend]:
@@ -38,12 +41,32 @@ def load_model(spec: str | ModelSpec) -> Backend:
     """The backend for `spec`, loading it on first use and reusing it afterwards."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     with _LOAD_LOCK:
-        if parsed.text not in _LOADED:
-            _LOADED[parsed.text] = backend_factory(parsed.backend)(parsed)
-        return _LOADED[parsed.text]
+        if parsed.text in _LOADED:
+            _LOADED.move_to_end(parsed.text)
+            return _LOADED[parsed.text]
+        backend = backend_factory(parsed.backend)(parsed)
+        _LOADED[parsed.text] = backend
+        _evict_beyond_limit()
+        return backend
+
+
+def set_max_loaded(limit: int) -> None:
+    """Keep at most `limit` models loaded (0: no limit); the least recently used go first. A model being used by a
+    request when it is dropped finishes that request: it is freed once nothing holds it."""
+    if limit < 0:
+        raise ModelSpecError(f"the number of models kept loaded must be 0 (no limit) or more, got {limit}")
+    with _LOAD_LOCK:
+        _MAX_LOADED[0] = limit
+        _evict_beyond_limit()
+
+
+def _evict_beyond_limit() -> None:
+    while _MAX_LOADED[0] and len(_LOADED) > _MAX_LOADED[0]:
+        _LOADED.popitem(last=False)
 
 
 def loaded_models() -> list[str]:
+    """Specs of the loaded models, least recently used first."""
     return list(_LOADED)
 
 

@@ -7,6 +7,7 @@ from basics import UserFacingError
 from judge.templates import default_template
 from models import load_model
 from runs.config import DEFAULT_JUDGE, default_model_pair
+from runs.public import enable_public_mode, public_gate, public_mode_on
 from ui.batch_tab import batch_tab
 from ui.compare_tab import compare_tab
 from ui.judge_lab_tab import judge_lab_tab
@@ -15,21 +16,30 @@ from ui.training_tab import refresh_adapters, training_tab
 from ui.widgets import PRIVATE, refreshed_pickers
 
 
-def build_app() -> gr.Blocks:
+def build_app(public: bool | None = None) -> gr.Blocks:
+    """The whole page. `public` (default: public_mode_on(), i.e. on a Space or with $LLM_JUDGE_PUBLIC=1) builds the
+    shared-app version: the allow-listed models only, no Training tab, no template edits, the limits of
+    prompts/public/allow_list.yaml. Public mode stays on for the process once a public page is built."""
+    if public if public is not None else public_mode_on():
+        enable_public_mode()
+    shared = public_gate() is not None
     model_a_default, model_b_default = default_model_pair()
     rubric = default_template("single").rubric
     with gr.Blocks(title="LLM as a Judge") as demo:
         gr.Markdown(
             "# LLM as a Judge\nPick two models and a judge, write an instruction, and compare the answers on "
-            f"**{rubric.describe()}** with the default template; or fine-tune an adapter to compare."
+            f"**{rubric.describe()}** with the default template"
+            + (" (a shared app: the models it offers, within its limits)." if shared
+               else "; or fine-tune an adapter to compare.")
         )
         compare = compare_tab(model_a_default, model_b_default)
-        adapters = training_tab(compare.pickers)
+        adapters = None if shared else training_tab(compare.pickers)  # visitors never start training
         batch_tab(compare.pickers)
         results_tab()
         judge_lab_tab()
         demo.load(refreshed_pickers, None, compare.pickers, **PRIVATE)
-        demo.load(refresh_adapters, adapters, adapters, **PRIVATE)
+        if adapters is not None:
+            demo.load(refresh_adapters, adapters, adapters, **PRIVATE)
     return demo
 
 

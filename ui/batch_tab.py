@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from basics import UserFacingError
 from models import DEFAULT_PRESET, PRESETS
@@ -13,9 +14,10 @@ from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
+from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
-from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker, refreshed_pickers
+from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker, refreshed_pickers, visitor
 
 
 def stream_batch(updates, rows: list, progress):
@@ -38,10 +40,25 @@ def stream_batch(updates, rows: list, progress):
 
 def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
               judge_method=DEFAULT_JUDGE_METHOD, more_judges=None, base_url="", judge_cache=True,
-              progress=gr.Progress()):
+              progress=gr.Progress(), request: gr.Request = None):
     """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
     try:
+        with visitor_slot(visitor(request)):
+            yield from _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
+                                  judge_method, more_judges, base_url, judge_cache, progress)
+    except UserFacingError as exc:  # e.g. the visitor's slots are taken
+        raise gr.Error(str(exc)) from exc
+
+
+def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit, judge_method,
+               more_judges, base_url, judge_cache, progress):
+    try:
+        gate = public_gate()
+        if gate:  # checked on the text sent, before any server file is read
+            prompt_set = gate.policy.check_data_file(prompt_set, get_upload_folder(), (".jsonl", ".csv"))
         items = load_prompt_set(prompt_set or DEFAULT_PROMPT_SET)
+        if limit is not None and int(limit) < 0:
+            raise UserFacingError(f"Limit must be 0 (all prompts) or more, got {int(limit)}")
         if limit and int(limit) > 0:
             items = items[: int(limit)]
         chosen = [p for p in PRESETS if p in (presets or [])]
@@ -52,6 +69,8 @@ def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode
         config = CompareConfig(model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
                                mode=mode, preset=chosen[0], sampling=sampling, more_presets=chosen[1:],
                                judge_method=judge_method, judge_cache=bool(judge_cache))
+        if gate:
+            gate.policy.check_compare(config, items)
         config.validate()
         label = "batch-" + Path(str(prompt_set)).stem
         estimate = cost_line(estimate_cost(config, items), "Estimated cost (every answer at its length limit)")
@@ -62,15 +81,18 @@ def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode
     yield from stream_batch(run_compare(config, items, label=label), [], progress)
 
 
-def resume_batch(run_dir, progress=gr.Progress()):
-    """Finish an interrupted run in its own folder; the records it already has fill the table first."""
+def resume_batch(run_dir, progress=gr.Progress(), request: gr.Request = None):
+    """Finish an interrupted run in its own folder (a name or path from the list, read when asked, so API clients
+    may name any unfinished run); the records it already has fill the table first."""
     if not run_dir:
         raise gr.Error("Pick an unfinished run to resume (the list shows runs without a summary.json).")
     try:
-        rows = [batch_row(r) for r in read_records(run_dir)]
+        with visitor_slot(visitor(request)):
+            folder = public_gate().policy.check_run(run_dir) if public_gate() else run_dir
+            rows = [batch_row(r) for r in read_records(folder)]
+            yield from stream_batch(resume_compare(folder), rows, progress)
     except (OSError, UserFacingError) as exc:
-        raise gr.Error(f"cannot read {run_dir}: {exc}") from exc
-    yield from stream_batch(resume_compare(run_dir), rows, progress)
+        raise gr.Error(f"cannot resume {run_dir}: {exc}") from exc
 
 
 def check_prompt_file(path):
@@ -78,6 +100,8 @@ def check_prompt_file(path):
     if not path:
         return gr.skip(), gr.skip()
     try:
+        if gate := public_gate():
+            gate.policy.check_data_file(path, get_upload_folder(), (".jsonl", ".csv"))
         items = load_prompt_set(path)
     except UserFacingError as exc:
         return gr.skip(), f"**Cannot use this file:** {exc}"
@@ -126,6 +150,7 @@ def batch_tab(pickers) -> None:
         with gr.Accordion("Resume an interrupted run", open=False, elem_id="batch-resume-settings"):
             with gr.Row():
                 resume_run = gr.Dropdown(choices=unfinished_runs(), value=None, label="Unfinished runs",
+                                         allow_custom_value=True,
                                          info="run folders with run.json but no summary.json", scale=4,
                                          elem_id="batch-resume-run")
                 resume = gr.Button("Resume", size="md", scale=0, min_width=140, elem_id="batch-resume")
@@ -134,8 +159,8 @@ def batch_tab(pickers) -> None:
     run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,
                           base_url, judge_cache], outputs,
               api_name="batch",
-              concurrency_limit=1, concurrency_id="batch", show_progress_on=[progress_box])
-    resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=1,
+              concurrency_limit=app_concurrency(), concurrency_id="batch", show_progress_on=[progress_box])
+    resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=app_concurrency(),
                  concurrency_id="batch", show_progress_on=[progress_box])
     upload.upload(check_prompt_file, upload, [prompt_set, status], **PRIVATE)
     tab.select(refresh_batch_lists, None, [*models, resume_run], **PRIVATE)

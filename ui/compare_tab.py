@@ -17,6 +17,7 @@ from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODE
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
+from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_manifest
 from runs.views import (
     SCORE_HEADERS,
@@ -28,7 +29,7 @@ from runs.views import (
     verdict_line,
 )
 from runs.votes import VOTES_FILE, record_vote
-from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker
+from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker, visitor
 
 CUSTOM = "custom"
 VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
@@ -55,40 +56,52 @@ def template_for_mode(mode: str) -> str:
 
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
             mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
-            more_judges=None, base_url="", judge_cache=True):
+            more_judges=None, base_url="", judge_cache=True, request: gr.Request = None):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
-    answer_a = answer_b = ""
     try:
-        sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
-                                    max_new_tokens=int(max_new_tokens), seed=int(seed))
-        served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
-        config = CompareConfig(
-            model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:], mode=mode,
-            judge_cache=bool(judge_cache),
-            preset=matching_preset(preset, sampling),
-            sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
-            template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
-        )
-        item = single_prompt(prompt)
-        record = None
-        for update in run_compare(config, [item], label="app"):
-            answer_a, answer_b = update.answer_a or answer_a, update.answer_b or answer_b
-            if update.stage in STAGE_TEXT:
-                yield answer_a, answer_b, f"*{STAGE_TEXT[update.stage]}*", gr.skip(), gr.skip(), gr.skip(), None
-            elif update.stage == "record":
-                record = update.record
-        if record["status"] == "failed":
-            raise UserFacingError(f"{record['error']} (kept as a failed record in {update.run_dir}: resume it from "
-                                  "the Batch tab)")
-        served_by = served_by_line(read_manifest(update.run_dir)["models"], record)
-        # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
-        yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
-               f"{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
-               {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
-                "rubric": record["rubric"]})
+        with visitor_slot(visitor(request)):
+            yield from _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens,
+                                seed, mode, template_text, swap, judge_temperature, judge_method, judge_reasons,
+                                more_judges, base_url, judge_cache)
     except UserFacingError as exc:
         # Answers already streamed stay on the page; the error says what to fix.
         raise gr.Error(str(exc)) from exc
+
+
+def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
+             mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
+             judge_cache):
+    """The comparison itself; a shared app checks the request against its allow-list and limits first."""
+    answer_a = answer_b = ""
+    sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
+                                max_new_tokens=int(max_new_tokens), seed=int(seed))
+    served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
+    config = CompareConfig(
+        model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:], mode=mode,
+        judge_cache=bool(judge_cache),
+        preset=matching_preset(preset, sampling),
+        sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
+        template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
+    )
+    item = single_prompt(prompt)
+    if gate := public_gate():
+        gate.policy.check_compare(config, [item])
+    record = None
+    for update in run_compare(config, [item], label="app"):
+        answer_a, answer_b = update.answer_a or answer_a, update.answer_b or answer_b
+        if update.stage in STAGE_TEXT:
+            yield answer_a, answer_b, f"*{STAGE_TEXT[update.stage]}*", gr.skip(), gr.skip(), gr.skip(), None
+        elif update.stage == "record":
+            record = update.record
+    if record["status"] == "failed":
+        raise UserFacingError(f"{record['error']} (kept as a failed record in {update.run_dir}: resume it from "
+                              "the Batch tab)")
+    served_by = served_by_line(read_manifest(update.run_dir)["models"], record)
+    # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
+    yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
+           f"{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
+           {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
+            "rubric": record["rubric"]})
 
 
 def label_scores(shown: dict | None):
@@ -150,8 +163,9 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                 judge_reasons = gr.Checkbox(value=True, label="Ask the judge for reasons (probabilities method; "
                                                               "asked after the scores are fixed)")
                 judge_cache = cache_box("compare-judge-cache")
-            template_text = gr.Code(template_for_mode("single"), language="yaml", label="Judge template (editable)",
-                                    lines=14)
+            editable = public_gate() is None  # a shared app judges with the shipped templates only
+            template_text = gr.Code(template_for_mode("single"), language="yaml", lines=14, interactive=editable,
+                                    label="Judge template (editable)" if editable else "Judge template")
         compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
         with gr.Row():
             answer_a = gr.Textbox(label="Answer A", lines=12, interactive=False, elem_id="answer-a")
@@ -177,7 +191,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
          mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
          judge_cache],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
-        api_name="compare", concurrency_limit=1,
+        api_name="compare", concurrency_limit=app_concurrency(),
     ).then(label_scores, shown_record, scores, **PRIVATE)
     compare_button.click(lambda: VOTE_PROMPT, None, vote_status, **PRIVATE)
     for choice, button in vote_buttons.items():

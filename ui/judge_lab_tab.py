@@ -6,6 +6,7 @@ import functools
 from pathlib import Path
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from basics import UserFacingError
 from dashboard.judge_lab import (
@@ -19,12 +20,12 @@ from dashboard.judge_lab import (
 )
 from judge.judging import METHODS, PROBABILITIES
 from judge.templates import default_template, load_template, save_template, template_names
-from models import known_model_specs
 from runs.config import DEFAULT_JUDGE
+from runs.public import app_concurrency, offered_models, public_gate, visitor_slot
 from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation, run_validation, shipped_labelled_sets
 from runs.votes import runs_with_votes
 from ui.distill_panel import distill_panel
-from ui.widgets import PRIVATE
+from ui.widgets import PRIVATE, visitor
 
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
 
@@ -49,7 +50,7 @@ def mode_for_file(path: str | None):
 
 
 def show_template(name: str | None) -> str:
-    if not name:
+    if not name or (public_gate() and name not in template_names()):  # a shared app shows named templates only
         return gr.skip()
     try:
         return load_template(name).to_yaml()
@@ -58,6 +59,8 @@ def show_template(name: str | None) -> str:
 
 
 def save(text: str, name: str):
+    if public_gate():
+        raise gr.Error("saving templates is off on this shared app")
     try:
         path = save_template(text, name)
     except UserFacingError as exc:
@@ -74,25 +77,33 @@ def views(folder: str):
             calibration_figure(run), disagreement_rows(run))
 
 
-def run_lab(data, mode, template_text, judges, methods, limit, panel=False, progress=gr.Progress()):
+def run_lab(data, mode, template_text, judges, methods, limit, panel=False, progress=gr.Progress(),
+            request: gr.Request = None):
     """Validate every judge with every method on the labelled file; the tables fill in as each judge finishes."""
     try:
         config = ValidationConfig(data=data or "", judges=list(judges or []), methods=list(methods or []),
                                   mode=mode, template_text=template_text, limit=int(limit or 0), panel=bool(panel))
-        folder = None
-        for update in run_validation(config):
-            folder = str(update.folder)
-            if update.stage == "item":
-                progress((update.index, update.total), desc=f"{update.judge} · {update.method}", unit="rows")
-            elif update.stage == "loading":
-                yield f"*Loading `{update.judge}`…*", *[gr.skip()] * 5, folder
-            elif update.stage in ("judge_done", "done"):
-                status = ("**Finished.**" if update.stage == "done" else f"**Done:** {update.judge} · "
-                          f"{update.method}; next judge…") + f" Saved to `{folder}`"
-                yield status, *views(folder), folder
+        if gate := public_gate():
+            gate.policy.check_validation(config, get_upload_folder())
+        with visitor_slot(visitor(request)):
+            yield from _validation_views(config, progress)
     except UserFacingError as exc:
         yield f"**Failed:** {exc}", *[gr.skip()] * 6
         raise gr.Error(str(exc)) from exc
+
+
+def _validation_views(config: ValidationConfig, progress):
+    folder = None
+    for update in run_validation(config):
+        folder = str(update.folder)
+        if update.stage == "item":
+            progress((update.index, update.total), desc=f"{update.judge} · {update.method}", unit="rows")
+        elif update.stage == "loading":
+            yield f"*Loading `{update.judge}`…*", *[gr.skip()] * 5, folder
+        elif update.stage in ("judge_done", "done"):
+            status = ("**Finished.**" if update.stage == "done" else f"**Done:** {update.judge} · "
+                      f"{update.method}; next judge…") + f" Saved to `{folder}`"
+            yield status, *views(folder), folder
 
 
 def export(folder: str | None, kind: str) -> str:
@@ -109,6 +120,7 @@ def use_upload(path: str | None):
 
 def judge_lab_tab() -> None:
     """The Judge Lab's widgets and events (called inside gr.Blocks)."""
+    public = public_gate()
     with gr.Tab("Judge Lab", elem_id="tab-judge-lab") as tab:
         gr.Markdown("Measure judges against **gold labels** before trusting them: agreement (with a 95% interval), "
                     "position bias, length bias and calibration, side by side. Labelled files are JSONL pairs "
@@ -123,19 +135,22 @@ def judge_lab_tab() -> None:
         with gr.Row():
             mode = gr.Radio(list(VALIDATION_MODES), value="pairwise", label="Mode", elem_id="lab-mode",
                             info="pairwise (with swap) · single: each answer graded alone · label: classes")
-            judges = gr.Dropdown(choices=known_model_specs(), value=[DEFAULT_JUDGE], multiselect=True,
-                                 allow_custom_value=True, label="Judges", elem_id="lab-judges", scale=2)
+            judges = gr.Dropdown(choices=offered_models(), value=[DEFAULT_JUDGE], multiselect=True,
+                                 allow_custom_value=public is None, label="Judges", elem_id="lab-judges", scale=2)
             methods = gr.CheckboxGroup(list(METHODS), value=[PROBABILITIES], label="Methods", elem_id="lab-methods")
-            limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="lab-limit",
-                              info="first N rows (0 = all)")
+            cap = public.policy.limits.labelled_items if public else None
+            limit = gr.Number(value=cap or 0, precision=0, minimum=0, maximum=cap, label="Limit", elem_id="lab-limit",
+                              info=f"first N rows (at most {cap} here)" if cap else "first N rows (0 = all)")
             panel = gr.Checkbox(value=False, label="Also as one panel", elem_id="lab-panel",
                                 info="the judges' majority verdict (mean score), with Krippendorff's alpha")
         with gr.Accordion("Judge template", open=False, elem_id="lab-template-settings"):
             template_pick = gr.Dropdown(choices=template_names(), value="judge_pairwise", label="Template",
                                         elem_id="lab-template")
             template_text = gr.Code(default_template("pairwise").to_yaml(), language="yaml", lines=14,
-                                    label="Template (editable; validated before it runs)", elem_id="lab-template-text")
-            with gr.Row():
+                                    interactive=public is None, elem_id="lab-template-text",
+                                    label="Template (editable; validated before it runs)" if public is None
+                                    else "Template")
+            with gr.Row(visible=public is None):  # a shared app saves nothing a visitor wrote
                 save_name = gr.Textbox(label="Save as", placeholder="my-judge", elem_id="lab-save-name", scale=3)
                 save_button = gr.Button("Save template", size="md", scale=0, min_width=160, elem_id="lab-save")
             save_status = gr.Markdown(elem_id="lab-save-status")
@@ -153,7 +168,8 @@ def judge_lab_tab() -> None:
             json_button = gr.Button("Export everything (JSON)", size="md", elem_id="lab-export-json")
         download = gr.File(label="Download", interactive=False, elem_id="lab-download")
         folder = gr.State(None)
-        distill_panel(data, judges)
+        if public is None:  # training a judge is for the people who run the app, not its visitors
+            distill_panel(data, judges)
 
     tab.select(lambda: gr.Dropdown(choices=labelled_choices()), None, data, **PRIVATE)
     upload.upload(use_upload, upload, data, **PRIVATE)
@@ -163,6 +179,6 @@ def judge_lab_tab() -> None:
     save_button.click(save, [template_text, save_name], [save_status, template_pick], **PRIVATE)
     run.click(run_lab, [data, mode, template_text, judges, methods, limit, panel],
               [status, table, confusion, lengths, calibration, disagreements, folder], api_name="validate",
-              concurrency_limit=1, concurrency_id="validate")
+              concurrency_limit=app_concurrency(), concurrency_id="validate")
     for button, kind in ((csv_button, "csv"), (json_button, "json")):
         button.click(functools.partial(export, kind=kind), folder, download, **PRIVATE)

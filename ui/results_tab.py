@@ -13,6 +13,7 @@ from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_rows, record_detai
 from dashboard.history import HISTORY_METRICS, history
 from dashboard.ranking import ranking_markdown
 from dashboard.summary_text import summary_markdown
+from runs.public import public_gate
 from runs.store import list_runs, resolve_run
 from ui.widgets import PRIVATE
 
@@ -23,6 +24,8 @@ def run_choices():
 
 def open_run(name):
     try:
+        if gate := public_gate():  # a shared app opens runs in its results folder only
+            name = gate.policy.check_run(name)
         return resolve_run(name)
     except UserFacingError as exc:
         raise gr.Error(str(exc)) from exc

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import gradio as gr
 
-from models import known_model_specs
+from runs.public import offered_models, public_gate
 
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
 
 
 def model_picker(label: str, value: str, elem_id: str | None = None) -> gr.Dropdown:
     return gr.Dropdown(
-        choices=known_model_specs(), value=value, label=label, allow_custom_value=True,
+        choices=offered_models(), value=value, label=label, allow_custom_value=public_gate() is None,
         elem_id=elem_id or "picker-" + label.lower().replace(" ", "-"),
         info="BASE or BASE+ADAPTER: an embedded alias, hub id, local folder or .gguf file; a served model as "
              "openai:MODEL@http://host:8000/v1",
@@ -19,22 +19,29 @@ def model_picker(label: str, value: str, elem_id: str | None = None) -> gr.Dropd
 
 def panel_picker(elem_id: str) -> gr.Dropdown:
     """More judges: with the judge picker's, a panel (majority verdict or mean scores, with their agreement)."""
-    return gr.Dropdown(choices=known_model_specs(), value=[], multiselect=True, allow_custom_value=True,
+    return gr.Dropdown(choices=offered_models(), value=[], multiselect=True, allow_custom_value=public_gate() is None,
                        label="More judges (a panel)", elem_id=elem_id,
                        info="each judge's verdict is kept; the panel's is the majority (pairwise) or the mean score")
 
 
 def base_url_box(elem_id: str) -> gr.Textbox:
+    # Hidden on a shared app: a visitor must not make the server fetch URLs of their choosing.
     return gr.Textbox(value="", label="Base URL for openai:MODEL specs that name none", elem_id=elem_id,
+                      visible=public_gate() is None,
                       placeholder="http://127.0.0.1:8000/v1 (else $LLM_JUDGE_BASE_URL); the key: $LLM_JUDGE_API_KEY")
 
 
 def refreshed_pickers(n: int = 3) -> list[gr.Dropdown]:
     """New adapters (e.g. just trained) appear in the pickers."""
-    choices = known_model_specs()
+    choices = offered_models()
     return [gr.Dropdown(choices=choices) for _ in range(n)]
 
 
 def cache_box(elem_id: str) -> gr.Checkbox:
     return gr.Checkbox(value=True, label="Reuse identical judge calls (on-disk cache)", elem_id=elem_id,
                        info="same judge, template, inputs and settings: answered from the cache, at no cost")
+
+
+def visitor(request: gr.Request | None) -> str | None:
+    """Who sent a request, for the per-visitor limit of a shared app: the browser session."""
+    return getattr(request, "session_hash", None)

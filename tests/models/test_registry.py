@@ -107,3 +107,20 @@ def test_backends_import_their_libraries_only_when_used():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_at_most_n_models_stay_loaded_and_the_least_recently_used_goes_first():
+    from models.registry import loaded_models, set_max_loaded
+
+    set_max_loaded(2)
+    try:
+        first = load_model("scripted:one")
+        load_model("scripted:two")
+        assert load_model("scripted:one") is first  # used again: now the most recent
+        load_model("scripted:three")
+        assert loaded_models() == ["scripted:one", "scripted:three"]
+        assert load_model("scripted:two") is not None and "scripted:one" not in loaded_models()
+    finally:
+        set_max_loaded(0)
+    with pytest.raises(ModelSpecError, match="0 \\(no limit\\) or more"):
+        set_max_loaded(-1)
