@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
 from models.errors import ModelLoadError, SettingsError
-from models.settings import SamplingSettings
+from models.settings import MAX_SEED, SamplingSettings
 from models.spec import ModelSpec
 
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
@@ -81,6 +81,10 @@ class Backend(ABC):
 
     name: str = "backend"
     capabilities: ClassVar[Capabilities] = Capabilities()
+    # The seeds this backend tells apart; a seed outside would be wrapped or refused by the library underneath, so
+    # runs check the configured seeds against it before generating (runs/preflight.py).
+    seed_range: ClassVar[tuple[int, int]] = (0, MAX_SEED)
+    seed_range_note: ClassVar[str] = "64-bit seeds"
 
     @abstractmethod
     def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
@@ -89,6 +93,23 @@ class Backend(ABC):
     @abstractmethod
     def count_tokens(self, text: str) -> int:
         """Tokens in `text` under this model's tokenizer."""
+
+    def context_length(self) -> int | None:
+        """Tokens the model reads and writes in one call (prompt and reply together); None where unknown, and then
+        no prompt is checked against it."""
+        return None
+
+    def prompt_tokens(self, messages: list[Message]) -> int | None:
+        """Tokens of `messages` as the model is given them (chat template applied); None where unknown."""
+        return None
+
+    def seed_problem(self, seed: int) -> str | None:
+        """Why `seed` cannot be used here (it lies outside seed_range), or None."""
+        low, high = self.seed_range
+        if low <= seed <= high:
+            return None
+        return (f"seed {seed} is outside what the {self.name} backend takes ({self.seed_range_note}: {low} to "
+                f"{high}); pick a seed from {low} to {high}")
 
     def generate(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
         """Stream the reply while holding the model's lock, so concurrent requests cannot interleave seeds."""

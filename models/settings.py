@@ -5,6 +5,10 @@ from dataclasses import asdict, dataclass, field, replace
 
 from models.errors import SettingsError
 
+# The widest seed any backend here takes (torch's manual_seed: 64 bits); each backend declares its own narrower range
+# (Backend.seed_range), checked once the models are loaded.
+MAX_SEED = 2**64 - 1
+
 
 @dataclass(frozen=True)
 class SamplingSettings:
@@ -22,7 +26,8 @@ class SamplingSettings:
             (0.0 <= self.min_p < 1.0, f"min_p must be in [0, 1), got {self.min_p}"),
             (0.0 < self.top_p <= 1.0, f"top_p must be in (0, 1], got {self.top_p}"),
             (1 <= self.max_new_tokens <= 8192, f"max_new_tokens must be 1..8192, got {self.max_new_tokens}"),
-            (self.seed >= 0, f"seed must be >= 0, got {self.seed}"),
+            (isinstance(self.seed, int) and 0 <= self.seed <= MAX_SEED,
+             f"seed must be a whole number from 0 to {MAX_SEED} (64 bits), got {self.seed}"),
         ]
         for ok, message in checks:
             if not ok:

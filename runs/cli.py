@@ -9,7 +9,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from basics import PROMPTS_DIR, UserFacingError, results_dir
-from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, preset_settings
+from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, preset_settings
 from models.endpoints import with_base_url
 from runs.config import (
     DEFAULT_JUDGE,
@@ -17,6 +17,7 @@ from runs.config import (
     DEFAULT_MODEL_A,
     DEFAULT_MODEL_B,
     JUDGE_METHODS,
+    LONG_PROMPTS,
     MODES,
     CompareConfig,
 )
@@ -65,7 +66,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="0 = greedy, deterministic verdicts (default)")
     c.add_argument("--judge-max-new-tokens", type=int, default=DEFAULT_JUDGE_SETTINGS.max_new_tokens)
     c.add_argument("--out", help="folder in which the run folder is made (default: $LLM_JUDGE_RESULTS or results/)")
-    c.add_argument("--limit", type=int, help="only the first N prompts of the set")
+    c.add_argument("--limit", type=int, help="only the first N prompts of the set (N >= 1)")
+    c.add_argument("--long-prompts", choices=LONG_PROMPTS,
+                   help="a prompt longer than a model's context window (with room for the answer): refuse the run "
+                        "before any generation (default), or cut the prompt to fit, with a note on its record; "
+                        "with --resume, overrides the run's choice")
     add_validate_parser(commands)
     add_distill_parser(commands)
     return parser
@@ -176,13 +181,57 @@ def metrics_line(metrics: dict) -> str:
     return f"{metrics['judge']} [{metrics['method']}] {shown}"
 
 
+# Flags whose names differ from their argparse dest, for messages that must name what the person typed.
+FLAG_OF_DEST = {"judges": "--judge", "methods": "--method", "data": "--pairs"}
+SETTING_NAMES = ("max_new_tokens", "temperature", "min_p", "top_p", "seed")
+
+
+def check_text_arguments(args: argparse.Namespace) -> None:
+    """Refuse an argument holding bytes that are not UTF-8 (Python keeps them as lone surrogates): they cannot be
+    written to a run's files, and would fail there, after the models had loaded."""
+    for dest, value in vars(args).items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(text[exc.start])
+                byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+                flag = FLAG_OF_DEST.get(dest, "--" + dest.replace("_", "-"))
+                raise UserFacingError(
+                    f"{flag} holds text that is not UTF-8 ({byte} at character {exc.start + 1}): set your terminal "
+                    "to UTF-8 and type it again, or write a prompt into a UTF-8 .jsonl file and pass --prompts FILE"
+                ) from None
+
+
+def with_flag_names(build, prefix: str = ""):
+    """build(), with a settings error naming the command-line flag (--judge-temperature) instead of the setting."""
+    try:
+        return build()
+    except SettingsError as exc:
+        text = str(exc)
+        name = next((n for n in SETTING_NAMES if text.startswith(n + " ")), None)
+        if name is None:
+            raise
+        raise SettingsError(f"--{prefix}{name.replace('_', '-')}{text[len(name):]}") from exc
+
+
+def check_limit(limit: int | None, zero_means_all: bool = False) -> None:
+    if limit is None or limit > 0 or (zero_means_all and limit == 0):
+        return
+    wanted = "0 (every row) or more" if zero_means_all else "at least 1 (the number of prompts to run)"
+    raise UserFacingError(f"--limit must be {wanted}, got {limit}: nothing to run with fewer; leave --limit out to "
+                          "run them all")
+
+
 def config_from_args(args: argparse.Namespace) -> CompareConfig:
     overrides = dict(temperature=args.temperature, min_p=args.min_p, top_p=args.top_p,
                      max_new_tokens=args.max_new_tokens, seed=args.seed)
     first, *more = [p.strip() for p in args.preset.split(",") if p.strip()] or [DEFAULT_PRESET]
-    sampling = preset_settings(first, **overrides)
-    judge_sampling = SamplingSettings(temperature=args.judge_temperature, min_p=0.0,
-                                      max_new_tokens=args.judge_max_new_tokens)
+    sampling = with_flag_names(lambda: preset_settings(first, **overrides))
+    judge_sampling = with_flag_names(lambda: SamplingSettings(temperature=args.judge_temperature, min_p=0.0,
+                                                              max_new_tokens=args.judge_max_new_tokens), "judge-")
     # A different length or seed still samples the preset's way; only the sampling knobs make it custom.
     customised = any(v is not None for v in (args.temperature, args.min_p, args.top_p))
     judge, *more_judges = [with_base_url(j, args.base_url) for j in (args.judges or [DEFAULT_JUDGE])]
@@ -192,39 +241,52 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         judge_cache=not args.no_cache, prices=args.prices,
         preset=None if customised else first, sampling=sampling, more_presets=more, judge_sampling=judge_sampling,
         template=args.template, swap=not args.no_swap, out_dir=args.out or str(results_dir()),
-        judge_method=args.method, judge_reasons=args.reasons,
+        judge_method=args.method, judge_reasons=args.reasons, **({"long_prompts": args.long_prompts}
+                                                                  if args.long_prompts else {}),
     )
 
 
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
-    run_dir = None
+    run_dir, saved = None, 0
     try:
+        check_text_arguments(args)
         if args.command == "validate":
+            check_limit(args.limit, zero_means_all=True)
             return validate_main(args)
         if args.command == "distill":
+            check_limit(args.limit, zero_means_all=True)
             return distill_main(args)
+        check_limit(args.limit)
+        cost = None
         if args.resume:
-            updates = resume_compare(args.resume)
+            updates = resume_compare(args.resume, long_prompts=args.long_prompts)
         else:
             config = config_from_args(args)
             items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
             items = items[: args.limit] if args.limit else items
             if len(items) > 1:
-                print(cost_line(estimate_cost(config, items), "estimated cost (every answer at its length limit)"),
-                      file=sys.stderr)
+                cost = cost_line(estimate_cost(config, items), "estimated cost (every answer at its length limit)")
             updates = run_compare(config, items)
         bar, warned = None, set()
         for update in updates:
             run_dir = update.run_dir
-            if bar is None and update.total > 1:
+            for note in update.notes:
+                print(f"note: {note}", file=sys.stderr)
+            if cost and update.stage != "loading":  # once the run has started: a refused start prints one line only
+                print(cost, file=sys.stderr)
+                cost = None
+            if bar is None and update.total > 1 and update.stage != "loading":
                 # prompts done, rate and time left; the bar goes to stderr so stdout stays the run folder
                 bar = tqdm(total=update.total, initial=update.index, unit="prompt", file=sys.stderr)
             if update.stage == "record":
-                for warning in answer_warnings(update.record) - warned:  # each said once, not per record
+                saved += 1
+                record = update.record
+                # each said once, not per record
+                for warning in sorted((answer_warnings(record) | set(record.get("warnings") or ())) - warned):
                     warned.add(warning)
                     print(f"note: {warning}", file=sys.stderr)
-                line = record_line(update.index, update.total, update.record)
+                line = record_line(update.index, update.total, record)
                 if bar is not None:
                     bar.write(line, file=sys.stderr)
                     bar.update(1)
@@ -235,9 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         if bar is not None:
             bar.close()
     except UserFacingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        if run_dir is not None:
-            print(f"finished records are kept in {run_dir}", file=sys.stderr)
+        kept = f" ({saved} finished record(s) are kept in {run_dir}: finish the run with --resume {run_dir})" if (
+            saved and run_dir is not None) else ""
+        print(f"error: {exc}{kept}", file=sys.stderr)
         return 2
     print(run_dir)
     return 0

@@ -9,7 +9,9 @@ from finetune.config import DEMO_STEPS
 from judge.judging import HEAD, METHODS, PARSED, PROBABILITIES
 from judge.templates import JudgeTemplate, TemplateError, default_template, load_template, parse_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, parse_model_spec
+from models.adapter_files import adapter_folders_in, check_peft_adapter
 from models.embedded import DEFAULT_MODEL, GGUF_SUFFIX
+from models.errors import ModelSpecError
 from models.settings import preset_settings
 from models.spec import adapter_spec
 
@@ -26,6 +28,10 @@ DEFAULT_MODEL_A = DEFAULT_MODEL
 DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
 BATCH_SIZE = 8  # prompts answered per generate() call on transformers in prompt-set runs
 ENDPOINT_CONCURRENCY = 8  # prompts in flight by default when a served model takes part (benchmarks/endpoint_throughput)
+# A prompt longer than a model's context window (with room for the answer) is refused before any generation, or cut
+# to fit with a notice on its record: the person running it chooses.
+LONG_PROMPTS = ("refuse", "truncate")
+DEFAULT_LONG_PROMPTS = "refuse"
 
 
 @dataclass
@@ -50,6 +56,7 @@ class CompareConfig:
     concurrency: int = 0  # prompts in flight at once; 0 = auto: ENDPOINT_CONCURRENCY where a served model takes part
     judge_cache: bool = True  # answer identical judge calls from the on-disk cache (runs/judge_cache.py)
     prices: str | None = None  # a price table YAML (runs/costs.py); None = prompts/prices.yaml
+    long_prompts: str = DEFAULT_LONG_PROMPTS  # "refuse" or "truncate" a prompt longer than a model's context window
     out_dir: str = field(default_factory=lambda: str(results_dir()))
 
     @property
@@ -89,8 +96,10 @@ class CompareConfig:
             raise TemplateError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
         if self.judge_method not in JUDGE_METHODS:
             raise SettingsError(f"judge method must be one of {', '.join(JUDGE_METHODS)}, got {self.judge_method!r}")
+        if self.long_prompts not in LONG_PROMPTS:
+            raise SettingsError(f"long prompts must be {' or '.join(LONG_PROMPTS)}, got {self.long_prompts!r}")
         for spec in (self.model_a, self.model_b, *self.judges):
-            parse_model_spec(spec)
+            checked_spec(spec)
         if len(set(self.judges)) != len(self.judges):
             raise SettingsError(f"a judge appears twice on the panel ({self.judge_label}): name each judge once")
         if not 0 <= self.concurrency <= 64:
@@ -121,6 +130,21 @@ class CompareConfig:
         data = asdict(self)
         data.pop("template_text")  # the manifest stores the resolved template itself
         return data
+
+
+def checked_spec(text: str):
+    """parse_model_spec, with a local PEFT adapter's files checked too (models/adapter_files.py): a damaged adapter is
+    refused here, before any model loads, instead of failing inside PEFT."""
+    try:
+        spec = parse_model_spec(text)
+    except (ValueError, OSError, RecursionError) as exc:  # spec parsing reads an adapter's JSON to check its base
+        for folder in adapter_folders_in(text):
+            check_peft_adapter(folder)  # names the damaged file
+        raise ModelSpecError(f"model {text!r} cannot be read ({type(exc).__name__}: {exc}): check the files it "
+                             "names") from exc
+    if spec.adapter_kind == "local":
+        check_peft_adapter(spec.adapter)
+    return spec
 
 
 def resolve_method(method: str, judge) -> str:

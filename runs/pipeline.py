@@ -2,29 +2,43 @@
 
 `run_compare` is a generator of `CompareUpdate`s so the app can stream both answers as they are written and
 the CLI can print each finished record; both drive the same code. With `concurrency` > 1 (the default where a
-served model takes part) several prompts are in flight at once and records land in the order they finish; a served
-model's failed request fails that record only (status `failed`, its error kept), and a resume retries just those.
+served model takes part) several prompts are in flight at once and records land in the order they finish.
+
+Nothing generated is lost: a prompt whose generation or judging fails (a served model's request, a local backend's
+error) becomes a `failed` record with the answers made so far, the run goes on, and a resume retries just those.
+The run folder is made only once the models are loaded and every input is checked (runs/preflight.py), so a start
+that fails leaves no empty folder behind.
 """
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis.checks import checks_summary, run_checks
 from analysis.reference_metrics import reference_metrics
-from basics import now_iso
+from basics import UserFacingError, now_iso
 from judge.templates import JudgeTemplate
 from models import load_model
 from models.endpoints import EndpointError
 from runs.config import BATCH_SIZE, CompareConfig
 from runs.costs import actual_cost, cost_line
+from runs.fingerprints import describe_model
 from runs.judge_cache import cached_judges
+from runs.preflight import check_start
 from runs.prompt_sets import PromptItem
 from runs.records import CompareRecord
-from runs.store import RunManifest, RunWriter, git_commit, new_run_id, package_versions, read_records
+from runs.store import (
+    RunManifest,
+    RunWriter,
+    check_out_dir,
+    git_commit,
+    new_run_id,
+    package_versions,
+    read_records,
+)
 from runs.summary import summarize
 from runs.verdicts import FAILED, judge_usage, verdict_fields
 
@@ -38,62 +52,96 @@ class CompareUpdate:
     answer_a: str = ""
     answer_b: str = ""
     record: dict | None = None  # CompareRecord.to_dict(), as saved
-    run_dir: Path | None = None
+    run_dir: Path | None = None  # None until the run folder exists (after the models load and the inputs are checked)
     message: str = ""
+    notes: list[str] = field(default_factory=list)  # things the person should know once (a repaired records file)
 
 
 def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "compare") -> Iterator[CompareUpdate]:
     """Answer, judge and save every prompt at every sampling setting; yields progress, 'record's, then 'done'."""
     template = config.validate()
+    check_out_dir(config.out_dir)
     manifest = RunManifest(
         run_id=new_run_id(label), created=now_iso(), kind="compare", config=config.to_dict(),
         judge_template={"name": template.name, "mode": template.mode, "sha256": template.sha256,
                         "text": template.to_yaml()},
         packages=package_versions(), git_commit=git_commit(), prompts=[item.to_dict() for item in items],
     )
-    yield from _run(config, template, items, RunWriter(config.out_dir, manifest), done=[])
+    yield from _run(config, template, items, manifest, writer=None, done=[])
 
 
-def resume_compare(run_dir: str | Path) -> Iterator[CompareUpdate]:
-    """Finish an interrupted run in its own folder, skipping every (prompt, preset) already recorded."""
+def resume_compare(run_dir: str | Path, long_prompts: str | None = None) -> Iterator[CompareUpdate]:
+    """Finish an interrupted run in its own folder, skipping every (prompt, preset) already recorded. `long_prompts`
+    overrides the run's choice for prompts too long for a model (a refused run can be resumed with 'truncate')."""
     writer = RunWriter.reopen(run_dir)
     manifest = writer.manifest
-    config = CompareConfig.from_dict(manifest.config)
-    config.template_text = manifest.judge_template["text"]  # the template exactly as the run began with it
+    try:
+        config = CompareConfig.from_dict(manifest.config)
+        config.template_text = manifest.judge_template["text"]  # the template exactly as the run began with it
+        items = [PromptItem(**{**p, "checks": tuple(p.get("checks") or ())}) for p in manifest.prompts]
+    except (TypeError, KeyError, ValueError, AttributeError) as exc:
+        raise UserFacingError(f"{writer.folder / 'run.json'} is damaged ({type(exc).__name__}: {exc}): the run's "
+                              "settings cannot be read, so it cannot be resumed; run the comparison again") from exc
+    if long_prompts:
+        config.long_prompts = long_prompts
     template = config.validate()
-    items = [PromptItem(**{**p, "checks": tuple(p.get("checks") or ())}) for p in manifest.prompts]
     # Failed records are done again; read_records keeps the newest record of each (prompt, preset).
     done = [r for r in read_records(writer.folder) if r["status"] != FAILED]
-    yield from _run(config, template, items, writer, done=done)
+    yield from _run(config, template, items, manifest, writer=writer, done=done)
 
 
-def load_backends(config: CompareConfig, writer: RunWriter | None = None) -> dict:
-    """{"model_a", "model_b", "judges"}: every model of the run loaded (once each: the registry caches them)."""
+def load_backends(config: CompareConfig) -> dict:
+    """{"model_a", "model_b", "judges", "cache_stats"}: every model of the run loaded (once each: the registry caches
+    them)."""
     judges, cache_stats = cached_judges([load_model(spec) for spec in config.judges], config.judge_cache)
-    backends = {"model_a": load_model(config.model_a), "model_b": load_model(config.model_b), "judges": judges,
-                "cache_stats": cache_stats}
-    if writer is not None:
-        writer.manifest.models.update(model_a=backends["model_a"].describe(), model_b=backends["model_b"].describe(),
-                                      judge=backends["judges"][0].describe())
-        if len(config.judges) > 1:
-            writer.manifest.models["panel"] = [judge.describe() for judge in backends["judges"]]
-        writer.write_manifest()
-    return backends
+    return {"model_a": load_model(config.model_a), "model_b": load_model(config.model_b), "judges": judges,
+            "cache_stats": cache_stats}
 
 
-def _run(config, template, items, writer: RunWriter, done: list[dict]) -> Iterator[CompareUpdate]:
+def described_models(config: CompareConfig, backends: dict) -> dict:
+    """run.json's `models`: each role's backend, capabilities and fingerprinted files (runs/fingerprints.py)."""
+    models = {"model_a": describe_model(backends["model_a"]), "model_b": describe_model(backends["model_b"]),
+              "judge": describe_model(backends["judges"][0])}
+    if len(config.judges) > 1:
+        models["panel"] = [describe_model(judge) for judge in backends["judges"]]
+    return models
+
+
+def _run(config, template, items, manifest: RunManifest, writer: RunWriter | None,
+         done: list[dict]) -> Iterator[CompareUpdate]:
     plan = config.sampling_plan()
     total = len(items) * len(plan)
     finished = {(r["id"], r.get("preset")) for r in done}
-    yield CompareUpdate("loading", len(finished), total, run_dir=writer.folder, message="loading models")
-    backends = load_backends(config, writer)
+    yield CompareUpdate("loading", len(finished), total, run_dir=writer and writer.folder, message="loading models",
+                        notes=list(writer.notes) if writer else [])
+    backends = load_backends(config)
+    items, warnings = check_start(config, template, backends, items)
+    manifest.models.update(described_models(config, backends))
+    started_here = writer is None
+    if started_here:
+        writer = RunWriter(config.out_dir, manifest)
+    else:
+        writer.write_manifest()
+    try:
+        yield from _answer_all(config, template, backends, items, warnings, plan, writer, done)
+    except BaseException:
+        if started_here:
+            writer.discard_if_empty()  # nothing was saved: no folder left to show as "unfinished"
+        raise
+
+
+def _answer_all(config, template, backends, items, warnings, plan, writer, done) -> Iterator[CompareUpdate]:
+    total = len(items) * len(plan)
+    finished = {(r["id"], r.get("preset")) for r in done}
     records = list(done)
     index = len(finished)
     concurrency = config.resolved_concurrency()
+    item_notes = {item.id: warnings.get(item.id) for item in items}
     for preset, sampling in plan:
         pending = [item for item in items if (item.id, preset) not in finished]
         if concurrency > 1 and len(pending) > 1:
-            for record in _concurrent_records(config, template, backends, pending, preset, sampling, concurrency):
+            for record in _concurrent_records(config, template, backends, pending, preset, sampling, concurrency,
+                                              item_notes):
                 writer.append(record)
                 records.append(record)
                 yield CompareUpdate("record", index, total, _item_of(pending, record), record["answers"]["A"]["text"],
@@ -112,7 +160,8 @@ def _run(config, template, items, writer: RunWriter, done: list[dict]) -> Iterat
                 answers = _batch_answers(backends, chunk, sampling)
             for offset, item in enumerate(chunk):
                 record = yield from _guarded_item(config, template, backends, item, index, total, writer.folder,
-                                                  preset, sampling, answers[offset] if answers else None)
+                                                  preset, sampling, answers[offset] if answers else None,
+                                                  item_notes.get(item.id))
                 writer.append(record)
                 records.append(record)
                 yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
@@ -129,20 +178,30 @@ def _run(config, template, items, writer: RunWriter, done: list[dict]) -> Iterat
                         message=f"saved to {writer.folder}{retry}; {cost_line(summary['cost'], 'cost')}")
 
 
-def _guarded_item(config, template, backends, item, index, total, run_dir, preset, sampling, answers=None):
-    """_compare_item, with a served model's failed request turned into a `failed` record instead of an error."""
+def _guarded_item(config, template, backends, item, index, total, run_dir, preset, sampling, answers=None,
+                  warnings=None):
+    """_compare_item, with a failure on this prompt (a served model's request, a local backend's error, the judge's)
+    turned into a `failed` record that keeps the answers made so far, instead of an error that ends the run. A
+    UserFacingError other than a request's is about the run's settings, not this prompt: it still ends the run."""
+    made = dict(answers or {})
+    doing = {"what": "model A"}
     try:
         return (yield from _compare_item(config, template, backends, item, index, total, run_dir, preset, sampling,
-                                         answers))
-    except EndpointError as exc:
-        return failed_record(config, template, item, preset, sampling, str(exc))
+                                         made, warnings, doing))
+    except Exception as exc:
+        if isinstance(exc, UserFacingError) and not isinstance(exc, EndpointError):
+            raise
+        error = str(exc) if isinstance(exc, EndpointError) else (
+            f"{doing['what']} failed on this prompt ({type(exc).__name__}: {exc}); a resume retries it")
+        return failed_record(config, template, item, preset, sampling, error, made, warnings)
 
 
 def _concurrent_records(config, template, backends, pending: list[PromptItem], preset: str, sampling,
-                        concurrency: int) -> Iterator[dict]:
+                        concurrency: int, item_notes: dict) -> Iterator[dict]:
     """Records of `pending`, up to `concurrency` prompts in flight, in the order they finish."""
     def one(item: PromptItem) -> dict:
-        updates = _guarded_item(config, template, backends, item, 0, 0, None, preset, sampling)
+        updates = _guarded_item(config, template, backends, item, 0, 0, None, preset, sampling,
+                                warnings=item_notes.get(item.id))
         while True:
             try:
                 next(updates)
@@ -166,32 +225,47 @@ def _item_of(items: list[PromptItem], record: dict) -> PromptItem | None:
 
 
 def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptItem, preset: str, sampling,
-                  error: str) -> dict:
-    """A record for a prompt whose served model failed: no verdict, the error said, retried by a resume."""
+                  error: str, answers: dict | None = None, warnings: list | None = None) -> dict:
+    """A record for a prompt that failed: no verdict, the error said, the answers made before it kept; a resume
+    retries it."""
+    made = {side: g.to_dict() for side, g in (answers or {}).items() if g is not None}
     return CompareRecord(
         id=item.id, prompt=item.prompt, category=item.category, reference=item.reference,
         model_a=config.model_a, model_b=config.model_b, judge=config.judge_label, mode=config.mode,
         preset=preset, sampling=sampling.to_dict(), rubric=template.rubric.to_dict(),
-        answers={side: {"text": "", "n_tokens": None} for side in ("A", "B")}, status=FAILED,
+        answers={side: made.get(side) or {"text": "", "n_tokens": None} for side in ("A", "B")}, status=FAILED,
         error=error, scores={"A": None, "B": None}, totals={"A": None, "B": None}, winner=None,
+        warnings=warnings or None,
     ).to_dict()
 
 
-def _batch_answers(backends, chunk: list[PromptItem], sampling) -> list[dict]:
+def _batch_answers(backends, chunk: list[PromptItem], sampling) -> list[dict] | None:
+    """Both models' answers to a chunk in batches; None when a batch fails, so each prompt is answered alone and only
+    the one that fails is recorded as failed."""
     conversations = [[{"role": "user", "content": item.prompt}] for item in chunk]
-    by_side = {side: backends[role].generate_batch(conversations, sampling, batch_size=len(chunk))
-               for side, role in (("A", "model_a"), ("B", "model_b"))}
+    try:
+        by_side = {side: backends[role].generate_batch(conversations, sampling, batch_size=len(chunk))
+                   for side, role in (("A", "model_a"), ("B", "model_b"))}
+    except UserFacingError as exc:
+        if not isinstance(exc, EndpointError):
+            raise
+        return None
+    except Exception:  # which prompt failed is found by answering them one by one
+        return None
     return [{"A": a, "B": b} for a, b in zip(by_side["A"], by_side["B"])]
 
 
 def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict, item: PromptItem, index: int,
-                  n: int, run_dir: Path, preset: str, sampling, answers: dict | None = None):
+                  n: int, run_dir: Path, preset: str, sampling, answers: dict, warnings: list | None = None,
+                  doing: dict | None = None):
+    """One record; `answers` is filled as each answer finishes (the caller keeps them if a later step fails)."""
     started = time.perf_counter()
     messages = [{"role": "user", "content": item.prompt}]
-    answers = dict(answers or {})
+    doing = doing if doing is not None else {}
     for side, role, stage in (("A", "model_a", "answer_a"), ("B", "model_b", "answer_b")):
         if side in answers:
             continue
+        doing["what"] = f"model {side} ({backends[role].spec.text})"
         generation = None
         for partial in backends[role].generate_with_progress(messages, sampling):
             if isinstance(partial, str):
@@ -201,6 +275,7 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
                 generation = partial
         answers[side] = generation
     yield CompareUpdate("judging", index, n, item, answers["A"].text, answers["B"].text, run_dir=run_dir)
+    doing["what"] = f"the judge ({config.judge_label})"
     judge_free = judge_free_measures(item, answers, backends)
     judge_started = time.perf_counter()
     verdict = verdict_fields(config, template, backends["judges"], item, answers["A"].text, answers["B"].text)
@@ -214,6 +289,7 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
         timings={"answer_a": answers["A"].seconds, "answer_b": answers["B"].seconds,
                  "judge": round(time.perf_counter() - judge_started, 3),
                  "total": round(time.perf_counter() - started, 3)},
+        warnings=warnings or None,
     )
     return record.to_dict()
 

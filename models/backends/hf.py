@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from models.adapter_files import check_peft_adapter
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, check_batch_size
 from models.errors import ModelLoadError, ModelSpecError
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
@@ -203,8 +204,20 @@ class TransformersBackend(Backend):
     def count_tokens(self, text: str) -> int:
         return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def context_length(self) -> int | None:
+        config = self.model.config
+        return getattr(config, "max_position_embeddings", None) or getattr(config, "n_positions", None)
+
+    def prompt_tokens(self, messages: list[Message]) -> int | None:
+        text = self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        return len(self._token_ids(text))
+
     def describe(self) -> dict:
-        return {**super().describe(), "device": self.device, "dtype": str(self.model.dtype).replace("torch.", "")}
+        # The hub commit the weights came from (None for local folders): with run.json's file hashes, what identifies
+        # the weights a run used.
+        revision = getattr(self.model.config, "_commit_hash", None) if self.spec.base_kind == "hub" else None
+        return {**super().describe(), "device": self.device, "dtype": str(self.model.dtype).replace("torch.", ""),
+                **({"revision": revision} if revision else {})}
 
 
 def _until_stop(row: list[int], stops: set[int]) -> list[int]:
@@ -233,6 +246,7 @@ def generation_kwargs(settings: SamplingSettings) -> dict:
 
 def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
     import torch
+    from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     started = time.perf_counter()
@@ -245,6 +259,9 @@ def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
     except OSError as exc:
         raise ModelLoadError(_explain_load_failure(spec, exc)) from exc
+    except (ValueError, RuntimeError, KeyError, SafetensorError) as exc:  # a local folder's damaged config or weights
+        raise ModelLoadError(f"could not load model {spec.base!r} ({type(exc).__name__}: {exc}): its files are "
+                             "damaged or not a transformers model; download or copy it again") from exc
     model.to(device)
     if spec.adapter:
         model = _attach_adapter(model, spec)
@@ -259,6 +276,8 @@ def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
 def _attach_adapter(model, spec: ModelSpec):
     from peft import PeftModel
 
+    if spec.adapter_kind == "local":
+        check_peft_adapter(spec.adapter)  # a folder without weights would otherwise be looked up as a hub repo id
     try:
         return PeftModel.from_pretrained(model, spec.adapter, is_trainable=False)
     except RuntimeError as exc:
@@ -267,9 +286,10 @@ def _attach_adapter(model, spec: ModelSpec):
                 f"adapter {spec.adapter!r} does not fit base {spec.base!r} (its weight shapes differ): "
                 "it was trained on another base model; pair it with that base"
             ) from exc
-        raise
-    except (OSError, ValueError) as exc:
-        raise ModelLoadError(f"could not load adapter {spec.adapter!r}: {exc}") from exc
+        raise ModelLoadError(f"could not load adapter {spec.adapter!r} ({exc}): save or copy it again") from exc
+    except Exception as exc:  # PEFT, safetensors and the hub client each raise their own types for unreadable files
+        raise ModelLoadError(f"could not load adapter {spec.adapter!r} ({type(exc).__name__}: {exc}): check that "
+                             "it is a whole PEFT LoRA adapter folder, or save or copy it again") from exc
 
 
 def _explain_load_failure(spec: ModelSpec, exc: OSError) -> str:

@@ -27,6 +27,10 @@ class LlamaCppBackend(Backend):
     _grammars: dict = field(default_factory=dict, repr=False)
 
     capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True)
+    # llama.cpp's seed is a uint32: 2**32 wraps to seed 0's answer, and 0xFFFFFFFF (LLAMA_DEFAULT_SEED) draws a random
+    # seed, so only 0 .. 2**32 - 2 name a repeatable answer.
+    seed_range: ClassVar[tuple[int, int]] = (0, 2**32 - 2)
+    seed_range_note: ClassVar[str] = "32-bit seeds; 4294967295 means a random seed"
     _chat_formatter: Any = field(default=None, repr=False)
 
     def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
@@ -63,6 +67,15 @@ class LlamaCppBackend(Backend):
         text = self._chat_prompt(messages) + prefix
         with self.lock:
             return continuation_logprobs(self._token_ids, self._next_logprobs, text, continuations)
+
+    def context_length(self) -> int | None:
+        return self.llm.n_ctx()
+
+    def prompt_tokens(self, messages: list[Message]) -> int | None:
+        if not self.llm.metadata.get("tokenizer.chat_template"):
+            # llama-cpp-python then falls back to a generic chat format: count the texts and a few tokens per turn
+            return sum(self.count_tokens(m["content"]) + 8 for m in messages)
+        return len(self._token_ids(self._chat_prompt(messages)))
 
     def _chat_prompt(self, messages: list[Message]) -> str:
         """The prompt text the model's own chat template makes of `messages`, as create_chat_completion renders it."""

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
 from models.backend import Backend, Capabilities, Generation, Message, TokenChoice
 from models.endpoints import API_KEY_VARIABLES, EndpointError, EndpointLimits, api_key_for, redact, split_endpoint_spec
@@ -104,6 +104,12 @@ class OpenAIBackend(Backend):
                                 seconds=time.perf_counter() - started,
                                 input_tokens=usage.prompt_tokens if usage else None, warnings=self.warnings(settings))
         return text, tokens, generation
+
+    # context_length / prompt_tokens stay unknown (None): the protocol reports neither, so long prompts are left to
+    # the server, whose refusal fails that record only.
+    # Seeds travel as JSON integers that servers read as signed 64-bit.
+    seed_range: ClassVar[tuple[int, int]] = (0, 2**63 - 1)
+    seed_range_note: ClassVar[str] = "servers read seeds as signed 64-bit integers"
 
     def count_tokens(self, text: str) -> int:
         """An estimate (no tokenizer here): about four characters per token."""

@@ -5,11 +5,14 @@ It serves fast tests of the pipeline's logic and demos of the app where no model
   e.g. `scripted:Relevance: 4\\nCoherence: 3\\nCompleteness: 2\\nReasons: fine`.
 - `scripted:@FILE`: the replies from a JSON file, a list of strings, given in turn (cycling).
 
-Every reply it gives is exactly one of the given texts, whatever it is asked: it never pretends to judge.
+Every reply it gives is exactly one of the given texts, whatever it is asked: it never pretends to judge. Its tokens
+are whitespace-separated words; its context window is unbounded unless $LLM_JUDGE_SCRIPTED_CONTEXT names one (in
+words), so tests can drive the long-prompt checks without a real model.
 """
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -22,6 +25,7 @@ from models.settings import SamplingSettings
 from models.spec import SCRIPTED_PREFIX, ModelSpec
 
 REPLY_SEPARATOR = "||"
+CONTEXT_VARIABLE = "LLM_JUDGE_SCRIPTED_CONTEXT"
 
 
 def scripted_replies(spec_text: str) -> list[str]:
@@ -50,6 +54,7 @@ class ScriptedBackend(Backend):
 
     replies: list[str] = field(default_factory=list)
     name: str = "scripted"
+    context: int | None = None  # words in its context window; None = unbounded
     calls: list[list[Message]] = field(default_factory=list, repr=False)
     _next: int = 0
 
@@ -71,6 +76,12 @@ class ScriptedBackend(Backend):
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
+    def context_length(self) -> int | None:
+        return self.context
+
+    def prompt_tokens(self, messages: list[Message]) -> int | None:
+        return sum(self.count_tokens(m["content"]) for m in messages)
+
     def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
         started = time.perf_counter()
         with self.lock:
@@ -79,4 +90,13 @@ class ScriptedBackend(Backend):
 
 
 def load_scripted_backend(spec: ModelSpec) -> ScriptedBackend:
-    return ScriptedBackend(spec=spec, replies=scripted_replies(spec.text))
+    return ScriptedBackend(spec=spec, replies=scripted_replies(spec.text), context=scripted_context())
+
+
+def scripted_context() -> int | None:
+    text = os.environ.get(CONTEXT_VARIABLE, "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise ModelLoadError(f"${CONTEXT_VARIABLE} must be a whole number of words (at least 1), got {text!r}")
+    return int(text)

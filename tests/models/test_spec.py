@@ -384,7 +384,7 @@ def test_out_of_range_override_is_refused():
     ("min_p", -0.01), ("min_p", 1.0),
     ("top_p", 0.0), ("top_p", 1.01),
     ("max_new_tokens", 0), ("max_new_tokens", 8193),
-    ("seed", -1),
+    ("seed", -1), ("seed", 2**64),
 ])
 def test_out_of_range_settings(field, value):
     with pytest.raises(SettingsError) as info:
@@ -395,7 +395,7 @@ def test_out_of_range_settings(field, value):
 
 @pytest.mark.parametrize("field, value", [
     ("temperature", 0.0), ("temperature", 5.0), ("min_p", 0.0), ("min_p", 0.99), ("top_p", 1.0), ("top_p", 0.01),
-    ("max_new_tokens", 1), ("max_new_tokens", 8192), ("seed", 0), ("seed", 2**31),
+    ("max_new_tokens", 1), ("max_new_tokens", 8192), ("seed", 0), ("seed", 2**31), ("seed", 2**64 - 1),
 ])
 def test_boundary_settings_are_accepted(field, value):
     assert getattr(SamplingSettings(**{field: value}), field) == value

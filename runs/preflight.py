@@ -1,0 +1,154 @@
+"""What a run checks once its models are loaded and before any of them generates: models A and B can write answers,
+the seeds lie in each backend's range, and every prompt fits each model's context window with room for what is
+generated after it (refused, or cut to fit with a notice on its record, as the run's `long_prompts` says).
+
+All of it happens before the first model call, so a run that cannot finish is refused at once instead of after the
+prompts before the bad one were answered; backends that cannot count tokens (served models) are not checked.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+from basics import UserFacingError
+from models.errors import ModelSpecError, SettingsError
+from runs.prompt_sets import PromptItem
+
+GENERATORS = (("model_a", "model A"), ("model_b", "model B"))
+
+
+class PromptTooLongError(UserFacingError):
+    """A prompt does not fit a model's context window and the run refuses long prompts."""
+
+
+@dataclass
+class Limit:
+    """One model's context window, as a prompt meets it."""
+
+    label: str  # "model A (smollm2-135m)"
+    context: int
+    reserved: int  # tokens kept for what is generated after the prompt (answers, the judge's reply)
+    count: Callable[[str, str], int]  # (prompt, reference) -> tokens the model reads before generating
+    reserved_text: str
+
+    def overflow(self, prompt: str, reference: str) -> tuple[int, int] | None:
+        """(tokens of the prompt as read, tokens needed in all) when they exceed the context window, else None."""
+        read = self.count(prompt, reference)
+        return None if read + self.reserved <= self.context else (read, read + self.reserved)
+
+
+def check_start(config, template, backends: dict, items: list[PromptItem]) -> tuple[list[PromptItem], dict]:
+    """The items to run (long ones cut when the run truncates) and {item id: [warnings]}; raises what must stop the
+    run before any generation."""
+    for role, label in GENERATORS:
+        backend = backends[role]
+        if backend.capabilities.answer_scores:
+            raise ModelSpecError(f"{label} ({backend.spec.text}) is a scoring judge: it scores answers and cannot "
+                                 f"write them; use it as the judge, and a generative model as {label}")
+    check_seeds(config, backends)
+    return fit_prompts(config, template, backends, items)
+
+
+def check_seeds(config, backends: dict) -> None:
+    """Every seed the run samples with lies in the range of each backend that uses it: outside, llama.cpp would
+    silently give another seed's answer and torch refuses mid-run."""
+    seeds = sorted({settings.seed for _, settings in config.sampling_plan()})
+    checks = [(label, backends[role], seed) for role, label in GENERATORS for seed in seeds]
+    checks += [("the judge", judge, config.judge_sampling.seed) for judge in backends["judges"]]
+    for label, backend, seed in checks:
+        problem = backend.seed_problem(seed)
+        if problem:
+            raise SettingsError(f"{label} ({backend.spec.text}): {problem}")
+
+
+def model_limits(config, template, backends: dict) -> list[Limit]:
+    """The context windows a prompt must fit: A's and B's with the answer's length, and each judge's with its template,
+    the answers it reads (each up to the answer length) and its reply."""
+    answer = config.sampling.max_new_tokens
+    limits = []
+    for role, label in GENERATORS:
+        backend = backends[role]
+        context = backend.context_length()
+        if context and backend.prompt_tokens([{"role": "user", "content": ""}]) is not None:
+            limits.append(Limit(f"{label} ({backend.spec.text})", context, answer,
+                                lambda p, r, b=backend: b.prompt_tokens([{"role": "user", "content": p}]),
+                                f"{answer} for the answer"))
+    slots = {"single": ("answer",), "pairwise": ("answer_a", "answer_b")}[config.mode]
+    reply = config.judge_sampling.max_new_tokens
+    for judge in backends["judges"]:
+        context = judge.context_length()
+        if not context or judge.capabilities.answer_scores:
+            continue
+        def render(prompt: str, reference: str, judge=judge) -> int | None:
+            return judge.prompt_tokens(template.render(prompt=prompt, reference=reference, **dict.fromkeys(slots, "")))
+
+        if render("", "") is None:
+            continue
+        limits.append(Limit(f"the judge ({judge.spec.text})", context, answer * len(slots) + reply, render,
+                            f"{answer * len(slots)} for the answers it reads and {reply} for its reply"))
+    return limits
+
+
+def fit_prompts(config, template, backends: dict, items: list[PromptItem]) -> tuple[list[PromptItem], dict]:
+    limits = model_limits(config, template, backends)
+    if not limits:
+        return list(items), {}
+    fitted, warnings, too_long = [], {}, []
+    for item in items:
+        found = first_overflow(limits, item.prompt, item.reference)
+        if found is None:
+            fitted.append(item)
+        elif config.long_prompts == "truncate":
+            cut, warning = truncate(limits, item, *found)
+            fitted.append(cut)
+            warnings[item.id] = [warning]
+        else:
+            too_long.append((item, *found))
+    if too_long:
+        item, limit, (read, need) = too_long[0]
+        more = ""
+        if len(too_long) > 1:
+            more = f"; {len(too_long) - 1} more prompt(s) are too long too: " + ", ".join(
+                repr(other.id) for other, *_ in too_long[1:6])
+        raise PromptTooLongError(
+            f"prompt {item.id!r} is too long for {limit.label}: it reads {read} tokens and needs "
+            f"{limit.reserved_text}, {need} in all, more than its context window of {limit.context}: shorten it, lower "
+            f"the answer length (--max-new-tokens), or cut long prompts to fit (--long-prompts truncate){more}")
+    return fitted, warnings
+
+
+def first_overflow(limits: list[Limit], prompt: str, reference: str):
+    """(the first limit the prompt exceeds, (tokens read, tokens needed)), or None when it fits every one."""
+    for limit in limits:
+        over = limit.overflow(prompt, reference)
+        if over is not None:
+            return limit, over
+    return None
+
+
+def truncate(limits: list[Limit], item: PromptItem, limit: Limit, over: tuple[int, int]) -> tuple[PromptItem, str]:
+    """The item with its prompt cut to the longest beginning that fits every limit, and the notice saying so."""
+    text, reference = item.prompt, item.reference
+    if first_overflow(limits, "", reference) is not None:
+        empty_limit, (read, need) = first_overflow(limits, "", reference)
+        raise PromptTooLongError(
+            f"prompt {item.id!r} cannot be cut to fit {empty_limit.label}: even without the prompt it needs {need} "
+            f"tokens, more than its context window of {empty_limit.context}: lower the answer length "
+            "(--max-new-tokens) or shorten the judge's template or the prompt's reference")
+    fits, fails = 0, len(text)
+    # Most tokens are longer than a character: a first guess of a few characters per token of context saves steps.
+    guess = min(len(text) - 1, limit.context * 4)
+    if guess > 0:
+        fits, fails = (guess, fails) if first_overflow(limits, text[:guess], reference) is None else (0, guess)
+    while fails - fits > 1:
+        middle = (fits + fails) // 2
+        if first_overflow(limits, text[:middle], reference) is None:
+            fits = middle
+        else:
+            fails = middle
+    kept = text[:fits]
+    after = limit.count(kept, reference)
+    warning = (f"prompt {item.id!r} was cut to fit {limit.label}'s context window of {limit.context} tokens "
+               f"({limit.reserved_text}): it read {over[0]} tokens, now {after} ({fits} of {len(text)} characters "
+               "kept)")
+    return replace(item, prompt=kept), warning
