@@ -128,7 +128,7 @@ def test_an_offered_comparison_runs_and_one_visitor_gets_one_request_at_a_time(p
 def test_a_private_demo_asks_for_a_login(tmp_path):
     process, url = launch(tmp_path, LLM_JUDGE_AUTH="demo:correct-horse")
     try:
-        with pytest.raises(Exception):
+        with pytest.raises(Exception, match="(?i)login|auth|401|credentials"):
             Client(url, verbose=False)
         assert httpx.get(url + "config").status_code == 401
         logged_in = Client(url, auth=("demo", "correct-horse"), verbose=False)
