@@ -8,9 +8,21 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from basics import UserFacingError
+
 _RANGE = re.compile(r"<\s*(\d+)\s*-\s*(\d+)\s*>")
 _FREE = re.compile(r"<[^<>]+>")
-_BRACKET_CHOICES = re.compile(r"\[\[[^\]]+\]\](?:\s+or\s+\[\[[^\]]+\]\])+")
+# An option holds no bracket at all: with '[^\]]+' a long run of '[' made every one of them a start that scanned to
+# the end of the line (quadratic), and the parsers (judge/parsing.py) never read a label with a bracket in it.
+_OPTION = r"\[\[[^\[\]]+\]\]"
+_BRACKET_CHOICES = re.compile(rf"{_OPTION}(?:\s+or\s+{_OPTION})+")
+_SEGMENT = re.compile(f"{_RANGE.pattern}|{_BRACKET_CHOICES.pattern}|{_FREE.pattern}")
+# A score range becomes one grammar option per value: '<1-99999999999>' would allocate without bound.
+MAX_RANGE_VALUES = 1000
+
+
+class OutputFormatError(UserFacingError):
+    """An output format cannot be turned into a grammar (a score range too wide); the message names the fix."""
 
 
 @dataclass(frozen=True)
@@ -39,22 +51,31 @@ def format_segments(output_format: str) -> list[Segment]:
         if number:
             segments.append(Literal("\n"))
         position = 0
-        pattern = re.compile(f"{_RANGE.pattern}|{_BRACKET_CHOICES.pattern}|{_FREE.pattern}")
-        for match in pattern.finditer(line):
+        for match in _SEGMENT.finditer(line):
             if match.start() > position:
                 segments.append(Literal(line[position:match.start()]))
             token = match.group(0)
             if match.group(1) is not None:
-                low, high = int(match.group(1)), int(match.group(2))
-                segments.append(Choice(tuple(str(v) for v in range(low, high + 1))))
+                segments.append(Choice(_range_options(match.group(1), match.group(2))))
             elif token.startswith("[["):
-                segments.append(Choice(tuple(re.findall(r"\[\[[^\]]+\]\]", token))))
+                segments.append(Choice(tuple(re.findall(_OPTION, token))))
             else:
                 segments.append(FreeText())
             position = match.end()
         if position < len(line):
             segments.append(Literal(line[position:]))
     return segments
+
+
+def _range_options(low_text: str, high_text: str) -> tuple[str, ...]:
+    # Digit strings this long are far out of bounds anyway, and int() of a huge one is slow or refused.
+    low, high = (int(text) if len(text) <= 9 else None for text in (low_text, high_text))
+    if low is None or high is None or not 0 < high - low + 1 <= MAX_RANGE_VALUES:
+        shown = f"<{low_text[:12]}-{high_text[:12]}>"
+        raise OutputFormatError(
+            f"output_format range {shown} cannot be a score slot: write it low-high with low <= high and at "
+            f"most {MAX_RANGE_VALUES} values, e.g. <1-10>")
+    return tuple(str(v) for v in range(low, high + 1))
 
 
 def _gbnf_string(text: str) -> str:

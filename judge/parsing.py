@@ -14,6 +14,10 @@ LABEL_DECORATION = r"[ \t>*_#`-]*"  # markdown bullets, bold and headings that j
 _NUMBER = r"(-?\d+(?:\.\d+)?)"
 _VERDICT = re.compile(r"\[\[\s*(A|B|tie)\s*\]\]", re.IGNORECASE)
 _AFTER_COLON = r"[ \t*_]*"  # bold markers may close after the colon; never a '-' (it would eat a minus sign)
+# What lies between [[ and ]], brackets excluded so that each character is scanned from one start at most; the
+# label is that text stripped (see parse_label_reply). The equivalent '\[\[\s*([^\[\]\n]+?)\s*\]\]' backtracks
+# cubically on '[[' followed by a long run of spaces (over a minute for 5,000).
+_BRACKETED = re.compile(r"\[\[([^\[\]]*)\]\]")
 _REASONS = re.compile(
     rf"(?im)^{LABEL_DECORATION}(?:reasons?|explanation|rationale){LABEL_DECORATION}[:=]{_AFTER_COLON}(.*)$")
 
@@ -92,7 +96,9 @@ def parse_pairwise_reply(reply: str, criteria: tuple[str, ...], scale: tuple[int
     verdict = "tie" if last.lower() == "tie" else last.upper()
     scores_a, scores_b = {}, {}
     for criterion in criteria:
-        pattern = _label(criterion) + rf"A\s*[:=]\s*{_NUMBER}\s*[,;/|]?\s*B\s*[:=]\s*{_NUMBER}"
+        # One run of whitespace on each side of the optional separator: '\s*[,;/|]?\s*' would let both runs split a
+        # long run of spaces every way there is, which is quadratic in its length when no B follows.
+        pattern = _label(criterion) + rf"A\s*[:=]\s*{_NUMBER}\s*(?:[,;/|]\s*)?B\s*[:=]\s*{_NUMBER}"
         matches = re.findall(pattern, reply)
         if not matches:
             raise ReplyParseError(
@@ -103,3 +109,15 @@ def parse_pairwise_reply(reply: str, criteria: tuple[str, ...], scale: tuple[int
         scores_b[criterion] = _checked_score(raw_b, criterion, scale, " (B)")
     return PairwiseScores(verdict=verdict, scores_a=scores_a, scores_b=scores_b,
                           reasons=_last_reasons(reply, (*criteria, "verdict")))
+
+
+def parse_label_reply(reply: str, labels: tuple[str, ...]) -> str:
+    """The last [[label]] in the reply that is one of `labels`; ReplyParseError when there is none.
+
+    The label may have spaces (newlines too) around it inside the brackets, but no line break within it.
+    """
+    found = [label for label in (inner.strip().lower() for inner in _BRACKETED.findall(reply or ""))
+             if label in labels and "\n" not in label]
+    if not found:
+        raise ReplyParseError(f"no label {' or '.join(f'[[{x}]]' for x in labels)} in the reply")
+    return found[-1]

@@ -1,8 +1,10 @@
 """Judge templates: YAML files in prompts/ with named placeholders, validated when loaded, before any model runs."""
 from __future__ import annotations
 
+import codecs
 import hashlib
 import re
+import reprlib
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from basics import PROMPTS_DIR, UserFacingError, templates_dir
+from judge.output_format import OutputFormatError, format_segments
 from judge.rubric import DEFAULT_CRITERIA, DEFAULT_SCALE, Rubric
 
 # single: a rubric over one answer; pairwise: a rubric over two answers and a verdict; label: one class of a fixed set.
@@ -23,6 +26,11 @@ LABEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Text that could pass for the template's own structure or a reply: an answer may not close its fence or hold a
 # verdict token (see fence_text).
 _FENCE_BREAKERS = {"<<<": "‹‹‹", ">>>": "›››", "[[": "⟦", "]]": "⟧"}
+# Fields that must be text when present (name may also be a number: YAML reads `name: 2024` as one).
+TEXT_FIELDS = ("mode", "template", "output_format", "system", "description")
+# Values echoed in error messages are cut short: YAML aliases can nest a list a billion items deep in a few lines.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 3, 6, 6, 80, 80
 
 
 def fence_text(text: str) -> str:
@@ -85,11 +93,31 @@ class JudgeTemplate:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=1000)
 
 
+def shown(value: object) -> str:
+    """A value as an error message quotes it: its repr, cut short."""
+    return _SHORT.repr(value)
+
+
 def placeholders(text: str, where: str = "template") -> set[str]:
+    """The names of the bare {name} placeholders in `text`; TemplateError for anything else in braces.
+
+    A format spec, conversion, index or attribute ('{prompt:>99999999999}', '{answer!r}', '{prompt[0]}') would run
+    inside str.format on every render, with sizes and lookups the template's author chose: only names pass.
+    """
     try:
-        return {field for _, field, _, _ in string.Formatter().parse(text) if field is not None}
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(text)
+                  if name is not None]
     except ValueError as exc:  # e.g. a single '{' that is not a placeholder
         raise TemplateError(f"{where} is malformed ({exc}); write a literal brace as '{{{{' or '}}}}'") from exc
+    for name, spec, conversion in fields:
+        if not name.isidentifier() or spec or conversion:
+            written = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+            bare = re.match(r"\w*", name).group(0) or "prompt"
+            raise TemplateError(
+                f"{where}: placeholder {shown(written)} is not allowed: only bare names such as {{{bare}}} are "
+                f"(no format spec ':...', conversion '!r', index '[0]' or attribute '.x'); write {{{bare}}}, "
+                "or double the braces ('{{' and '}}') for literal text")
+    return {name for name, _, _ in fields}
 
 
 def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
@@ -98,14 +126,20 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         raise TemplateError(f"{source}: not valid YAML: {exc}") from exc
+    except (ValueError, TypeError, AttributeError, RecursionError) as exc:
+        # PyYAML's constructors raise these on values such as 'a: 2001-13-14' or '!!int x', and its parser recurses
+        # once per nesting level ('[[[[...').
+        raise TemplateError(f"{source}: not valid YAML ({type(exc).__name__}: {str(exc)[:200]}); "
+                            "fix the value it names, or nest lists and mappings less deeply") from exc
     if not isinstance(data, dict):
         raise TemplateError(f"{source}: expected a YAML mapping with name, mode, template, output_format")
     missing = [k for k in ("name", "mode", "template", "output_format") if not data.get(k)]
     if missing:
         raise TemplateError(f"{source}: missing field(s) {', '.join(missing)}")
+    _check_field_types(data, source)
     mode = data["mode"]
     if mode not in MODES:
-        raise TemplateError(f"{source}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+        raise TemplateError(f"{source}: mode must be one of {', '.join(MODES)}, got {shown(mode)}")
     found = placeholders(data["template"], f"{source}: template")
     optional = OPTIONAL_PLACEHOLDERS | OPTIONAL_BY_MODE.get(mode, set())
     absent = REQUIRED_PLACEHOLDERS[mode] - found
@@ -120,6 +154,10 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
         )
     if placeholders(data.get("system") or "", f"{source}: system"):
         raise TemplateError(f"{source}: the system text takes no placeholders")
+    try:
+        format_segments(data["output_format"])
+    except OutputFormatError as exc:
+        raise TemplateError(f"{source}: {exc}") from exc
     if mode == "label":
         return JudgeTemplate(
             name=str(data["name"]), mode=mode, criteria=(), scale=DEFAULT_SCALE, system=data.get("system") or "",
@@ -129,14 +167,14 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     raw_criteria = data.get("criteria") or list(DEFAULT_CRITERIA)
     if not isinstance(raw_criteria, list) or not all(isinstance(c, str) and c.strip() for c in raw_criteria):
         raise TemplateError(f"{source}: criteria must be a list of names, e.g. [relevance, coherence], "
-                            f"got {raw_criteria!r}")
+                            f"got {shown(raw_criteria)}")
     criteria = tuple(c.strip().lower() for c in raw_criteria)
     raw_scale = data.get("scale") or list(DEFAULT_SCALE)
     if (not isinstance(raw_scale, list) or len(raw_scale) != 2
             or not all(isinstance(x, int) and not isinstance(x, bool) for x in raw_scale)
             or raw_scale[0] >= raw_scale[1]):
         raise TemplateError(f"{source}: scale must be [low, high], two whole numbers with low < high, "
-                            f"got {raw_scale!r}")
+                            f"got {shown(raw_scale)}")
     scale = (raw_scale[0], raw_scale[1])
     for criterion in criteria:
         if criterion not in data["output_format"].lower():
@@ -148,16 +186,34 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     )
 
 
+def _check_field_types(data: dict, source: str) -> None:
+    """Refuse a field of the wrong YAML type (a list where text belongs), naming the field and what it must be."""
+    for key in TEXT_FIELDS:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise TemplateError(
+                f"{source}: {key} must be text, got {_yaml_type(value)} {shown(value)}; write it as a YAML string "
+                f"(for several lines, '{key}: |' followed by indented lines)")
+    if isinstance(data["name"], bool) or not isinstance(data["name"], (str, int, float)):
+        raise TemplateError(f"{source}: name must be text, got {_yaml_type(data['name'])} {shown(data['name'])}; "
+                            "write it as a YAML string, e.g. name: my-judge")
+
+
+def _yaml_type(value: object) -> str:
+    names = {list: "a list", dict: "a mapping", bool: "true/false", int: "a number", float: "a number"}
+    return names.get(type(value), f"a {type(value).__name__}")
+
+
 def _labels(data: dict, source: str) -> tuple[str, ...]:
     raw = data.get("labels")
     if not isinstance(raw, list) or len(raw) < 2 or not all(isinstance(x, str) for x in raw):
         raise TemplateError(f"{source}: a label template needs labels, a list of two or more class names, "
-                            f"e.g. [toxic, non_toxic]; got {raw!r}")
+                            f"e.g. [toxic, non_toxic]; got {shown(raw)}")
     labels = tuple(x.strip().lower() for x in raw)
     bad = [x for x in labels if not LABEL_NAME.match(x)]
     if bad or len(set(labels)) != len(labels):
         raise TemplateError(f"{source}: labels must be distinct lower-case names of letters, digits, '_' or '-'; "
-                            f"got {list(raw)!r}")
+                            f"got {shown(list(raw))}")
     missing = [x for x in labels if f"[[{x}]]" not in data["output_format"].lower()]
     if missing:
         raise TemplateError(f"{source}: output_format must offer every label as [[name]]: "
@@ -168,13 +224,38 @@ def _labels(data: dict, source: str) -> tuple[str, ...]:
 def load_template(name_or_path: str | Path) -> JudgeTemplate:
     """A template by file path, or by name among the saved templates and prompts/ (e.g. 'judge_single')."""
     path = Path(name_or_path)
-    if not path.is_file():
+    if not _is_file(path):
         candidates = [folder / f"{name_or_path}.yaml" for folder in template_folders()]
-        path = next((c for c in candidates if c.is_file()), None)
+        path = next((c for c in candidates if _is_file(c)), None)
         if path is None:
-            raise TemplateError(f"judge template {str(name_or_path)!r} not found; known templates: "
+            raise TemplateError(f"judge template {shown(str(name_or_path))} not found; known templates: "
                                 f"{', '.join(template_names())}")
-    return parse_template(path.read_text(encoding="utf-8"), source=str(path))
+    return parse_template(read_text_file(path, TemplateError), source=str(path))
+
+
+def _is_file(path: Path) -> bool:
+    # A name with a NUL byte or over the file-name limit is no file: Path.is_file raises on those instead.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def read_text_file(path: Path, error: type[Exception]) -> str:
+    """A UTF-8 text file (a byte-order mark, as Excel and Notepad write, is dropped); `error` names the file and
+    where the first byte that is not UTF-8 is, when it is not UTF-8 or cannot be read."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from exc
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = bom + exc.start
+        line = data.count(b"\n", 0, start) + 1
+        raise error(f"{path}: not UTF-8 text (byte {start}, line {line}: {data[start:start + 1]!r}); "
+                    "save the file as UTF-8 and load it again") from exc
 
 
 def template_folders() -> list[Path]:
