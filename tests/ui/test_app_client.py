@@ -74,3 +74,20 @@ def test_an_edited_template_s_criteria_and_scale_are_the_compare_table(client):
                                            template_text=template), api_name="/compare")
     assert result[3]["data"] == [["Accuracy", "9", "3"], ["Style", "7", "10"], ["Total (of 20)", "16", "13"]]
     assert "Winner: A" in result[2]
+
+
+def test_a_run_interrupted_after_the_app_started_can_be_resumed_through_the_api(client, tmp_path):
+    """The resume list is read when asked, so a run that did not exist when the page was built can be named."""
+    from runs.config import CompareConfig
+    from runs.pipeline import run_compare
+    from runs.prompt_sets import PromptItem
+
+    judge = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 3\\nReasons: ok"
+    config = CompareConfig(model_a="scripted:alpha", model_b="scripted:beta", judge=judge)
+    updates = run_compare(config, [PromptItem("one", "first"), PromptItem("two", "second")], label="interrupted")
+    folder = next(u.run_dir for u in updates if u.stage == "record")
+    updates.close()  # stopped after the first record, as a closed laptop would
+    assert not (folder / "summary.json").exists()
+    _progress, status, table, _runs = client.predict(str(folder), api_name="/resume_batch")
+    assert "Finished" in status and len(table["data"]) == 2
+    assert (folder / "summary.json").is_file()
