@@ -17,7 +17,16 @@ from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt
 from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
-from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker, refreshed_pickers, visitor
+from ui.widgets import (
+    PRIVATE,
+    base_url_box,
+    cache_box,
+    longest_answer,
+    model_picker,
+    panel_picker,
+    refreshed_pickers,
+    visitor,
+)
 
 
 def stream_batch(updates, rows: list, progress):
@@ -134,7 +143,7 @@ def batch_tab(pickers) -> None:
         with gr.Row():
             presets = gr.CheckboxGroup(list(PRESETS), value=[DEFAULT_PRESET], label="Presets", elem_id="batch-presets",
                                        info="each prompt is answered once per preset")
-            max_new_tokens = gr.Slider(8, 1024, value=192, step=8, label="max new tokens",
+            max_new_tokens = gr.Slider(8, longest_answer(), value=192, step=8, label="max new tokens",
                                        elem_id="batch-max-new-tokens")
             mode = gr.Radio(list(MODES), value="single", label="Judge mode", elem_id="batch-mode")
             judge_method = gr.Radio(list(JUDGE_METHODS), value=DEFAULT_JUDGE_METHOD, label="Judge method",

@@ -29,7 +29,7 @@ from runs.views import (
     verdict_line,
 )
 from runs.votes import VOTES_FILE, record_vote
-from ui.widgets import PRIVATE, base_url_box, cache_box, model_picker, panel_picker, visitor
+from ui.widgets import PRIVATE, base_url_box, cache_box, longest_answer, model_picker, panel_picker, visitor
 
 CUSTOM = "custom"
 VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
@@ -134,7 +134,8 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
             more_judges = panel_picker("compare-more-judges")
             base_url = base_url_box("compare-base-url")
         prompt = gr.Textbox(label="Instruction", lines=3, placeholder="Type an instruction or pick an example below",
-                            elem_id="prompt")
+                            elem_id="prompt", max_length=public_gate().policy.limits.prompt_chars if public_gate()
+                            else None)
         study_prompts = [item.prompt for item in load_prompt_set(DEFAULT_PROMPT_SET)]
         gr.Examples(examples=[[p] for p in study_prompts], inputs=[prompt], label="Study prompts")
         with gr.Accordion("Sampling", open=True):
@@ -145,7 +146,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                                         label="temperature")
                 min_p = gr.Slider(0, 0.5, value=PRESETS[DEFAULT_PRESET].min_p, step=0.01, label="min_p")
                 top_p = gr.Slider(0.05, 1, value=1.0, step=0.05, label="top_p")
-                max_new_tokens = gr.Slider(16, 1024, value=192, step=16, label="max new tokens",
+                max_new_tokens = gr.Slider(16, longest_answer(), value=192, step=16, label="max new tokens",
                                            elem_id="max-new-tokens")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
         with gr.Accordion("Judge", open=False, elem_id="judge-settings"):

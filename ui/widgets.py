@@ -45,3 +45,9 @@ def cache_box(elem_id: str) -> gr.Checkbox:
 def visitor(request: gr.Request | None) -> str | None:
     """Who sent a request, for the per-visitor limit of a shared app: the browser session."""
     return getattr(request, "session_hash", None)
+
+
+def longest_answer() -> int:
+    """The max-new-tokens sliders' top: a shared app's limit, else 1024."""
+    gate = public_gate()
+    return gate.policy.limits.max_new_tokens if gate else 1024
