@@ -15,6 +15,22 @@ def demo_config(**overrides) -> FinetuneConfig:
     return load_config(**values)
 
 
+def check_text_arguments(values: dict) -> None:
+    """Refuse a flag holding bytes that are not UTF-8 (kept by Python as lone surrogates): they cannot be written to
+    the checkpoints' meta.json, which would fail only after training."""
+    for name, value in values.items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(text[exc.start])
+                byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+                raise UserFacingError(f"--{name.replace('_', '-')} holds text that is not UTF-8 ({byte} at character "
+                                      f"{exc.start + 1}): set your terminal to UTF-8 and type it again") from None
+
+
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m finetune", description="Fine-tune a LoRA adapter.")
     parser.add_argument("--config", help="YAML file of settings (flags override it)")
@@ -29,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("config", "demo")}
     try:
+        check_text_arguments(overrides | {"config": args.config})
         config = demo_config(**overrides) if args.demo else load_config(args.config, **overrides)
         from finetune.train import train
 

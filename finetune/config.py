@@ -22,6 +22,8 @@ DEMO_DATA = str(Path(__file__).resolve().parent / "data" / "demo_chat.jsonl")
 # The demo's two checkpoints stand in for the study's 2000- and 6150-step ones, at CPU scale: accumulation 1
 # and 384-token chats keep a step to a few seconds here (the study's 2 x 4 x 2048 would take ~20 s a step).
 DEMO_STEPS = (25, 100)
+# transformers' set_seed seeds numpy too, whose seeds are 32-bit: a larger one fails when training starts.
+MAX_TRAIN_SEED = 2**32 - 1
 
 
 class ConfigError(UserFacingError):
@@ -88,6 +90,9 @@ class FinetuneConfig:
             problems.append(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
         if self.learning_rate <= 0:
             problems.append(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0 <= self.seed <= MAX_TRAIN_SEED:
+            problems.append(f"seed must be 0 to {MAX_TRAIN_SEED} (training seeds numpy, which takes 32-bit seeds), "
+                            f"got {self.seed}")
         if self.engine not in ("auto", "peft", "unsloth"):
             problems.append(f"engine must be auto, peft or unsloth, got {self.engine!r}")
         if problems:
@@ -133,7 +138,17 @@ def load_config(yaml_path: str | None = None, **overrides) -> FinetuneConfig:
         path = Path(yaml_path)
         if not path.is_file():
             raise ConfigError(f"config file {yaml_path!r} not found")
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            loaded = yaml.safe_load(path.read_bytes().decode("utf-8-sig")) or {}
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{yaml_path}: not UTF-8 text (byte at offset {exc.start}): save it as UTF-8") from exc
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ConfigError(f"{yaml_path}: not valid YAML ({what}{where}): fix the file") from exc
+        except (OSError, RecursionError) as exc:
+            raise ConfigError(f"{yaml_path}: cannot be read ({exc}): give a YAML file of setting: value") from exc
         if not isinstance(loaded, dict):
             raise ConfigError(f"{yaml_path}: expected a mapping of setting: value")
         values.update({k.replace("-", "_"): v for k, v in loaded.items()})

@@ -5,6 +5,7 @@ Layouts: `messages` (role/content), ShareGPT `conversations` (from/value), `inst
 """
 from __future__ import annotations
 
+import io
 import json
 import math
 from collections import Counter
@@ -52,6 +53,20 @@ class DataReport:
         return text
 
 
+def read_text_file(path: Path, source: str) -> str:
+    """A data file as text: UTF-8, a byte-order mark (Excel, Notepad) dropped; a clear error for other encodings."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"{source}: cannot be read ({exc.strerror or exc}): check the file's permissions") from exc
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise DataError(f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save the file as "
+                        "UTF-8 and try again") from exc
+
+
 def read_rows(source: str) -> tuple[list, Counter]:
     """Raw rows of a local file or hub dataset, and a count of lines that were not even valid records."""
     path = Path(source).expanduser()
@@ -59,12 +74,14 @@ def read_rows(source: str) -> tuple[list, Counter]:
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".json"):
-            text = path.read_text(encoding="utf-8")
+            text = read_text_file(path, source)
             if text.lstrip().startswith("["):  # a plain JSON array rather than JSON Lines
                 try:
                     return json.loads(text), unreadable
                 except json.JSONDecodeError as exc:
                     raise DataError(f"{source}: not valid JSON ({exc.msg} at line {exc.lineno})") from exc
+                except RecursionError as exc:
+                    raise DataError(f"{source}: its JSON is nested too deeply to be chat data") from exc
             rows = []
             for line in text.splitlines():
                 if not line.strip():
@@ -73,6 +90,8 @@ def read_rows(source: str) -> tuple[list, Counter]:
                     rows.append(json.loads(line))
                 except json.JSONDecodeError:
                     unreadable["invalid JSON line"] += 1
+                except RecursionError:  # json's parser recurses per nesting level
+                    unreadable["JSON line nested too deeply"] += 1
             return rows, unreadable
         import pandas as pd
 
@@ -80,9 +99,12 @@ def read_rows(source: str) -> tuple[list, Counter]:
             raise DataError(f"{source}: unsupported file type {suffix!r}; use .jsonl, .csv or .parquet")
         try:
             if suffix == ".csv":
-                frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+                # parsed from the decoded text: a byte-order mark would otherwise rename the first column
+                frame = pd.read_csv(io.StringIO(read_text_file(path, source)), dtype=str, keep_default_na=False)
             else:
                 frame = pd.read_parquet(path)
+        except DataError:
+            raise
         except Exception as exc:  # pandas / pyarrow raise their own types for empty and corrupt files
             raise DataError(f"{source}: cannot read the file ({type(exc).__name__}: {exc})") from exc
         return frame.to_dict(orient="records"), unreadable
@@ -148,7 +170,7 @@ def to_messages(row: dict, layout: str) -> list[dict]:
         else:
             messages = [{"role": "user", "content": _text(row["prompt"])},
                         {"role": "assistant", "content": _text(row["response"])}]
-    except (KeyError, TypeError, json.JSONDecodeError) as exc:
+    except (KeyError, TypeError, json.JSONDecodeError, RecursionError) as exc:
         raise RowError(f"malformed {layout} row") from exc
     if any(not isinstance(m["content"], str) or not m["content"].strip() for m in messages):
         raise RowError("empty message")

@@ -148,7 +148,6 @@ def truncate(limits: list[Limit], item: PromptItem, limit: Limit, over: tuple[in
             fails = middle
     kept = text[:fits]
     after = limit.count(kept, reference)
-    warning = (f"prompt {item.id!r} was cut to fit {limit.label}'s context window of {limit.context} tokens "
-               f"({limit.reserved_text}): it read {over[0]} tokens, now {after} ({fits} of {len(text)} characters "
-               "kept)")
+    warning = (f"prompt {item.id!r} was cut to fit the context window of {limit.label}, {limit.context} tokens with "
+               f"{limit.reserved_text}: it read {over[0]} tokens, now {after} ({fits} of {len(text)} characters kept)")
     return replace(item, prompt=kept), warning

@@ -3,16 +3,16 @@
 It serves fast tests of the pipeline's logic and demos of the app where no model may load. Spec forms:
 - `scripted:TEXT`: every reply is TEXT; `||` separates replies given in turn (cycling), and `\\n` is a newline,
   e.g. `scripted:Relevance: 4\\nCoherence: 3\\nCompleteness: 2\\nReasons: fine`.
-- `scripted:@FILE`: the replies from a JSON file, a list of strings, given in turn (cycling).
+- `scripted:@FILE`: the replies from a JSON file, a list of strings, given in turn (cycling); or an object
+  `{"replies": [...], "context": N}` that also gives the model a context window of N tokens.
 
 Every reply it gives is exactly one of the given texts, whatever it is asked: it never pretends to judge. Its tokens
-are whitespace-separated words; its context window is unbounded unless $LLM_JUDGE_SCRIPTED_CONTEXT names one (in
-words), so tests can drive the long-prompt checks without a real model.
+are whitespace-separated words; its context window is unbounded unless its file names one, so tests can drive the
+long-prompt checks (runs/preflight.py) without a real model.
 """
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,22 +25,38 @@ from models.settings import SamplingSettings
 from models.spec import SCRIPTED_PREFIX, ModelSpec
 
 REPLY_SEPARATOR = "||"
-CONTEXT_VARIABLE = "LLM_JUDGE_SCRIPTED_CONTEXT"
+
+
+def scripted_script(spec_text: str) -> tuple[list[str], int | None]:
+    """(the replies a `scripted:` spec names, in order; its context window or None); a clear error for an empty or
+    unreadable script."""
+    body = spec_text[len(SCRIPTED_PREFIX):]
+    if not body.startswith("@"):
+        return scripted_replies(spec_text), None
+    path = Path(body[1:]).expanduser()
+    try:
+        script = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ModelLoadError(f"scripted replies file {str(path)!r} cannot be read ({exc}): give a JSON file "
+                             "holding a list of reply strings") from exc
+    context = None
+    if isinstance(script, dict):
+        context = script.get("context")
+        if context is not None and (not isinstance(context, int) or isinstance(context, bool) or context < 1):
+            raise ModelLoadError(f"scripted replies file {str(path)!r}: context must be a whole number of tokens "
+                                 f"(at least 1), got {context!r}")
+        script = script.get("replies")
+    if not isinstance(script, list) or not script or not all(isinstance(r, str) for r in script):
+        raise ModelLoadError(f"scripted replies file {str(path)!r} must hold a non-empty JSON list of strings (or "
+                             '{"replies": [...], "context": N})')
+    return script, context
 
 
 def scripted_replies(spec_text: str) -> list[str]:
     """The replies a `scripted:` spec names, in order; a clear error for an empty or unreadable script."""
     body = spec_text[len(SCRIPTED_PREFIX):]
     if body.startswith("@"):
-        path = Path(body[1:]).expanduser()
-        try:
-            replies = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise ModelLoadError(f"scripted replies file {str(path)!r} cannot be read ({exc}): give a JSON file "
-                                 "holding a list of reply strings") from exc
-        if not isinstance(replies, list) or not replies or not all(isinstance(r, str) for r in replies):
-            raise ModelLoadError(f"scripted replies file {str(path)!r} must hold a non-empty JSON list of strings")
-        return replies
+        return scripted_script(spec_text)[0]
     replies = [part.replace("\\n", "\n") for part in body.split(REPLY_SEPARATOR)]
     if not any(reply.strip() for reply in replies):
         raise ModelSpecError("a scripted model needs its replies: write 'scripted:REPLY' or "
@@ -90,13 +106,5 @@ class ScriptedBackend(Backend):
 
 
 def load_scripted_backend(spec: ModelSpec) -> ScriptedBackend:
-    return ScriptedBackend(spec=spec, replies=scripted_replies(spec.text), context=scripted_context())
-
-
-def scripted_context() -> int | None:
-    text = os.environ.get(CONTEXT_VARIABLE, "").strip()
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise ModelLoadError(f"${CONTEXT_VARIABLE} must be a whole number of words (at least 1), got {text!r}")
-    return int(text)
+    replies, context = scripted_script(spec.text)
+    return ScriptedBackend(spec=spec, replies=replies, context=context)
