@@ -3,8 +3,12 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
+from functools import lru_cache
+
+import regex
 
 from basics import UserFacingError
 
@@ -22,6 +26,9 @@ CHECK_TYPES = tuple(CHECK_FIELDS)
 DEFAULT_CASE_SENSITIVE = False
 # Bounds the search for a JSON span in a long answer full of unbalanced brackets (each try scans to the end).
 MAX_JSON_CANDIDATES = 100
+# A regex check's pattern comes from whoever wrote the prompt set (an upload, in a public app), and one such as
+# (x+x+)+y backtracks for hours on a long answer. The `regex` package, unlike re, can stop a search after a time.
+REGEX_TIMEOUT_S = 1.0
 
 
 class CheckError(UserFacingError):
@@ -130,13 +137,26 @@ def _parse_pattern(raw: Mapping, where: str) -> str:
     if not isinstance(pattern, str) or not pattern:
         raise CheckError(f'{where}: a regex check needs a non-empty "pattern", '
                          f'e.g. {{"type": "regex", "pattern": "x\\\\s*=\\\\s*6"}}, got {pattern!r}')
+    shown = pattern if len(pattern) <= 200 else pattern[:200] + "..."
     try:
         re.compile(pattern)
-    except re.error as exc:
+        compiled_pattern(pattern)
+    except (re.error, regex.error) as exc:
         # The usual cause is JSON escaping: \d must be written \\d inside a JSON string.
-        raise CheckError(f"{where}: regex pattern {pattern!r} does not compile ({exc}); fix the pattern "
+        raise CheckError(f"{where}: regex pattern {shown!r} does not compile ({exc}); fix the pattern "
                          f"(in JSON a backslash is written twice, e.g. \"\\\\d+\")") from exc
+    except (OverflowError, RecursionError) as exc:  # a{99999999999}, or parentheses thousands deep
+        raise CheckError(f"{where}: regex pattern {shown!r} is too large to compile ({exc}); use smaller "
+                         "repeat counts and fewer nested groups") from exc
     return pattern
+
+
+@lru_cache(maxsize=256)
+def compiled_pattern(pattern: str) -> regex.Pattern:
+    """A check's pattern compiled for searching with a timeout (the regex package, read as re reads it)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # regex warns of nested sets in '[[', which re reads as '['
+        return regex.compile(pattern)
 
 
 def _parse_word_limit(raw: Mapping, kind: str, where: str) -> int:
@@ -193,7 +213,11 @@ def _times(n: int) -> str:
 
 
 def _run_regex(check: Check, answer: str) -> tuple[bool, str]:
-    match = re.search(check.pattern, answer)
+    try:
+        match = compiled_pattern(check.pattern).search(answer, timeout=REGEX_TIMEOUT_S)
+    except TimeoutError:
+        return False, (f"stopped after {REGEX_TIMEOUT_S:g} s: the pattern backtracks too much on this answer; "
+                       "simplify it in the prompt set (e.g. (a+)+ matches what a+ matches)")
     if not match:
         return False, "no match"
     text = match.group(0)

@@ -8,9 +8,17 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis.checks import parse_checks
-from basics import PROMPTS_DIR, UserFacingError, numbered_json_lines
+from basics import PROMPTS_DIR, UserFacingError
+from judge.templates import read_text_file
 
 DEFAULT_PROMPT_SET = "study"
+# Python's csv module refuses a field longer than this (csv.field_size_limit). Raising that limit is process-wide
+# and would race other threads of the app, and a prompt this long is far past any local model's context anyway.
+MAX_CSV_FIELD_CHARS = csv.field_size_limit()
+# Fields that hold text; a JSON list or object there is a mistake in the file, not a prompt.
+TEXT_FIELDS = ("id", "prompt", "category", "reference")
+PROMPT_LINE_EXAMPLE = '{"id": "q1", "prompt": "..."}'
+CHECKS_EXAMPLE = '[{"type": "contains", "value": "42"}]'
 
 
 class PromptSetError(UserFacingError):
@@ -38,39 +46,75 @@ def shipped_prompt_sets() -> list[str]:
 
 def prompt_set_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
-    if path.is_file():
+    if _is_file(path):
         return path
     candidate = PROMPTS_DIR / f"{name_or_path}.jsonl"
-    if candidate.is_file():
+    if _is_file(candidate):
         return candidate
     known = ", ".join(shipped_prompt_sets())
-    raise PromptSetError(f"prompt set {str(name_or_path)!r} not found: give a .jsonl or .csv file or one of: {known}")
+    shown = str(name_or_path) if len(str(name_or_path)) <= 200 else str(name_or_path)[:200] + "..."
+    raise PromptSetError(f"prompt set {shown!r} not found: give a .jsonl or .csv file or one of: {known}")
+
+
+def _is_file(path: Path) -> bool:
+    # A name with a NUL byte or over the file-name limit is no file: Path.is_file raises on those instead.
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def load_prompt_set(name_or_path: str | Path) -> list[PromptItem]:
     """Every prompt in a JSONL or CSV set; a bad line raises PromptSetError naming the file and line number."""
     path = prompt_set_path(name_or_path)
-    text = path.read_text(encoding="utf-8")
+    text = read_text_file(path, PromptSetError)  # UTF-8; a byte-order mark (Excel's CSVs) is dropped
     if path.suffix.lower() == ".csv":
         rows = _csv_rows(text, path.name)
     else:
-        rows = numbered_json_lines(text, path.name, PromptSetError)
+        rows = _json_rows(text, path.name)
     return items_from_rows(rows, path)
+
+
+def _json_rows(text: str, name: str):
+    """(line number, value) of each non-blank line; a line that is not JSON names the file, the line and why."""
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            yield number, _json_value(line, f"{name} line {number}", "not valid JSON", PROMPT_LINE_EXAMPLE)
+
+
+def _json_value(text: str, where: str, what: str, example: str) -> object:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PromptSetError(f"{where}: {what} ({exc.msg}); write it as JSON, e.g. {example}") from exc
+    except RecursionError as exc:  # '[[[[...' thousands deep: the parser recurses once per level
+        raise PromptSetError(f"{where}: {what} (nested too deeply to read); write it as flat JSON, "
+                             f"e.g. {example}") from exc
+    except ValueError as exc:  # e.g. a number of over 4,300 digits, which Python refuses to convert
+        raise PromptSetError(f"{where}: {what} ({exc}); write long numbers as text in quotes") from exc
 
 
 def _csv_rows(text: str, name: str):
     reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or "prompt" not in reader.fieldnames:
-        raise PromptSetError(f"{name}: a CSV prompt set needs a header row with a 'prompt' column "
-                             f"(and optionally id, category, reference, checks); found {reader.fieldnames}")
-    for row in reader:
-        number = reader.line_num  # the header is line 1
-        if row.get("checks"):
-            try:
-                row["checks"] = json.loads(row["checks"])
-            except json.JSONDecodeError as exc:
-                raise PromptSetError(f"{name} line {number}: the checks column is not a JSON list ({exc.msg})") from exc
-        yield number, row
+    try:
+        fieldnames = reader.fieldnames
+        if not fieldnames or "prompt" not in fieldnames:
+            found = [f[:40] for f in fieldnames or []][:20]
+            raise PromptSetError(f"{name}: a CSV prompt set needs a header row with a 'prompt' column "
+                                 f"(and optionally id, category, reference, checks); found {found}")
+        for row in reader:
+            number = reader.line_num  # the header is line 1
+            if row.get("checks"):
+                row["checks"] = _json_value(row["checks"], f"{name} line {number}",
+                                            "the checks column is not a JSON list", CHECKS_EXAMPLE)
+            yield number, row
+    except csv.Error as exc:
+        line = reader.line_num
+        if "field larger than field limit" in str(exc):
+            raise PromptSetError(
+                f"{name} line {line}: a field is longer than {MAX_CSV_FIELD_CHARS:,} characters, the most a CSV prompt "
+                "set takes; shorten it, or write the set as JSONL (one {\"prompt\": ...} object a line)") from exc
+        raise PromptSetError(f"{name} line {line}: not a readable CSV row ({exc}); check its quotes") from exc
 
 
 def items_from_rows(rows, path: Path) -> list[PromptItem]:
@@ -80,6 +124,10 @@ def items_from_rows(rows, path: Path) -> list[PromptItem]:
         where = f"{path.name} line {number}"
         if not isinstance(row, dict) or not str(row.get("prompt") or "").strip():
             raise PromptSetError(f"{where}: each line needs a non-empty \"prompt\" field")
+        wrong = [key for key in TEXT_FIELDS if isinstance(row.get(key), (dict, list))]
+        if wrong:
+            raise PromptSetError(f"{where}: {', '.join(wrong)} must be text, not a JSON "
+                                 f"{'object' if isinstance(row[wrong[0]], dict) else 'list'}; write it in quotes")
         item_id = str(row.get("id") or f"{path.stem}-{number}")
         if item_id in seen:
             raise PromptSetError(f"{where}: duplicate id {item_id!r}")

@@ -175,6 +175,30 @@ def test_bad_raw_check_at_run_time_is_a_check_error():
         run_checks([{"type": "json"}, {"type": "regex", "pattern": "("}], "{}")
 
 
+def test_a_catastrophic_regex_is_stopped_and_recorded_as_failed(monkeypatch):
+    import time
+
+    import analysis.checks
+    monkeypatch.setattr(analysis.checks, "REGEX_TIMEOUT_S", 0.2)
+    started = time.perf_counter()
+    result = run_one({"type": "regex", "pattern": "(x+x+)+y"}, "x" * 5000)
+    assert time.perf_counter() - started < 2
+    assert not result.passed and result.detail.startswith("stopped after 0.2 s") and "simplify it" in result.detail
+
+
+@pytest.mark.parametrize("pattern, fragment", [
+    ("a{99999999999}", "too large to compile"),
+    ("(" * 3000 + ")" * 3000, "fewer nested groups"),
+], ids=["huge repeat count", "groups nested thousands deep"])
+def test_patterns_too_large_to_compile_are_check_errors(pattern, fragment):
+    with pytest.raises(CheckError, match=fragment):
+        parse_checks([{"type": "regex", "pattern": pattern}], "x.jsonl line 1")
+
+
+def test_regex_checks_read_brackets_as_re_does():
+    assert run_one({"type": "regex", "pattern": "[[a]"}, "x[").passed  # '[[a]' is the set of '[' and 'a'
+
+
 def general_rows() -> list[tuple[int, dict]]:
     lines = GENERAL.read_text(encoding="utf-8").splitlines()
     return [(n, json.loads(line)) for n, line in enumerate(lines, 1) if line.strip()]
