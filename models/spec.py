@@ -24,6 +24,9 @@ from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
+# Linux's limits: a file or folder name of 255 bytes, a path of 4096. Past them every file check raises OSError.
+MAX_NAME_BYTES = 255
+MAX_PATH_BYTES = 4096
 SCRIPTED_PREFIX = "scripted:"
 HEAD_PREFIX = "head:"
 
@@ -65,11 +68,12 @@ def parse_model_spec(text: str) -> ModelSpec:
         raise ModelSpecError("no model given: enter a model spec such as 'smollm2-135m' or 'BASE+ADAPTER'")
     if raw.startswith(SCRIPTED_PREFIX):  # its replies may hold any character, '+' included: no adapter part
         return ModelSpec(text=raw, base=raw, base_kind="scripted")
+    _check_spec_text(raw)
     if raw in shipped_judges():  # named by its name alone, so a run's manifest reads the same on every clone
         return ModelSpec(text=raw, base=HEAD_PREFIX + str(shipped_judges()[raw]), base_kind="head")
     if raw.startswith(HEAD_PREFIX):  # a scoring judge: a reward head on its base model's features
-        folder = Path(raw[len(HEAD_PREFIX):]).expanduser()
-        if not (folder / "meta.json").is_file():
+        folder = _local_path(raw[len(HEAD_PREFIX):])
+        if not _is_file(folder / "meta.json"):
             raise ModelSpecError(f"{raw!r} names no scoring judge: give head:FOLDER, a folder with head.npz and "
                                  "meta.json (python -m judge distill writes one)")
         text = HEAD_PREFIX + str(folder.resolve())
@@ -77,7 +81,7 @@ def parse_model_spec(text: str) -> ModelSpec:
     if raw.startswith(ENDPOINT_PREFIX):  # served models take no local adapter: serve the merged model instead
         text = endpoint_spec_text(raw)
         return ModelSpec(text=text, base=text, base_kind="endpoint")
-    if "+" not in raw or Path(raw).expanduser().exists():
+    if "+" not in raw or _exists(raw):
         base, base_kind = _resolve_base(raw)
         return ModelSpec(text=base, base=base, base_kind=base_kind)
     # Paths may contain '+' too: split at the first '+' whose left side is a valid base.
@@ -104,17 +108,17 @@ def _resolve_base(text: str) -> tuple[str, BaseKind]:
         return text, "embedded"
     if text.endswith(GGUF_SUFFIX) and text[: -len(GGUF_SUFFIX)] in EMBEDDED_MODELS:
         return text, "embedded-gguf"
-    path = Path(text).expanduser()
+    path = _local_path(text)
     if text.lower().endswith(".gguf"):
-        if not path.is_file():
+        if not _is_file(path):
             raise ModelSpecError(f"GGUF file not found: {text!r}; check the path")
         return str(path.resolve()), "gguf"
-    if path.is_dir():
-        if (path / "adapter_config.json").is_file() and not (path / "config.json").is_file():
+    if _is_dir(path):
+        if _is_file(path / "adapter_config.json") and not _is_file(path / "config.json"):
             raise ModelSpecError(
                 f"{text!r} is a LoRA adapter, not a base model: name it as BASE+ADAPTER, e.g. smollm2-135m+{text}"
             )
-        if not (path / "config.json").is_file():
+        if not _is_file(path / "config.json"):
             raise ModelSpecError(f"folder {text!r} has no config.json, so it is not a transformers model folder")
         return str(path.resolve()), "local"
     if HUB_ID.match(text) and not text.startswith((".", "/")):
@@ -127,18 +131,18 @@ def _resolve_base(text: str) -> tuple[str, BaseKind]:
 
 
 def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind]:
-    path = Path(text).expanduser()
-    if not path.exists() and (adapters_dir() / text).exists():
+    path = _local_path(text)
+    if not _exists(path) and _exists(adapters_dir() / text):
         path = adapters_dir() / text
     if base.backend == "llamacpp":
-        if path.is_file() and path.suffix.lower() == ".gguf":
+        if _is_file(path) and path.suffix.lower() == ".gguf":
             return str(path.resolve()), "gguf-lora"
         raise ModelSpecError(
             f"llama.cpp base {base.base!r} needs its adapter as a GGUF LoRA file, not {text!r}: "
             "export the adapter to GGUF, or use the transformers base (e.g. smollm2-135m+ADAPTER)"
         )
-    if path.is_dir():
-        if not (path / "adapter_config.json").is_file():
+    if _is_dir(path):
+        if not _is_file(path / "adapter_config.json"):
             raise ModelSpecError(f"adapter folder {text!r} has no adapter_config.json: is it a PEFT LoRA adapter?")
         check_adapter_base(path, base)
         return str(path.resolve()), "local"
@@ -147,6 +151,54 @@ def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind]:
     raise ModelSpecError(
         f"adapter {text!r} not found: give a PEFT adapter folder, a name under {adapters_dir()}, or a hub id"
     )
+
+
+def _check_spec_text(raw: str) -> None:
+    """Refuse text no model can be named by, before any file is looked at: control characters, names past the
+    file-name limit (each '/' or '+' part), '~user' for a user this machine does not have."""
+    shown = raw if len(raw) <= 80 else f"{raw[:60]}... ({len(raw)} characters)"
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in raw):
+        raise ModelSpecError(f"model spec {shown!r} contains a control character (a NUL, tab or line break): "
+                             "type it again on one line, as 'BASE' or 'BASE+ADAPTER'")
+    parts = re.split(r"[/+]", raw)
+    if len(raw.encode("utf-8")) > MAX_PATH_BYTES or any(len(p.encode("utf-8")) > MAX_NAME_BYTES for p in parts):
+        raise ModelSpecError(f"model spec {shown!r} is too long to name a model: a file or folder name takes at most "
+                             f"{MAX_NAME_BYTES} bytes and a path {MAX_PATH_BYTES}; check what was pasted, and give "
+                             "an embedded alias, a hub id like 'org/name', or a path")
+    for part in raw.split("+"):
+        _local_path(part.strip())  # '~nosuchuser/...' says so here, not as a RuntimeError from pathlib
+
+
+def _local_path(text: str) -> Path:
+    try:
+        return Path(text).expanduser()
+    except RuntimeError as exc:  # '~name' for a user this machine does not have
+        user = text[1:].split("/", 1)[0]
+        raise ModelSpecError(f"{text!r}: there is no user {user!r} on this machine, so '~{user}' names no folder; "
+                             "write the model's or adapter's full path, or ~/... for your own home") from exc
+
+
+# pathlib raises on a name with a NUL byte or past the length limits, and on a folder it may not enter
+# (PermissionError): none of those is a model the user can load, so each reads as "not there".
+def _exists(path: str | Path) -> bool:
+    try:
+        return Path(path).expanduser().exists()
+    except (OSError, ValueError, RuntimeError):
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except (OSError, ValueError):
+        return False
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except (OSError, ValueError):
+        return False
 
 
 def transformers_source(spec: ModelSpec) -> str:
@@ -171,11 +223,23 @@ def recorded_adapter_base(adapter_dir: Path) -> str | None:
     """The base model an adapter says it was trained on (meta.json's base spec first, then PEFT's config)."""
     meta = adapter_dir / "meta.json"
     if meta.is_file():
-        base = json.loads(meta.read_text(encoding="utf-8")).get("base")
+        base = _json_object(meta).get("base")
         if base:
-            return base
-    config = json.loads((adapter_dir / "adapter_config.json").read_text(encoding="utf-8"))
-    return config.get("base_model_name_or_path") or None
+            return str(base)
+    base = _json_object(adapter_dir / "adapter_config.json").get("base_model_name_or_path")
+    return str(base) if base else None
+
+
+def _json_object(path: Path) -> dict:
+    """An adapter's JSON file as a dict; ModelSpecError naming the file when it is unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ModelSpecError(f"{path} cannot be read as JSON ({type(exc).__name__}): the adapter is damaged; "
+                             "save or export it again") from exc
+    if not isinstance(value, dict):
+        raise ModelSpecError(f"{path} is not a JSON object: the adapter is damaged; save or export it again")
+    return value
 
 
 def check_adapter_base(adapter_dir: Path, base: ModelSpec) -> None:
@@ -184,7 +248,9 @@ def check_adapter_base(adapter_dir: Path, base: ModelSpec) -> None:
     if not recorded:
         return  # nothing recorded: the weight shapes are checked when the adapter loads
     try:
-        recorded_ids = base_identities(parse_model_spec(recorded))
+        # The base alone, never a BASE+ADAPTER spec: an adapter recorded as made for itself would recurse forever.
+        base_text, base_kind = _resolve_base(recorded)
+        recorded_ids = base_identities(ModelSpec(text=base_text, base=base_text, base_kind=base_kind))
     except ModelSpecError:
         recorded_ids = {recorded.lower().rstrip("/")}
     if recorded_ids.isdisjoint(base_identities(base)):
@@ -254,5 +320,15 @@ def registered_heads() -> list[str]:
 def known_model_specs() -> list[str]:
     """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base, and
     the judges shipped in adapters/shipped/, and registered scoring judges."""
-    return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *map(adapter_spec, list_local_adapters()),
+    return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *_local_adapter_specs(),
             *shipped_judges(), *registered_heads()]
+
+
+def _local_adapter_specs() -> list[str]:
+    specs = []
+    for folder in list_local_adapters():
+        try:
+            specs.append(adapter_spec(folder))
+        except ModelSpecError:
+            continue  # a damaged adapter is not offered; named by hand, it is refused with the reason
+    return specs
