@@ -269,12 +269,19 @@ def main(argv: list[str] | None = None) -> int:
                 cost = cost_line(estimate_cost(config, items), "estimated cost (every answer at its length limit)")
             updates = run_compare(config, items)
         bar, warned = None, set()
+
+        def say(text: str) -> None:  # above the progress bar, never inside its line
+            if bar is not None:
+                bar.write(text, file=sys.stderr)
+            else:
+                print(text, file=sys.stderr, flush=True)
+
         for update in updates:
             run_dir = update.run_dir
             for note in update.notes:
-                print(f"note: {note}", file=sys.stderr)
+                say(f"note: {note}")
             if cost and update.stage != "loading":  # once the run has started: a refused start prints one line only
-                print(cost, file=sys.stderr)
+                say(cost)
                 cost = None
             if bar is None and update.total > 1 and update.stage != "loading":
                 # prompts done, rate and time left; the bar goes to stderr so stdout stays the run folder
@@ -285,15 +292,12 @@ def main(argv: list[str] | None = None) -> int:
                 # each said once, not per record
                 for warning in sorted((answer_warnings(record) | set(record.get("warnings") or ())) - warned):
                     warned.add(warning)
-                    print(f"note: {warning}", file=sys.stderr)
-                line = record_line(update.index, update.total, record)
+                    say(f"note: {warning}")
+                say(record_line(update.index, update.total, record))
                 if bar is not None:
-                    bar.write(line, file=sys.stderr)
                     bar.update(1)
-                else:
-                    print(line, file=sys.stderr, flush=True)
             if update.stage == "done" and update.message:
-                print(update.message, file=sys.stderr)
+                say(update.message)
         if bar is not None:
             bar.close()
     except UserFacingError as exc:

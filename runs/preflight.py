@@ -146,8 +146,9 @@ def truncate(limits: list[Limit], item: PromptItem, limit: Limit, over: tuple[in
             fits = middle
         else:
             fails = middle
-    kept = text[:fits]
+    kept = text[:fits].rstrip()  # what fits ends at a token's start: the space before it is noise
     after = limit.count(kept, reference)
     warning = (f"prompt {item.id!r} was cut to fit the context window of {limit.label}, {limit.context} tokens with "
-               f"{limit.reserved_text}: it read {over[0]} tokens, now {after} ({fits} of {len(text)} characters kept)")
+               f"{limit.reserved_text}: it read {over[0]} tokens, now {after} ({len(kept)} of {len(text)} characters "
+               "kept)")
     return replace(item, prompt=kept), warning

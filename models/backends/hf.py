@@ -248,7 +248,10 @@ def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
     import torch
     from safetensors import SafetensorError
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as transformers_logging
 
+    # A bar per load (about a second here) would bury the one line a failed start prints; the CLI shows its own.
+    transformers_logging.disable_progress_bar()
     started = time.perf_counter()
     source = transformers_source(spec)
     device = "cuda" if torch.cuda.is_available() else "cpu"
