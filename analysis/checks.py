@@ -139,7 +139,9 @@ def _parse_pattern(raw: Mapping, where: str) -> str:
                          f'e.g. {{"type": "regex", "pattern": "x\\\\s*=\\\\s*6"}}, got {pattern!r}')
     shown = pattern if len(pattern) <= 200 else pattern[:200] + "..."
     try:
-        re.compile(pattern)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # re's "possible nested set" on '[[': noise on stderr
+            re.compile(pattern)
         compiled_pattern(pattern)
     except (re.error, regex.error) as exc:
         # The usual cause is JSON escaping: \d must be written \\d inside a JSON string.

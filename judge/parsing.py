@@ -48,6 +48,12 @@ def _label(criterion: str) -> str:
     return rf"(?im)^{LABEL_DECORATION}{re.escape(criterion)}{LABEL_DECORATION}[:=]{_AFTER_COLON}"
 
 
+def _pairwise_line(criterion: str) -> str:
+    # One run of whitespace on each side of the optional separator: '\s*[,;/|]?\s*' let the two runs share a long
+    # run of spaces every way there is, which is quadratic in its length when no B follows (50 s for 100,000).
+    return _label(criterion) + rf"A\s*[:=]\s*{_NUMBER}\s*(?:[,;/|]\s*)?B\s*[:=]\s*{_NUMBER}"
+
+
 def _checked_score(raw: str, criterion: str, scale: tuple[int, int], where: str = "") -> int:
     low, high = scale
     if not re.fullmatch(r"-?\d+", raw):
@@ -96,10 +102,7 @@ def parse_pairwise_reply(reply: str, criteria: tuple[str, ...], scale: tuple[int
     verdict = "tie" if last.lower() == "tie" else last.upper()
     scores_a, scores_b = {}, {}
     for criterion in criteria:
-        # One run of whitespace on each side of the optional separator: '\s*[,;/|]?\s*' would let both runs split a
-        # long run of spaces every way there is, which is quadratic in its length when no B follows.
-        pattern = _label(criterion) + rf"A\s*[:=]\s*{_NUMBER}\s*(?:[,;/|]\s*)?B\s*[:=]\s*{_NUMBER}"
-        matches = re.findall(pattern, reply)
+        matches = re.findall(_pairwise_line(criterion), reply)
         if not matches:
             raise ReplyParseError(
                 f"no '{criterion.capitalize()}: A=<{scale[0]}-{scale[1]}> B=<{scale[0]}-{scale[1]}>' line in the reply"
