@@ -300,10 +300,11 @@ def main(argv: list[str] | None = None) -> int:
                 say(update.message)
         if bar is not None:
             bar.close()
-    except UserFacingError as exc:
+    except (UserFacingError, KeyboardInterrupt) as exc:
         kept = f" ({saved} finished record(s) are kept in {run_dir}: finish the run with --resume {run_dir})" if (
             saved and run_dir is not None) else ""
-        print(f"error: {exc}{kept}", file=sys.stderr)
-        return 2
+        print(f"{'interrupted' if isinstance(exc, KeyboardInterrupt) else 'error: ' + str(exc)}{kept}",
+              file=sys.stderr)
+        return 130 if isinstance(exc, KeyboardInterrupt) else 2
     print(run_dir)
     return 0

@@ -83,7 +83,7 @@ def resume_compare(run_dir: str | Path, long_prompts: str | None = None) -> Iter
         raise UserFacingError(f"{writer.folder / 'run.json'} is damaged ({type(exc).__name__}: {exc}): the run's "
                               "settings cannot be read, so it cannot be resumed; run the comparison again") from exc
     if long_prompts:
-        config.long_prompts = long_prompts
+        config.long_prompts = manifest.config["long_prompts"] = long_prompts
     template = config.validate()
     # Failed records are done again; read_records keeps the newest record of each (prompt, preset).
     done = [r for r in read_records(writer.folder) if r["status"] != FAILED]

@@ -329,3 +329,51 @@ def test_the_same_seed_gives_the_same_answer_and_the_same_fingerprints(tmp_path)
     files = [json.loads((f / "run.json").read_text())["models"]["model_a"]["files"] for f in runs]
     assert answers[0] == answers[1] and answers[0]
     assert files[0] == files[1] and files[0][0]["role"] == "base" and len(files[0][0]["sha256"]) == 64
+
+
+@pytest.mark.model
+def test_both_real_backends_report_their_context_window_and_prompt_tokens(base, gguf):
+    messages = [{"role": "user", "content": "Name three colours."}]
+    assert base.context_length() == base.model.config.max_position_embeddings == 8192
+    assert base.prompt_tokens(messages) == base.encode_chat(messages)["input_ids"].shape[1]
+    assert gguf.context_length() == gguf.llm.n_ctx() == 4096
+    assert gguf.prompt_tokens(messages) == len(gguf._token_ids(gguf._chat_prompt(messages)))
+    assert gguf.seed_problem(2**32 - 2) is None and "32-bit" in gguf.seed_problem(2**32 - 1)
+    assert base.seed_problem(2**64 - 1) is None
+
+
+@pytest.mark.model
+def test_on_llama_cpp_a_prompt_longer_than_the_context_is_cut_to_fit_and_answered(tmp_path):
+    prompt = "Summarise this. " + "The cat sat on the mat. " * 800  # about 5,600 tokens; the context holds 4,096
+    result = judge_cli("--prompt", prompt, "--model-a", "smollm2-135m-gguf", "--model-b", "scripted:world",
+                       "--judge", JUDGE, "--max-new-tokens", "8", "--long-prompts", "truncate", out=tmp_path,
+                       env={**os.environ, "LLM_JUDGE_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    assert "note: prompt 'prompt-1' was cut to fit the context window of model A (smollm2-135m-gguf), 4096 tokens" \
+        in result.stderr
+    record = json.loads((Path(result.stdout.strip()) / "records.jsonl").read_text(encoding="utf-8"))
+    assert record["status"] == "ok" and record["answers"]["A"]["text"] and len(record["prompt"]) < len(prompt)
+
+
+@pytest.mark.model
+def test_run_json_holds_the_hashes_of_a_real_peft_adapter(tmp_path, one_thread_models):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForCausalLM
+
+    from models.embedded import EMBEDDED_MODELS, ensure_converted
+
+    model = AutoModelForCausalLM.from_pretrained(str(ensure_converted(EMBEDDED_MODELS["smollm2-135m"])),
+                                                 dtype=torch.float32)
+    lora = get_peft_model(model, LoraConfig(r=2, lora_alpha=4, target_modules=["q_proj"]))
+    lora.save_pretrained(str(tmp_path / "lora"))
+    result = judge_cli("--prompt", "Say hi.", "--model-a", f"smollm2-135m+{tmp_path / 'lora'}", "--model-b",
+                       "scripted:world", "--judge", JUDGE, "--max-new-tokens", "4", out=tmp_path / "out",
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert result.returncode == 0, result.stderr
+    files = json.loads((Path(result.stdout.strip()) / "run.json").read_text())["models"]["model_a"]["files"]
+    by_name = {Path(f["path"]).name: f for f in files}
+    for name in ("adapter_model.safetensors", "adapter_config.json"):
+        expected = hashlib.sha256((tmp_path / "lora" / name).read_bytes()).hexdigest()
+        assert by_name[name]["role"] == "adapter" and by_name[name]["sha256"] == expected
+    assert any(f["role"] == "base" and f["path"].endswith(".gguf") for f in files)
