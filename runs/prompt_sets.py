@@ -109,7 +109,7 @@ def _csv_rows(text: str, name: str):
                                             "the checks column is not a JSON list", CHECKS_EXAMPLE)
             yield number, row
     except csv.Error as exc:
-        line = reader.line_num
+        line = reader.reader.line_num  # the line being read (DictReader's own count is of finished rows)
         if "field larger than field limit" in str(exc):
             raise PromptSetError(
                 f"{name} line {line}: a field is longer than {MAX_CSV_FIELD_CHARS:,} characters, the most a CSV prompt "
