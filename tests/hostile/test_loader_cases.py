@@ -130,6 +130,14 @@ CASES = [
                  id="a model spec starting with ~user (an existing user)"),
     pytest.param(spec("models/a\x00b"), ModelSpecError, "contains a control character (a NUL",
                  "type it again on one line", id="a model spec with a NUL byte"),
+    pytest.param(spec("smollm2-135m\n+x"), ModelSpecError, "contains a control character",
+                 "type it again on one line", id="a model spec with a line break"),
+    pytest.param(spec("/" + "a/" * 3000), ModelSpecError, "and a path 4096", "check what was pasted",
+                 id="a model spec longer than the path limit"),
+    pytest.param(spec("smollm2-135m+~nosuchuser/lora"), ModelSpecError, "no user 'nosuchuser'",
+                 "write the model's or adapter's full path", id="an adapter starting with ~user (no such user)"),
+    pytest.param(spec("openai:m@http://["), ModelSpecError, "the base URL cannot be read (Invalid IPv6 URL)",
+                 "write it like openai:MODEL@http://127.0.0.1:8000/v1", id="an endpoint URL urlsplit refuses"),
 ]
 
 
@@ -141,6 +149,29 @@ def test_a_hostile_file_or_name_ends_in_a_clear_error(tmp_path, load, error, pro
     assert isinstance(info.value, UserFacingError)
     assert problem in message and fix in message, message
     assert "\n" not in message and len(message) < 600, "one readable line"
+
+
+@pytest.mark.parametrize("content", [b"{not json", b"[1, 2]", b"\xff\xfe", b""],
+                         ids=["a corrupt adapter_config.json", "an adapter_config.json holding a list",
+                              "a non-UTF-8 adapter_config.json", "an empty adapter_config.json"])
+def test_a_damaged_adapter_config_is_a_spec_error_and_is_left_out_of_the_pickers(tmp_path, monkeypatch, content):
+    from models.spec import known_model_specs
+
+    monkeypatch.setenv("LLM_JUDGE_ADAPTERS", str(tmp_path))
+    (tmp_path / "broken").mkdir()
+    write(tmp_path / "broken" / "adapter_config.json", content)
+    with pytest.raises(ModelSpecError, match="adapter_config.json .*the adapter is damaged; save or export it again"):
+        parse_model_spec("smollm2-135m+broken")
+    assert not any("broken" in offered for offered in known_model_specs())
+
+
+def test_an_adapter_recorded_as_made_for_itself_does_not_recurse(tmp_path, monkeypatch):
+    monkeypatch.setenv("LLM_JUDGE_ADAPTERS", str(tmp_path))
+    (tmp_path / "self").mkdir()
+    write(tmp_path / "self" / "adapter_config.json", '{"peft_type": "LORA"}')
+    write(tmp_path / "self" / "meta.json", '{"base": "smollm2-135m+self"}')
+    with pytest.raises(ModelSpecError, match=r"made for base 'smollm2-135m\+self'"):
+        parse_model_spec("smollm2-135m+self")
 
 
 # ------------------------------------------------------------------------------------------- what must still work
