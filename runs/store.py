@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import tempfile
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -164,14 +165,27 @@ class RunWriter:
         return True
 
     def write_manifest(self) -> None:
-        write_json_atomic(self.folder / MANIFEST_FILE, self.manifest.to_dict())
+        with self._saving(MANIFEST_FILE):
+            write_json_atomic(self.folder / MANIFEST_FILE, self.manifest.to_dict())
 
     def append(self, record: dict) -> None:
-        append_jsonl(self.records_path, redact_secrets(record))
+        with self._saving(RECORDS_FILE):
+            append_jsonl(self.records_path, redact_secrets(record))
 
     def finish(self, summary: dict) -> Path:
-        write_json_atomic(self.folder / SUMMARY_FILE, {**summary, "finished": datetime.now(UTC).isoformat()})
+        with self._saving(SUMMARY_FILE):
+            write_json_atomic(self.folder / SUMMARY_FILE, {**summary, "finished": datetime.now(UTC).isoformat()})
         return self.folder
+
+    @contextmanager
+    def _saving(self, name: str):
+        """A failed write (a full disk, a folder made read-only) as a message: every record saved before it is whole
+        (each is fsynced), and a resume repairs a line the failure cut."""
+        try:
+            yield
+        except OSError as exc:
+            raise UserFacingError(f"cannot write {self.folder / name} ({exc.strerror or exc}): free space or fix the "
+                                  f"folder's permissions, then finish the run with --resume {self.folder}") from exc
 
 
 def read_manifest(folder: str | Path, need: tuple[str, ...] = ()) -> dict:

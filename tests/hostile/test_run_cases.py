@@ -287,6 +287,42 @@ def test_a_prompt_whose_generation_fails_mid_set_is_a_failed_record_and_resume_r
     unload_all()
 
 
+def test_a_full_disk_mid_run_is_a_message_and_the_records_saved_before_it_are_resumed(tmp_path, monkeypatch):
+    import errno
+
+    import runs.store
+    from models.registry import unload_all
+    from runs.config import CompareConfig
+    from runs.pipeline import resume_compare, run_compare
+    from runs.prompt_sets import PromptItem
+    from runs.store import read_records
+
+    written = []
+    real_append = runs.store.append_jsonl
+
+    def append(path, data):
+        if written:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written.append(data["id"])
+        real_append(path, data)
+
+    unload_all()
+    monkeypatch.setattr(runs.store, "append_jsonl", append)
+    items = [PromptItem(id=f"q{i}", prompt=f"Question {i}?") for i in range(3)]
+    config = CompareConfig(model_a="scripted:hello there", model_b="scripted:world", judge=JUDGE,
+                           out_dir=str(tmp_path))
+    updates = run_compare(config, items)
+    with pytest.raises(runs.store.UserFacingError) as caught:
+        for update in updates:
+            folder = update.run_dir
+    assert "No space left on device" in str(caught.value) and f"--resume {folder}" in str(caught.value)
+    assert [r["id"] for r in read_records(folder)] == ["q0"]
+    monkeypatch.setattr(runs.store, "append_jsonl", real_append)
+    list(resume_compare(folder))
+    assert [r["id"] for r in read_records(folder)] == ["q0", "q1", "q2"]
+    unload_all()
+
+
 # ------------------------------------------------------------------------------------------- reproducibility
 
 def test_run_json_records_the_hashes_of_a_models_files(tmp_path):
