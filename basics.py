@@ -5,6 +5,7 @@ none of them.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 from collections.abc import Iterator
@@ -78,6 +79,26 @@ def numbered_json_lines(text: str, name: str, error: type[Exception]) -> Iterato
             yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             raise error(f"{name} line {number}: not valid JSON ({exc.msg})") from exc
+        except (RecursionError, ValueError) as exc:  # nested past Python's limit, or an integer of 4,300+ digits
+            raise error(f"{name} line {number}: JSON nested too deeply or holding a number too long to read; "
+                        "flatten the line") from exc
+
+
+def read_text_file(path: Path, error: type[Exception]) -> str:
+    """A UTF-8 text file the user wrote (a byte-order mark, as Excel and Notepad write, is dropped); `error` names
+    the file and where its first byte that is not UTF-8 is, when it is not UTF-8 or cannot be read."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise error(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from exc
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    try:
+        return data[bom:].decode("utf-8")
+    except UnicodeDecodeError as exc:
+        start = bom + exc.start
+        line = data.count(b"\n", 0, start) + 1
+        raise error(f"{path}: not UTF-8 text (byte {start}, line {line}: {data[start:start + 1]!r}); "
+                    "save the file as UTF-8 and load it again") from exc
 
 
 def drop_torn_last_line(path: str | Path) -> None:

@@ -5,17 +5,14 @@ it); probabilities: the judge's probability of each [[label]] option, read as in
 """
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import asdict, dataclass
 
 from judge.judging import HEAD, OK, PROBABILITIES, UNPARSED, JudgeCall, ask_judge, check_method, read_judge
-from judge.parsing import ReplyParseError
+from judge.parsing import parse_label_reply
 from judge.templates import JudgeTemplate, TemplateError
 from models.backend import Backend
 from models.settings import SamplingSettings
-
-_BRACKETED = re.compile(r"\[\[\s*([^\[\]\n]+?)\s*\]\]")
 
 
 @dataclass
@@ -29,14 +26,6 @@ class LabelJudgement:
 
     def to_dict(self) -> dict:
         return asdict(self)
-
-
-def parse_label_reply(reply: str, labels: tuple[str, ...]) -> str:
-    """The last [[label]] in the reply that is one of `labels`; ReplyParseError when there is none."""
-    found = [m.lower() for m in _BRACKETED.findall(reply or "") if m.lower() in labels]
-    if not found:
-        raise ReplyParseError(f"no label {' or '.join(f'[[{x}]]' for x in labels)} in the reply")
-    return found[-1]
 
 
 def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: SamplingSettings, prompt: str = "",

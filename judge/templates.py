@@ -1,7 +1,6 @@
 """Judge templates: YAML files in prompts/ with named placeholders, validated when loaded, before any model runs."""
 from __future__ import annotations
 
-import codecs
 import hashlib
 import re
 import reprlib
@@ -11,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from basics import PROMPTS_DIR, UserFacingError, templates_dir
+from basics import PROMPTS_DIR, UserFacingError, read_text_file, templates_dir
 from judge.output_format import OutputFormatError, format_segments
 from judge.rubric import DEFAULT_CRITERIA, DEFAULT_SCALE, Rubric
 
@@ -239,23 +238,6 @@ def _is_file(path: Path) -> bool:
         return path.is_file()
     except (OSError, ValueError):
         return False
-
-
-def read_text_file(path: Path, error: type[Exception]) -> str:
-    """A UTF-8 text file (a byte-order mark, as Excel and Notepad write, is dropped); `error` names the file and
-    where the first byte that is not UTF-8 is, when it is not UTF-8 or cannot be read."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise error(f"{path}: cannot be read ({exc.strerror or exc}); check the path and its permissions") from exc
-    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    try:
-        return data[bom:].decode("utf-8")
-    except UnicodeDecodeError as exc:
-        start = bom + exc.start
-        line = data.count(b"\n", 0, start) + 1
-        raise error(f"{path}: not UTF-8 text (byte {start}, line {line}: {data[start:start + 1]!r}); "
-                    "save the file as UTF-8 and load it again") from exc
 
 
 def template_folders() -> list[Path]:

@@ -8,8 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from analysis.checks import parse_checks
-from basics import PROMPTS_DIR, UserFacingError
-from judge.templates import read_text_file
+from basics import PROMPTS_DIR, UserFacingError, read_text_file
 
 DEFAULT_PROMPT_SET = "study"
 # Python's csv module refuses a field longer than this (csv.field_size_limit). Raising that limit is process-wide

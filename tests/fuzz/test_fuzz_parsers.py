@@ -160,8 +160,6 @@ def test_long_inputs_are_parsed_in_linear_time(parse):
     assert time.perf_counter() - started < LONG_INPUT_SECONDS
 
 
-@pytest.mark.xfail(strict=True, reason="judge/labels.py keeps its own parse_label_reply, whose pattern takes over a "
-                   "minute on '[[' and 5,000 spaces: it should import judge.parsing.parse_label_reply instead")
 def test_label_judging_uses_the_linear_label_parser():
     import judge.labels
 

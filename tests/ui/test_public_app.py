@@ -9,8 +9,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO_ROOT, free_port
 from gradio_client import Client
+from servers import free_port
+
+from basics import REPO_ROOT
 
 PROMPT = "Give two tips for staying focused while studying."
 JUDGE = "smollm2-135m-gguf"  # writes replies on llama.cpp: the quickest real judge
