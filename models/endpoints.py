@@ -66,7 +66,11 @@ def default_base_url() -> str:
 def check_base_url(url: str) -> str:
     """`url` without a trailing slash; a clear error for a URL that is not http(s) or that carries credentials."""
     url = url.strip().rstrip("/")
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:  # urlsplit refuses some hosts, e.g. an unclosed '[' of an IPv6 address
+        raise ModelSpecError(f"base URL {url!r} cannot be read ({exc}): write it like http://127.0.0.1:8000/v1") \
+            from exc
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ModelSpecError(f"base URL {url!r} is not an http(s) URL: write it like http://127.0.0.1:8000/v1")
     if parts.username or parts.password or parts.query:

@@ -79,11 +79,7 @@ def parse_model_spec(text: str) -> ModelSpec:
         text = HEAD_PREFIX + str(folder.resolve())
         return ModelSpec(text=text, base=text, base_kind="head")
     if raw.startswith(ENDPOINT_PREFIX):  # served models take no local adapter: serve the merged model instead
-        try:
-            text = endpoint_spec_text(raw)
-        except ValueError as exc:  # urlsplit refuses some hosts, e.g. an unclosed '[' of an IPv6 address
-            raise ModelSpecError(f"{raw!r}: the base URL cannot be read ({exc}); write it like "
-                                 "openai:MODEL@http://127.0.0.1:8000/v1") from exc
+        text = endpoint_spec_text(raw)
         return ModelSpec(text=text, base=text, base_kind="endpoint")
     if "+" not in raw or _exists(raw):
         base, base_kind = _resolve_base(raw)

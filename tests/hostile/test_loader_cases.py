@@ -136,8 +136,8 @@ CASES = [
                  id="a model spec longer than the path limit"),
     pytest.param(spec("smollm2-135m+~nosuchuser/lora"), ModelSpecError, "no user 'nosuchuser'",
                  "write the model's or adapter's full path", id="an adapter starting with ~user (no such user)"),
-    pytest.param(spec("openai:m@http://["), ModelSpecError, "the base URL cannot be read (Invalid IPv6 URL)",
-                 "write it like openai:MODEL@http://127.0.0.1:8000/v1", id="an endpoint URL urlsplit refuses"),
+    pytest.param(spec("openai:m@http://["), ModelSpecError, "base URL 'http://[' cannot be read (Invalid IPv6 URL)",
+                 "write it like http://127.0.0.1:8000/v1", id="an endpoint URL urlsplit refuses"),
 ]
 
 
