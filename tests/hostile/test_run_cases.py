@@ -82,6 +82,7 @@ def without_permission_override() -> None:
 
 # (case id in the words) -> (args for `python -m judge compare`, what names the problem, what names the fix)
 CLI_CASES = [
+    # the test's --out is tmp/out: made a file here
     pytest.param(lambda t: [write(t / "out", "x") and "--prompt", "hi", *SCRIPTED],
                  "is a file, not a folder", "choose a folder you can write to", id="--out is an existing file"),
     pytest.param(lambda t: ["--prompt", "one two three four five six seven eight nine ten eleven", "--model-a",
