@@ -34,6 +34,7 @@ class RunProgress:
         self.started = time.perf_counter()
         self.done_here = 0
         self._last: tuple | None = None
+        self.notices: list[str] = []  # what was changed about a record's inputs (a prompt cut to fit), once each
 
     def follow(self, update: CompareUpdate) -> bool:
         """Take an update in; True when the status should be shown again (answers stream token by token, but the
@@ -41,6 +42,7 @@ class RunProgress:
         if update.stage == "record":
             self.rows.append(batch_row(update.record))
             self.done_here += 1
+            self.notices += [n for n in update.record.get("warnings") or [] if n not in self.notices]
         elif (update.stage, update.index) == self._last or update.stage not in (*STAGE_TEXT, "done"):
             return False
         self._last = (update.stage, update.index)
@@ -54,7 +56,7 @@ class RunProgress:
             note = update.message.split("; ", 1)[1] if "; " in update.message else ""  # failed records and cost
             note = "  \n" + note[0].upper() + note[1:] if note else ""
             return (f"**Finished:** {total} record(s) in {clock(time.perf_counter() - self.started)}. "
-                    f"Saved to `{folder}`{note}\n\n"
+                    f"Saved to `{folder}`{note}{self.notices_text()}\n\n"
                     f"{summary_table_markdown(read_summary(folder))}")
         timing = ""
         if self.done_here:
@@ -67,4 +69,7 @@ class RunProgress:
             doing = f" · prompt {done + 1} ({update.item.id if update.item else '…'}): {STAGE_TEXT[update.stage]}"
         # The run folder exists once the models are loaded and the inputs checked (none while loading a new run).
         folder = f"  \nRun folder: `{update.run_dir}`" if update.run_dir else ""
-        return f"**{done}/{total} done**{timing}{doing}{folder}"
+        return f"**{done}/{total} done**{timing}{doing}{folder}{self.notices_text()}"
+
+    def notices_text(self) -> str:
+        return "  \n**Notice:** " + "; ".join(self.notices) if self.notices else ""

@@ -98,6 +98,13 @@ def answer_warnings(record: dict) -> set[str]:
     return {f"model {side}: {w}" for side in ("A", "B") for w in (record["answers"][side].get("warnings") or [])}
 
 
+def notices_line(record: dict) -> str:
+    """What was changed about this record's inputs before it ran (a prompt cut to fit a context window), as a line
+    for the page; empty when nothing was."""
+    notes = record.get("warnings") or []
+    return f"**Notice:** {'; '.join(notes)}" if notes else ""
+
+
 def served_by_line(models: dict, record: dict) -> str:
     """Which backend served each answer and the verdict (a served model's URL too), and every setting a backend
     could not apply, from a run's manifest models and one record."""

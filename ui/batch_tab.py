@@ -9,7 +9,7 @@ from gradio.utils import get_upload_folder
 from basics import UserFacingError
 from models import DEFAULT_PRESET, PRESETS
 from models.endpoints import with_base_url
-from runs.config import DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODES, CompareConfig
+from runs.config import DEFAULT_JUDGE_METHOD, DEFAULT_LONG_PROMPTS, JUDGE_METHODS, MODES, CompareConfig
 from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
@@ -21,6 +21,7 @@ from ui.widgets import (
     PRIVATE,
     base_url_box,
     cache_box,
+    long_prompts_choice,
     longest_answer,
     model_picker,
     panel_picker,
@@ -49,18 +50,18 @@ def stream_batch(updates, rows: list, progress):
 
 def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
               judge_method=DEFAULT_JUDGE_METHOD, more_judges=None, base_url="", judge_cache=True,
-              progress=gr.Progress(), request: gr.Request = None):
+              long_prompts=DEFAULT_LONG_PROMPTS, progress=gr.Progress(), request: gr.Request = None):
     """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
     try:
         with visitor_slot(visitor(request)):
             yield from _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
-                                  judge_method, more_judges, base_url, judge_cache, progress)
+                                  judge_method, more_judges, base_url, judge_cache, long_prompts, progress)
     except UserFacingError as exc:  # e.g. the visitor's slots are taken
         raise gr.Error(str(exc)) from exc
 
 
 def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit, judge_method,
-               more_judges, base_url, judge_cache, progress):
+               more_judges, base_url, judge_cache, long_prompts, progress):
     try:
         gate = public_gate()
         if gate:  # checked on the text sent, before any server file is read
@@ -77,7 +78,8 @@ def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mod
         served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
         config = CompareConfig(model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
                                mode=mode, preset=chosen[0], sampling=sampling, more_presets=chosen[1:],
-                               judge_method=judge_method, judge_cache=bool(judge_cache))
+                               judge_method=judge_method, judge_cache=bool(judge_cache),
+                               long_prompts=long_prompts or DEFAULT_LONG_PROMPTS)
         if gate:
             gate.policy.check_compare(config, items)
         config.validate()
@@ -151,6 +153,7 @@ def batch_tab(pickers) -> None:
                                     info="auto: read the judge's probabilities where its backend can")
             limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="batch-limit",
                               info="first N prompts (0 = all)")
+            long_prompts = long_prompts_choice("batch-long-prompts")
         run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
         progress_box = gr.Markdown(elem_id="batch-progress", min_height=64, visible=False)
         status = gr.Markdown("*Not started: pick a prompt set and press Run batch.*", elem_id="batch-status")
@@ -166,7 +169,7 @@ def batch_tab(pickers) -> None:
 
     outputs = [progress_box, status, table, resume_run]
     run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,
-                          base_url, judge_cache], outputs,
+                          base_url, judge_cache, long_prompts], outputs,
               api_name="batch",
               concurrency_limit=app_concurrency(), concurrency_id="batch", show_progress_on=[progress_box])
     resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=app_concurrency(),

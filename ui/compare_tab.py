@@ -13,7 +13,7 @@ from judge.templates import default_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
 from models.endpoints import with_base_url
 from models.settings import matching_preset
-from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, JUDGE_METHODS, MODES, CompareConfig
+from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, DEFAULT_LONG_PROMPTS, JUDGE_METHODS, MODES, CompareConfig
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
@@ -21,6 +21,7 @@ from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_manifest
 from runs.views import (
     SCORE_HEADERS,
+    notices_line,
     reasons_markdown,
     score_rows,
     scores_label,
@@ -29,7 +30,16 @@ from runs.views import (
     verdict_line,
 )
 from runs.votes import VOTES_FILE, record_vote
-from ui.widgets import PRIVATE, base_url_box, cache_box, longest_answer, model_picker, panel_picker, visitor
+from ui.widgets import (
+    PRIVATE,
+    base_url_box,
+    cache_box,
+    long_prompts_choice,
+    longest_answer,
+    model_picker,
+    panel_picker,
+    visitor,
+)
 
 CUSTOM = "custom"
 VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
@@ -56,13 +66,14 @@ def template_for_mode(mode: str) -> str:
 
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
             mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
-            more_judges=None, base_url="", judge_cache=True, request: gr.Request = None):
+            more_judges=None, base_url="", judge_cache=True, long_prompts=DEFAULT_LONG_PROMPTS,
+            request: gr.Request = None):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
     try:
         with visitor_slot(visitor(request)):
             yield from _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens,
                                 seed, mode, template_text, swap, judge_temperature, judge_method, judge_reasons,
-                                more_judges, base_url, judge_cache)
+                                more_judges, base_url, judge_cache, long_prompts)
     except UserFacingError as exc:
         # Answers already streamed stay on the page; the error says what to fix.
         raise gr.Error(str(exc)) from exc
@@ -70,7 +81,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
 
 def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
              mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
-             judge_cache):
+             judge_cache, long_prompts):
     """The comparison itself; a shared app checks the request against its allow-list and limits first."""
     answer_a = answer_b = ""
     sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
@@ -82,6 +93,7 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
         preset=matching_preset(preset, sampling),
         sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
         template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
+        long_prompts=long_prompts or DEFAULT_LONG_PROMPTS,
     )
     item = single_prompt(prompt)
     if gate := public_gate():
@@ -97,6 +109,8 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
         raise UserFacingError(f"{record['error']} (kept as a failed record in {update.run_dir}: resume it from "
                               "the Batch tab)")
     served_by = served_by_line(read_manifest(update.run_dir)["models"], record)
+    if notices := notices_line(record):
+        served_by = f"{notices}  \n{served_by}"
     # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
     yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
            f"{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
@@ -149,6 +163,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                 max_new_tokens = gr.Slider(16, longest_answer(), value=192, step=16, label="max new tokens",
                                            elem_id="max-new-tokens")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
+                long_prompts = long_prompts_choice("long-prompts")
         with gr.Accordion("Judge", open=False, elem_id="judge-settings"):
             with gr.Row():
                 mode = gr.Radio(list(MODES), value="single", label="Mode", elem_id="mode",
@@ -190,7 +205,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
         compare,
         [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
          mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
-         judge_cache],
+         judge_cache, long_prompts],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=app_concurrency(),
     ).then(label_scores, shown_record, scores, **PRIVATE)

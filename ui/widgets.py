@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from runs.config import DEFAULT_LONG_PROMPTS, LONG_PROMPTS
 from runs.public import offered_models, public_gate
 
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
@@ -51,3 +52,8 @@ def longest_answer() -> int:
     """The max-new-tokens sliders' top: a shared app's limit, else 1024."""
     gate = public_gate()
     return gate.policy.limits.max_new_tokens if gate else 1024
+
+
+def long_prompts_choice(elem_id: str) -> gr.Radio:
+    return gr.Radio(list(LONG_PROMPTS), value=DEFAULT_LONG_PROMPTS, label="A prompt longer than a model's context",
+                    elem_id=elem_id, info="refuse: stop before anything runs · truncate: cut it to fit, with a notice")

@@ -91,3 +91,20 @@ def test_a_run_interrupted_after_the_app_started_can_be_resumed_through_the_api(
     _progress, status, table, _runs = client.predict(str(folder), api_name="/resume_batch")
     assert "Finished" in status and len(table["data"]) == 2
     assert (folder / "summary.json").is_file()
+
+
+@pytest.mark.parametrize("choice", ["refuse", "truncate"])
+def test_a_prompt_longer_than_the_context_is_refused_or_cut_with_a_notice_by_choice(client, tmp_path, choice):
+    """Scripted models with a 40-token context (the real models' windows are checked in tests/hostile)."""
+    script = tmp_path / "short_context.json"
+    script.write_text(json.dumps({"replies": ["an answer"], "context": 40}), encoding="utf-8")
+    judge = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 3\\nReasons: ok"
+    args = compare_args(model_a=f"scripted:@{script}", model_b="scripted:other", judge=judge, max_new_tokens=16,
+                        prompt="word " * 200, long_prompts=choice)
+    if choice == "refuse":
+        with pytest.raises(Exception, match="too long for model A") as caught:
+            client.predict(**args, api_name="/compare")
+        assert "--long-prompts truncate" in str(caught.value) or "truncate" in str(caught.value)
+        return
+    status = client.predict(**args, api_name="/compare")[5]
+    assert "**Notice:**" in status and "cut to fit the context window of model A" in status
