@@ -127,3 +127,21 @@ def read_json(path: str | Path) -> dict | None:
     except (OSError, json.JSONDecodeError):
         return None
     return value if isinstance(value, dict) else None
+
+
+def check_utf8_arguments(values: dict, flag_names: dict | None = None, fix: str = "") -> None:
+    """Refuse a command-line argument holding bytes that are not UTF-8 (Python keeps them as lone surrogates): they
+    could not be written to a run's or checkpoint's files, and would fail there, after the models had loaded.
+    `values` maps argparse dests to values; `flag_names` overrides the flag shown for a dest."""
+    for dest, value in values.items():
+        for text in value if isinstance(value, list) else [value]:
+            if not isinstance(text, str):
+                continue
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                code = ord(text[exc.start])
+                byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
+                flag = (flag_names or {}).get(dest, "--" + dest.replace("_", "-"))
+                raise UserFacingError(f"{flag} holds text that is not UTF-8 ({byte} at character {exc.start + 1}): "
+                                      f"set your terminal to UTF-8 and type it again{fix}") from None

@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from basics import UserFacingError, adapters_dir
+from basics import UserFacingError, adapters_dir, check_utf8_arguments
 from finetune.config import DEMO_DATA, DEMO_STEPS, FinetuneConfig, add_config_arguments, load_config
 
 
@@ -13,22 +13,6 @@ def demo_config(**overrides) -> FinetuneConfig:
                   save_steps=list(DEMO_STEPS), gradient_accumulation_steps=1, max_seq_length=384)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return load_config(**values)
-
-
-def check_text_arguments(values: dict) -> None:
-    """Refuse a flag holding bytes that are not UTF-8 (kept by Python as lone surrogates): they cannot be written to
-    the checkpoints' meta.json, which would fail only after training."""
-    for name, value in values.items():
-        for text in value if isinstance(value, list) else [value]:
-            if not isinstance(text, str):
-                continue
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                code = ord(text[exc.start])
-                byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
-                raise UserFacingError(f"--{name.replace('_', '-')} holds text that is not UTF-8 ({byte} at character "
-                                      f"{exc.start + 1}): set your terminal to UTF-8 and type it again") from None
 
 
 def make_parser() -> argparse.ArgumentParser:
@@ -45,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     overrides = {k: v for k, v in vars(args).items() if k not in ("config", "demo")}
     try:
-        check_text_arguments(overrides | {"config": args.config})
+        check_utf8_arguments(overrides | {"config": args.config})
         config = demo_config(**overrides) if args.demo else load_config(args.config, **overrides)
         from finetune.train import train
 

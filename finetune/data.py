@@ -12,7 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from basics import UserFacingError
+from basics import UserFacingError, read_text_file
 
 LAYOUTS = {
     "messages": ("messages",),
@@ -53,20 +53,6 @@ class DataReport:
         return text
 
 
-def read_text_file(path: Path, source: str) -> str:
-    """A data file as text: UTF-8, a byte-order mark (Excel, Notepad) dropped; a clear error for other encodings."""
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"{source}: cannot be read ({exc.strerror or exc}): check the file's permissions") from exc
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise DataError(f"{source}: not UTF-8 text (byte 0x{raw[exc.start]:02x} on line {line}): save the file as "
-                        "UTF-8 and try again") from exc
-
-
 def read_rows(source: str) -> tuple[list, Counter]:
     """Raw rows of a local file or hub dataset, and a count of lines that were not even valid records."""
     path = Path(source).expanduser()
@@ -74,7 +60,7 @@ def read_rows(source: str) -> tuple[list, Counter]:
     if path.is_file():
         suffix = path.suffix.lower()
         if suffix in (".jsonl", ".json"):
-            text = read_text_file(path, source)
+            text = read_text_file(path, DataError)
             if text.lstrip().startswith("["):  # a plain JSON array rather than JSON Lines
                 try:
                     return json.loads(text), unreadable
@@ -100,7 +86,7 @@ def read_rows(source: str) -> tuple[list, Counter]:
         try:
             if suffix == ".csv":
                 # parsed from the decoded text: a byte-order mark would otherwise rename the first column
-                frame = pd.read_csv(io.StringIO(read_text_file(path, source)), dtype=str, keep_default_na=False)
+                frame = pd.read_csv(io.StringIO(read_text_file(path, DataError)), dtype=str, keep_default_na=False)
             else:
                 frame = pd.read_parquet(path)
         except DataError:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from basics import PROMPTS_DIR, UserFacingError, results_dir
+from basics import PROMPTS_DIR, UserFacingError, check_utf8_arguments, results_dir
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, preset_settings
 from models.endpoints import with_base_url
 from runs.config import (
@@ -186,25 +186,6 @@ FLAG_OF_DEST = {"judges": "--judge", "methods": "--method", "data": "--pairs"}
 SETTING_NAMES = ("max_new_tokens", "temperature", "min_p", "top_p", "seed")
 
 
-def check_text_arguments(args: argparse.Namespace) -> None:
-    """Refuse an argument holding bytes that are not UTF-8 (Python keeps them as lone surrogates): they cannot be
-    written to a run's files, and would fail there, after the models had loaded."""
-    for dest, value in vars(args).items():
-        for text in value if isinstance(value, list) else [value]:
-            if not isinstance(text, str):
-                continue
-            try:
-                text.encode("utf-8")
-            except UnicodeEncodeError as exc:
-                code = ord(text[exc.start])
-                byte = f"byte 0x{code - 0xDC00:02x}" if 0xDC80 <= code <= 0xDCFF else f"U+{code:04X}"
-                flag = FLAG_OF_DEST.get(dest, "--" + dest.replace("_", "-"))
-                raise UserFacingError(
-                    f"{flag} holds text that is not UTF-8 ({byte} at character {exc.start + 1}): set your terminal "
-                    "to UTF-8 and type it again, or write a prompt into a UTF-8 .jsonl file and pass --prompts FILE"
-                ) from None
-
-
 def with_flag_names(build, prefix: str = ""):
     """build(), with a settings error naming the command-line flag (--judge-temperature) instead of the setting."""
     try:
@@ -250,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     run_dir, saved = None, 0
     try:
-        check_text_arguments(args)
+        check_utf8_arguments(vars(args), FLAG_OF_DEST,
+                             fix=", or write a prompt into a UTF-8 .jsonl file and pass --prompts FILE")
         if args.command == "validate":
             check_limit(args.limit, zero_means_all=True)
             return validate_main(args)

@@ -199,7 +199,7 @@ def test_non_utf8_finetune_data_is_refused_before_the_model_loads(tmp_path):
                                            b'"response": "ok"}\n')
     result = subprocess.run([sys.executable, "-m", "finetune", "--data", str(data), "--out", str(tmp_path / "ft")],
                             cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert_one_clear_line(result, "not UTF-8 text (byte 0xe9 on line 2)", "save the file as UTF-8")
+    assert_one_clear_line(result, "line 2: b'\\xe9')", "save the file as UTF-8")
     assert not (tmp_path / "ft").exists()
 
 
