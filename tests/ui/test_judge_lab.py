@@ -74,6 +74,8 @@ def test_a_judge_distilled_in_the_lab_is_measured_and_offered_as_a_judge(lab):
     lab.locator("#distill-panel").get_by_text("Train a judge from labels", exact=False).first.click()
     name = lab.locator("#distill-name input, #distill-name textarea").first
     name.fill("lab-student")
+    name.press("Tab")  # the page sends a typed value with the click only once the box has taken it in
+    lab.wait_for_timeout(500)
     lab.locator("#distill-run").click()
     lab.wait_for_function("() => document.querySelector('#distill-status')?.innerText.includes('Done')",
                           timeout=300_000)
