@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from models.backend import Backend, Capabilities, Generation, Message
+from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, check_batch_size
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
 from models.errors import ModelLoadError
 from models.gguf_check import check_gguf
@@ -20,18 +20,21 @@ DEFAULT_CONTEXT = 4096
 
 @dataclass
 class LlamaCppBackend(Backend):
-    """generate_batch is the base class's one-at-a-time loop: llama-cpp-python has no batched sampling."""
+    """generate_batch decodes the conversations as parallel sequences in one llama.cpp context
+    (models/backends/llamacpp_batch.py), each with the sampler chain the single-stream path uses."""
 
     llm: Any = None
     name: str = "llamacpp"
     _grammars: dict = field(default_factory=dict, repr=False)
 
-    capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True,
+                                                        batched_generation=True)
     # llama.cpp's seed is a uint32: 2**32 wraps to seed 0's answer, and 0xFFFFFFFF (LLAMA_DEFAULT_SEED) draws a random
     # seed, so only 0 .. 2**32 - 2 name a repeatable answer.
     seed_range: ClassVar[tuple[int, int]] = (0, 2**32 - 2)
     seed_range_note: ClassVar[str] = "32-bit seeds; 4294967295 means a random seed"
     _chat_formatter: Any = field(default=None, repr=False)
+    _decoder: Any = field(default=None, repr=False)  # the ParallelDecoder of generate_batch, made on first use
 
     def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
         chunks = self.llm.create_chat_completion(
@@ -56,6 +59,36 @@ class LlamaCppBackend(Backend):
         with self.lock:
             text = "".join(self.stream(messages, settings, grammar=grammar))
         return Generation(text=text, n_tokens=self.count_tokens(text), seconds=time.perf_counter() - started)
+
+    def generate_batch(self, conversations: list[list[Message]], settings: SamplingSettings,
+                       batch_size: int = DEFAULT_BATCH_SIZE) -> list[Generation]:
+        """One Generation per conversation; chunks of `batch_size` are decoded as parallel sequences. A reply is the
+        one complete() gives for the same seed unless batched rounding flips a near-tie; `seconds` is the reply's
+        share of its chunk's wall time in proportion to its tokens (rows finish together)."""
+        check_batch_size(batch_size)
+        generations: list[Generation] = []
+        for start in range(0, len(conversations), batch_size):
+            generations += self._generate_chunk(conversations[start:start + batch_size], settings)
+        return generations
+
+    def _generate_chunk(self, conversations: list[list[Message]], settings: SamplingSettings) -> list[Generation]:
+        from models.backends.llamacpp_batch import ParallelDecoder, seq_context_for
+
+        prompts = [self._token_ids(self._chat_prompt(messages)) for messages in conversations]
+        seq_context = seq_context_for(max(map(len, prompts)), settings.max_new_tokens)
+        with self.lock:
+            decoder = self._decoder
+            if decoder is None or decoder.n_seq < len(prompts) or decoder.seq_context < seq_context:
+                if decoder is not None:
+                    decoder.close()
+                decoder = self._decoder = ParallelDecoder(
+                    self.llm, max(len(prompts), decoder.n_seq if decoder else 0),
+                    max(seq_context, decoder.seq_context if decoder else 0), self.llm.context_params.n_threads)
+            replies, seconds = decoder.generate(prompts, settings)
+        total = sum(len(r) for r in replies) or 1
+        return [Generation(text=self.llm.detokenize(r).decode("utf-8", errors="ignore"), n_tokens=len(r),
+                           seconds=seconds * len(r) / total, input_tokens=len(p))
+                for r, p in zip(replies, prompts)]
 
     def perplexity(self, messages: list[Message], reference: str) -> float | None:
         """Always None: llama-cpp-python keeps per-token logits only for a model loaded with logits_all=True, which

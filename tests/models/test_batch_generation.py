@@ -1,7 +1,8 @@
 """Backend.generate_batch and Backend.perplexity with the real embedded model on both backends.
 
 transformers decodes a whole batch in one left-padded generate() call, which must not change greedy replies;
-llama.cpp loops over complete(). Generations are 12 tokens, on one thread as in tests/test_models_real.py.
+llama.cpp decodes the conversations as parallel sequences, each with complete()'s sampler chain, so its replies
+are complete()'s, sampled ones included. Generations are 12 tokens, on one thread as in tests/test_models_real.py.
 """
 from __future__ import annotations
 
@@ -103,11 +104,22 @@ def test_perplexity_scores_only_the_reference_tokens(base):
 
 # ------------------------------------------------------------------------------------------------ llama.cpp
 
-def test_llamacpp_batch_is_complete_per_conversation(gguf):
-    batch = gguf.generate_batch(CONVERSATIONS[:2], SAMPLED)
-    assert len(batch) == 2
-    assert [g.text for g in batch] == [gguf.complete(m, SAMPLED).text for m in CONVERSATIONS[:2]]
-    assert all(g.text.strip() for g in batch)
+@pytest.mark.parametrize("settings", [GREEDY, SAMPLED, SamplingSettings(temperature=1.5, min_p=0.1, top_p=0.9,
+                                                                       max_new_tokens=12, seed=3)],
+                         ids=["greedy", "sampled", "p2-like with top_p"])
+def test_llamacpp_parallel_sequences_give_complete_s_replies(gguf, settings):
+    batch = gguf.generate_batch(CONVERSATIONS, settings)
+    assert gguf.capabilities.batched_generation
+    assert [g.text for g in batch] == [gguf.complete(m, settings).text for m in CONVERSATIONS]
+    assert all(g.text.strip() and 0 < g.n_tokens <= 12 for g in batch)
+    assert [g.text for g in gguf.generate_batch(CONVERSATIONS[::-1], settings)] == [g.text for g in batch][::-1]
+
+
+def test_llamacpp_prompts_longer_than_one_decode_batch_and_several_chunks(gguf):
+    """Prompts of ~400 tokens each: the prefill spans several llama.cpp batches; batch_size 2 makes two chunks."""
+    long = [[{"role": "user", "content": f"{n}: " + "Summarise this. " * 100}] for n in range(3)]
+    batch = gguf.generate_batch(long, SAMPLED, batch_size=2)
+    assert [g.text for g in batch] == [gguf.complete(m, SAMPLED).text for m in long]
 
 
 def test_llamacpp_has_no_perplexity(gguf):

@@ -1,0 +1,146 @@
+"""The study's deliverable, timed two ways in one run: the naive way the original Space works, and this product.
+
+The deliverable: the ten study prompts, two answers of up to 256 tokens at preset p2, each answer judged on the
+three criteria. The naive way (as the original Space does it): llama.cpp with the library's default settings,
+Model A and Model B loaded afresh for every prompt, and a free-text judge (the embedded model, loaded afresh too,
+asked for three scores and parsed leniently). The product: `python -m judge compare --prompts study --preset p2
+--max-new-tokens 256` with its defaults, in a fresh process, so its loads count.
+
+Reports wall time, answer tokens/s per backend and the share of time per stage (load, answer A, answer B, judge,
+save and the rest), and whether every record is scored. Both use the same seed. Not a pass/fail test.
+
+Usage: python benchmarks/study_speed.py [--prompts 10] [--max-new-tokens 256] [--out FILE.json] [--product-only]
+       [-- extra flags for python -m judge compare]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from models import PRESETS  # noqa: E402
+from models.embedded import EMBEDDED_MODELS, embedded_gguf_path  # noqa: E402
+from runs.prompt_sets import load_prompt_set  # noqa: E402
+
+NAIVE_JUDGE_PROMPT = (
+    "Rate the answer to the instruction on relevance, coherence and completeness, each from 1 to 4.\n"
+    "Instruction: {prompt}\nAnswer: {answer}\n"
+    "Reply exactly as:\nRelevance: <1-4>\nCoherence: <1-4>\nCompleteness: <1-4>"
+)
+CRITERIA = ("relevance", "coherence", "completeness")
+
+
+def naive(prompts: list[str], max_new_tokens: int, seed: int) -> dict:
+    """Every model loaded per prompt, one generation at a time, a free-text judge per answer."""
+    from llama_cpp import Llama
+
+    path = str(embedded_gguf_path(EMBEDDED_MODELS["smollm2-135m"]))
+    p2 = PRESETS["p2"]
+    stages = dict(load=0.0, answer_a=0.0, answer_b=0.0, judge=0.0)
+    tokens, scored = dict(answer_a=0, answer_b=0), 0
+    started = time.perf_counter()
+
+    def loaded():
+        t = time.perf_counter()
+        llm = Llama(model_path=path, n_ctx=2048, verbose=False)  # the library's defaults otherwise
+        stages["load"] += time.perf_counter() - t
+        return llm
+
+    def chat(llm, content, **settings):
+        reply = llm.create_chat_completion(messages=[{"role": "user", "content": content}], **settings)
+        return reply["choices"][0]["message"]["content"], reply["usage"]["completion_tokens"]
+
+    for prompt in prompts:
+        answers = []
+        for side in ("answer_a", "answer_b"):
+            llm = loaded()
+            t = time.perf_counter()
+            text, n = chat(llm, prompt, max_tokens=max_new_tokens, temperature=p2.temperature, min_p=p2.min_p,
+                           top_p=1.0, top_k=0, seed=seed)
+            stages[side] += time.perf_counter() - t
+            tokens[side] += n
+            answers.append(text)
+            del llm
+        judge = loaded()
+        t = time.perf_counter()
+        for answer in answers:
+            reply, _ = chat(judge, NAIVE_JUDGE_PROMPT.format(prompt=prompt, answer=answer), max_tokens=64,
+                            temperature=0.0)
+            found = {c: re.search(rf"{c}\W*([1-4])", reply, re.I) for c in CRITERIA}
+            scored += all(found.values())
+        stages["judge"] += time.perf_counter() - t
+        del judge
+    wall = time.perf_counter() - started
+    return report(wall, stages, tokens, answers_scored=scored, answers=2 * len(prompts))
+
+
+def product(n_prompts: int, max_new_tokens: int, seed: int, extra: list[str], out: Path) -> dict:
+    """The product's CLI with its defaults, in a fresh process; stage times from its records and manifest."""
+    prompts_file = out / "study_subset.jsonl"
+    items = load_prompt_set("study")[:n_prompts]
+    prompts_file.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in items), encoding="utf-8")
+    command = [sys.executable, "-m", "judge", "compare", "--prompts", str(prompts_file), "--preset", "p2",
+               "--max-new-tokens", str(max_new_tokens), "--seed", str(seed), "--out", str(out), *extra]
+    started = time.perf_counter()
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if result.returncode:
+        raise SystemExit(f"the product's run failed:\n{result.stderr[-3000:]}")
+    folder = Path(result.stdout.strip().splitlines()[-1])
+    manifest = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    records = [json.loads(line) for line in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
+    loads = {role: (m or {}).get("load_seconds", 0.0) for role, m in manifest["models"].items()
+             if isinstance(m, dict)}
+    stages = dict(load=sum(loads.values()),
+                  answer_a=sum(r["timings"]["answer_a"] for r in records),
+                  answer_b=sum(r["timings"]["answer_b"] for r in records),
+                  judge=sum(r["timings"]["judge"] for r in records))
+    tokens = dict(answer_a=sum(r["answers"]["A"]["n_tokens"] for r in records),
+                  answer_b=sum(r["answers"]["B"]["n_tokens"] for r in records))
+    scored = sum(1 for r in records for side in ("A", "B") if r.get("status") == "ok" and r["scores"].get(side))
+    backends = {role: m.get("backend") for role, m in manifest["models"].items() if isinstance(m, dict)}
+    return report(wall, stages, tokens, answers_scored=scored, answers=2 * len(records), backends=backends,
+                  command=" ".join(command[1:]), run_dir=str(folder))
+
+
+def report(wall: float, stages: dict, tokens: dict, **extra) -> dict:
+    # What the stages do not account for: process start, imports, checks, saving, summary.
+    stages = {**stages, "save_and_other": max(0.0, wall - sum(stages.values()))}
+    return {"wall_s": round(wall, 1),
+            "stage_s": {k: round(v, 1) for k, v in stages.items()},
+            "stage_share": {k: f"{100 * v / wall:.0f}%" for k, v in stages.items()},
+            "answer_tokens_per_s": {k: round(tokens[k] / stages[k], 1) if stages[k] else None for k in tokens},
+            "answer_tokens": tokens, **extra}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--prompts", type=int, default=10)
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--product-only", action="store_true")
+    parser.add_argument("--out", help="also write the report as JSON here")
+    args, extra = parser.parse_known_args()
+    extra = [a for a in extra if a != "--"]
+    prompts = [item.prompt for item in load_prompt_set("study")[: args.prompts]]
+    results = {"prompts": len(prompts), "max_new_tokens": args.max_new_tokens, "preset": "p2"}
+    with tempfile.TemporaryDirectory(prefix="study-speed-") as tmp:
+        results["product"] = product(args.prompts, args.max_new_tokens, args.seed, extra, Path(tmp))
+        if not args.product_only:
+            results["naive"] = naive(prompts, args.max_new_tokens, args.seed)
+            results["speedup"] = round(results["naive"]["wall_s"] / results["product"]["wall_s"], 2)
+    print(json.dumps(results, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
