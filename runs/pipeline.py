@@ -148,25 +148,33 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done)
                                     record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
                 index += 1
             continue
-        # One prompt streams its answers; a set is answered in batches (several prompts per forward pass), and
-        # each chunk is judged and saved before the next, so a crash loses at most one chunk of answers.
+        # One prompt streams its answers; a set is answered in batches (several prompts per forward pass). While a
+        # chunk is judged and saved, the next chunk's answers are generated (a model the judge is not using works
+        # meanwhile), so a crash loses at most the answers of the chunk being judged and of the next.
         chunk_size = BATCH_SIZE if len(pending) > 1 else 1
-        for start in range(0, len(pending), chunk_size):
-            chunk = pending[start:start + chunk_size]
-            answers = None
-            if len(chunk) > 1:
-                yield CompareUpdate("answer_a", index, total, chunk[0], run_dir=writer.folder,
-                                    message=f"answering {len(chunk)} prompts in a batch")
-                answers = _batch_answers(backends, chunk, sampling)
-            for offset, item in enumerate(chunk):
-                record = yield from _guarded_item(config, template, backends, item, index, total, writer.folder,
-                                                  preset, sampling, answers[offset] if answers else None,
-                                                  item_notes.get(item.id))
-                writer.append(record)
-                records.append(record)
-                yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
-                                    record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
-                index += 1
+        chunks = [pending[start:start + chunk_size] for start in range(0, len(pending), chunk_size)]
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers-ahead")
+        try:
+            coming = _answers_ahead(ahead, backends, chunks[0], sampling) if chunks else None
+            for number, chunk in enumerate(chunks):
+                answers = None
+                if coming is not None:
+                    yield CompareUpdate("answer_a", index, total, chunk[0], run_dir=writer.folder,
+                                        message=f"answering {len(chunk)} prompts in a batch")
+                    answers = coming.result()
+                coming = (_answers_ahead(ahead, backends, chunks[number + 1], sampling)
+                          if number + 1 < len(chunks) else None)
+                for offset, item in enumerate(chunk):
+                    record = yield from _guarded_item(config, template, backends, item, index, total, writer.folder,
+                                                      preset, sampling, answers[offset] if answers else None,
+                                                      item_notes.get(item.id))
+                    writer.append(record)
+                    records.append(record)
+                    yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
+                                        record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
+                    index += 1
+        finally:
+            ahead.shutdown(wait=False, cancel_futures=True)  # a stopped run does not wait for answers it will drop
     summary = summarize(records)
     if backends["cache_stats"] is not None:
         summary["judge_cache"] = asdict(backends["cache_stats"])
@@ -237,6 +245,11 @@ def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptIt
         error=error, scores={"A": None, "B": None}, totals={"A": None, "B": None}, winner=None,
         warnings=warnings or None,
     ).to_dict()
+
+
+def _answers_ahead(pool: ThreadPoolExecutor, backends, chunk: list[PromptItem], sampling):
+    """A chunk's batched answers, started in the background (None for a chunk of one: it streams instead)."""
+    return pool.submit(_batch_answers, backends, chunk, sampling) if len(chunk) > 1 else None
 
 
 def _batch_answers(backends, chunk: list[PromptItem], sampling) -> list[dict] | None:

@@ -14,6 +14,7 @@ from models.errors import ModelLoadError, ModelSpecError
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec, transformers_source
+from models.threads import generation_running
 
 
 @dataclass
@@ -54,7 +55,8 @@ class TransformersBackend(Backend):
         def run() -> None:
             try:
                 torch.manual_seed(settings.seed)
-                with torch.inference_mode():
+                with generation_running() as threads, torch.inference_mode():
+                    torch.set_num_threads(threads)
                     self.model.generate(**kwargs)
             except BaseException as exc:  # surfaced in the consumer's thread below
                 failure.append(exc)
@@ -128,7 +130,8 @@ class TransformersBackend(Backend):
         batch = {k: v.to(self.device) for k, v in batch.items()}
         with self.lock:
             torch.manual_seed(settings.seed)
-            with torch.inference_mode():
+            with generation_running() as threads, torch.inference_mode():
+                torch.set_num_threads(threads)
                 output = self.model.generate(**batch, **generation_kwargs(settings), pad_token_id=self._pad_id())
         stops = self._stop_ids()
         rows = [_until_stop(row, stops) for row in output[:, batch["input_ids"].shape[1]:].tolist()]

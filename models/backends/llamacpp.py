@@ -1,9 +1,9 @@
 """llama.cpp backend (llama-cpp-python) for .gguf files: ~9x faster than transformers fp32 on these CPUs."""
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,6 +14,7 @@ from models.gguf_check import check_gguf
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
+from models.threads import fair_threads, generation_running
 
 DEFAULT_CONTEXT = 4096
 
@@ -37,6 +38,19 @@ class LlamaCppBackend(Backend):
     _decoder: Any = field(default=None, repr=False)  # the ParallelDecoder of generate_batch, made on first use
 
     def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
+        with self._threads():
+            yield from self._stream(messages, settings, grammar)
+
+    @contextmanager
+    def _threads(self, context=None):
+        """Count this generation in (models/threads.py) and give llama.cpp its fair share of the cores."""
+        import llama_cpp
+
+        with generation_running() as threads:
+            llama_cpp.llama_set_n_threads((context or self.llm._ctx).ctx, threads, threads)
+            yield
+
+    def _stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None) -> Iterator[str]:
         chunks = self.llm.create_chat_completion(
             messages=messages,
             stream=True,
@@ -84,7 +98,8 @@ class LlamaCppBackend(Backend):
                 decoder = self._decoder = ParallelDecoder(
                     self.llm, max(len(prompts), decoder.n_seq if decoder else 0),
                     max(seq_context, decoder.seq_context if decoder else 0), self.llm.context_params.n_threads)
-            replies, seconds = decoder.generate(prompts, settings)
+            with self._threads(decoder.context):
+                replies, seconds = decoder.generate(prompts, settings)
         total = sum(len(r) for r in replies) or 1
         return [Generation(text=self.llm.detokenize(r).decode("utf-8", errors="ignore"), n_tokens=len(r),
                            seconds=seconds * len(r) / total, input_tokens=len(p))
@@ -98,7 +113,7 @@ class LlamaCppBackend(Backend):
 
     def continuation_logprobs(self, messages: list[Message], prefix: str, continuations: list[str]) -> list[float]:
         text = self._chat_prompt(messages) + prefix
-        with self.lock:
+        with self.lock, self._threads():
             return continuation_logprobs(self._token_ids, self._next_logprobs, text, continuations)
 
     def context_length(self) -> int | None:
@@ -151,11 +166,6 @@ class LlamaCppBackend(Backend):
         return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False, special=False))
 
 
-def llamacpp_threads() -> int:
-    """$LLM_JUDGE_THREADS, else every core: llama.cpp's spinning threads slow down badly on a shared, busy CPU."""
-    return int(os.environ.get("LLM_JUDGE_THREADS") or max(1, os.cpu_count() or 1))
-
-
 def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
     try:
         from llama_cpp import Llama
@@ -174,7 +184,7 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
         llm = Llama(
             model_path=str(path),
             n_ctx=DEFAULT_CONTEXT,
-            n_threads=llamacpp_threads(),
+            n_threads=fair_threads(),  # set again per generation: models/threads.py
             lora_path=spec.adapter,
             verbose=False,
         )

@@ -1,0 +1,85 @@
+"""How many compute threads a generation gets: the cores this process may really use, shared among the
+generations running in it at the same moment.
+
+os.cpu_count() counts the machine's cores, not the ones this process may use: a container's CPU quota (cgroup
+cpu.max) or a CPU affinity mask can leave fewer. Oversubscribing them is not a mild slowdown for llama.cpp: its
+worker threads spin while they wait, so two generations with every core each (a transformers answer and a
+llama.cpp answer at once, or two visitors of the app) took one compare from 27 s to 187 s on a 2-core machine.
+So each generation counts itself in while it runs and takes the usable cores divided by the generations running,
+at least one. `$LLM_JUDGE_THREADS` fixes the count instead (benchmarks, a machine shared with other work).
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from models.errors import SettingsError
+
+_running = [0]
+_lock = threading.Lock()
+
+
+def cgroup_cpu_limit(path: str | Path = "/sys/fs/cgroup/cpu.max") -> int | None:
+    """Whole cores allowed by a cgroup v2 CPU quota ("max 100000" means none), rounded up; None without one."""
+    try:
+        quota, period = Path(path).read_text(encoding="ascii").split()[:2]
+    except (OSError, ValueError):
+        return None
+    if quota == "max":
+        return None
+    try:
+        return max(1, math.ceil(int(quota) / int(period)))
+    except (ValueError, ZeroDivisionError):
+        return None
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: its affinity mask, capped by a cgroup quota."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        cores = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return max(1, min(cores, limit) if limit else cores)
+
+
+def configured_threads() -> int | None:
+    """$LLM_JUDGE_THREADS as a number of threads, or None when it is not set."""
+    text = os.environ.get("LLM_JUDGE_THREADS", "").strip()
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SettingsError(f"$LLM_JUDGE_THREADS must be a whole number of threads, 1 or more, got {text!r}")
+    return int(text)
+
+
+def fair_threads() -> int:
+    """Threads for a generation starting now: $LLM_JUDGE_THREADS, else the usable cores over the generations
+    running (this one included)."""
+    fixed = configured_threads()
+    if fixed:
+        return fixed
+    with _lock:
+        running = max(1, _running[0])
+    return max(1, usable_cores() // running)
+
+
+@contextmanager
+def generation_running() -> Iterator[int]:
+    """Count a generation in while it runs; yields the threads it should use."""
+    with _lock:
+        _running[0] += 1
+    try:
+        yield fair_threads()
+    finally:
+        with _lock:
+            _running[0] -= 1
+
+
+def running_generations() -> int:
+    with _lock:
+        return _running[0]
