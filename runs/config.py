@@ -26,7 +26,7 @@ DEFAULT_JUDGE = "smollm2-135m-judge"
 GENERATIVE_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
 DEFAULT_MODEL_A = DEFAULT_MODEL
 DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
-BATCH_SIZE = 8  # prompts answered per generate() call on transformers in prompt-set runs
+BATCH_SIZE = 16  # prompts per batched generation in prompt-set runs: the ten study prompts in one (study_speed.py)
 ENDPOINT_CONCURRENCY = 8  # prompts in flight by default when a served model takes part (benchmarks/endpoint_throughput)
 # A prompt longer than a model's context window (with room for the answer) is refused before any generation, or cut
 # to fit with a notice on its record: the person running it chooses.

@@ -118,13 +118,14 @@ def test_judge_free_measures_are_saved_with_the_record(tmp_path):
 
 
 def test_the_next_chunk_is_answered_while_this_one_is_judged_and_records_stay_in_order(tmp_path):
-    """20 prompts: chunks of 8, 8 and 4. The first judge call waits (up to 10 s) for the second chunk's answers to
+    """Two chunks and a part (BATCH_SIZE each, then 4). The first judge call waits (up to 10 s) for the second
+    chunk's answers to
     start: they do only if the pipeline answers ahead. Every record still holds its own prompt, once, in order."""
     import threading
 
     from runs.config import BATCH_SIZE
 
-    items = [PromptItem(id=f"p{i:02d}", prompt=f"Question {i}?") for i in range(20)]
+    items = [PromptItem(id=f"p{i:02d}", prompt=f"Question {i}?") for i in range(2 * BATCH_SIZE + 4)]
     run = config(tmp_path)
     model_b, judge = load_model(run.model_b), load_model(run.judge)
     batches, second_chunk_started, seen_while_judging = [], threading.Event(), []
@@ -145,5 +146,5 @@ def test_the_next_chunk_is_answered_while_this_one_is_judged_and_records_stay_in
     records = [u.record for u in run_compare(run, items) if u.stage == "record"]
     assert [r["id"] for r in records] == [i.id for i in items]
     assert [r["prompt"] for r in records] == [i.prompt for i in items]
-    assert BATCH_SIZE == 8 and batches == [8, 8, 4]
+    assert batches == [BATCH_SIZE, BATCH_SIZE, 4]
     assert seen_while_judging == [True], "chunk 2 was answered only after chunk 1 was judged"
