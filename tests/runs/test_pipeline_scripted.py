@@ -119,8 +119,8 @@ def test_judge_free_measures_are_saved_with_the_record(tmp_path):
 
 def test_the_next_chunk_is_answered_while_this_one_is_judged_and_records_stay_in_order(tmp_path):
     """Two chunks and a part (BATCH_SIZE each, then 4). The first judge call waits (up to 10 s) for the second
-    chunk's answers to
-    start: they do only if the pipeline answers ahead. Every record still holds its own prompt, once, in order."""
+    chunk's answers to start: they do only if the pipeline answers ahead. Every record still holds its own prompt,
+    once, in order."""
     import threading
 
     from runs.config import BATCH_SIZE
