@@ -7,7 +7,8 @@ asked for three scores and parsed leniently). The product: `python -m judge comp
 --max-new-tokens 256` with its defaults, in a fresh process, so its loads count.
 
 Reports wall time, answer tokens/s per backend and the share of time per stage (load, answer A, answer B, judge,
-save and the rest), and whether every record is scored. Both use the same seed. Not a pass/fail test.
+save and the rest), the product process's peak memory, and whether every record is scored. Both use the same
+seed. Not a pass/fail test.
 
 Usage: python benchmarks/study_speed.py [--prompts 10] [--max-new-tokens 256] [--out FILE.json] [--product-only]
        [-- extra flags for python -m judge compare]
@@ -26,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from benchmarks.load_test import PeakMemory  # noqa: E402
 from models import PRESETS  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path  # noqa: E402
 from runs.prompt_sets import load_prompt_set  # noqa: E402
@@ -90,8 +92,11 @@ def product(n_prompts: int, max_new_tokens: int, seed: int, extra: list[str], ou
     command = [sys.executable, "-m", "judge", "compare", "--prompts", str(prompts_file), "--preset", "p2",
                "--max-new-tokens", str(max_new_tokens), "--seed", str(seed), "--out", str(out), *extra]
     started = time.perf_counter()
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with PeakMemory(process.pid) as memory:
+        stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
+    result = subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
     if result.returncode:
         raise SystemExit(f"the product's run failed:\n{result.stderr[-3000:]}")
     folder = Path(result.stdout.strip().splitlines()[-1])
@@ -108,7 +113,7 @@ def product(n_prompts: int, max_new_tokens: int, seed: int, extra: list[str], ou
     scored = sum(1 for r in records for side in ("A", "B") if r.get("status") == "ok" and r["scores"].get(side))
     backends = {role: m.get("backend") for role, m in manifest["models"].items() if isinstance(m, dict)}
     return report(wall, stages, tokens, answers_scored=scored, answers=2 * len(records), backends=backends,
-                  command=" ".join(command[1:]), run_dir=str(folder))
+                  peak_rss_gb=round(memory.peak / 2**30, 2), command=" ".join(command[1:]), run_dir=str(folder))
 
 
 def report(wall: float, stages: dict, tokens: dict, **extra) -> dict:
