@@ -6,7 +6,7 @@ from pathlib import Path
 
 from runs.pipeline import CompareUpdate
 from runs.store import read_summary
-from runs.views import batch_row, summary_table_markdown
+from runs.views import as_text, batch_row, summary_table_markdown
 
 STAGE_TEXT = {
     "loading": "Loading models (the first load of the embedded model converts it once, ~20 s)…",
@@ -72,4 +72,4 @@ class RunProgress:
         return f"**{done}/{total} done**{timing}{doing}{folder}{self.notices_text()}"
 
     def notices_text(self) -> str:
-        return "  \n**Notice:** " + "; ".join(self.notices) if self.notices else ""
+        return "  \n**Notice:** " + as_text("; ".join(self.notices)) if self.notices else ""

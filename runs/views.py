@@ -2,6 +2,9 @@
 the CLI. Criteria, scale and total come from the record's rubric, never assumed."""
 from __future__ import annotations
 
+import html
+import re
+
 from judge.rubric import Rubric
 
 SCORE_HEADERS = ["Criterion", "A", "B"]
@@ -59,6 +62,16 @@ HEAD_REASONS = ("(no reasons: {judge} is a scoring judge; it scores each answer 
                 "written reasons, pick a writing judge such as smollm2-135m-gguf)")
 
 
+_MARKDOWN_SIGNS = re.compile(r"([\\`*_\[\]!#|~])")
+
+
+def as_text(text: object) -> str:
+    """Text that came from a model, a prompt set or a visitor, made safe to put in Markdown: HTML is escaped and
+    Markdown's signs are backslashed, so `<img src=x>` or `![](http://...)` show as the characters they are and
+    never make a viewer's browser load anything (as the HTML report escapes them)."""
+    return _MARKDOWN_SIGNS.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
 def reasons_markdown(record: dict) -> str:
     judgement = record["judgement"]
     parts = judgement.get("orders") or [judgement.get(side, {}) for side in ("A", "B")]
@@ -70,18 +83,19 @@ def reasons_markdown(record: dict) -> str:
             j = judgement.get(side, {})
             if j.get("status") == "ok":
                 missing = NO_REASONS if record["method"] == "probabilities" else "(no reasons given)"
-                parts.append(f"**{side}:** {j.get('reasons') or missing}")
+                parts.append(f"**{side}:** {as_text(j['reasons']) if j.get('reasons') else missing}")
             else:
-                parts.append(f"**{side}:** unparsed: {j.get('call', {}).get('error')}")
+                parts.append(f"**{side}:** unparsed: {as_text(j.get('call', {}).get('error'))}")
         return "\n\n".join(parts)
     lines = []
     for order in judgement.get("orders", []):
         label = "A shown first" if order["order"] == "AB" else "B shown first"
         if order["status"] == "ok":
             missing = NO_REASONS if record["method"] == "probabilities" else ""
-            lines.append(f"**{label}:** verdict {order['verdict']}. {order['reasons'] or missing}")
+            lines.append(f"**{label}:** verdict {order['verdict']}. "
+                         f"{as_text(order['reasons']) if order['reasons'] else missing}")
         else:
-            lines.append(f"**{label}:** unparsed: {order['call']['error']}")
+            lines.append(f"**{label}:** unparsed: {as_text(order['call']['error'])}")
     return "\n\n".join(lines)
 
 
@@ -102,7 +116,7 @@ def notices_line(record: dict) -> str:
     """What was changed about this record's inputs before it ran (a prompt cut to fit a context window), as a line
     for the page; empty when nothing was."""
     notes = record.get("warnings") or []
-    return f"**Notice:** {'; '.join(notes)}" if notes else ""
+    return f"**Notice:** {as_text('; '.join(notes))}" if notes else ""
 
 
 def served_by_line(models: dict, record: dict) -> str:

@@ -15,6 +15,7 @@ from dashboard.ranking import ranking_markdown
 from dashboard.summary_text import summary_markdown
 from runs.public import public_gate
 from runs.store import list_runs, resolve_run
+from runs.views import as_text
 from ui.widgets import PRIVATE
 
 
@@ -64,7 +65,7 @@ def show_record(name, key):
     rid, _, preset = key.partition(" · ")
     detail = record_detail(open_run(name), rid, preset)
     scores = " · ".join(f"{c}: A {a}, B {b}" for c, a, b in detail["scores"])
-    text = (f"**Prompt:** {detail['prompt']}\n\n**{detail['verdict']}**  \n{scores}\n\n"
+    text = (f"**Prompt:** {as_text(detail['prompt'])}\n\n**{detail['verdict']}**  \n{scores}\n\n"
             f"### Judge's reasons\n{detail['reasons']}")
     return detail["answer_A"], detail["answer_B"], text
 
