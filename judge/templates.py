@@ -5,7 +5,7 @@ import hashlib
 import re
 import reprlib
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
@@ -56,6 +56,8 @@ class JudgeTemplate:
     description: str = ""
     source: str = ""
     labels: tuple[str, ...] = ()  # label mode: the classes, each written [[name]] in the output format
+    text: str = field(default="", compare=False)  # the YAML as written (its comments and layout), when parsed
+
 
     @property
     def rubric(self) -> Rubric:
@@ -63,7 +65,8 @@ class JudgeTemplate:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256(self.to_yaml().encode("utf-8")).hexdigest()
+        """Of the template's content, not its layout: the same template written two ways has one hash."""
+        return hashlib.sha256(self.canonical_yaml().encode("utf-8")).hexdigest()
 
     def render(self, **values: str) -> list[dict]:
         """Chat messages for the judge, with every placeholder filled."""
@@ -89,6 +92,11 @@ class JudgeTemplate:
         return data
 
     def to_yaml(self) -> str:
+        """The YAML as its author wrote it (a re-dump would fold strings, double-space lines and drop comments);
+        the canonical dump for a template built in code."""
+        return self.text if self.text.strip() else self.canonical_yaml()
+
+    def canonical_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False, allow_unicode=True, width=1000)
 
 
@@ -161,7 +169,7 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
         return JudgeTemplate(
             name=str(data["name"]), mode=mode, criteria=(), scale=DEFAULT_SCALE, system=data.get("system") or "",
             template=data["template"], output_format=data["output_format"],
-            description=data.get("description") or "", source=source, labels=_labels(data, source),
+            description=data.get("description") or "", source=source, labels=_labels(data, source), text=text,
         )
     raw_criteria = data.get("criteria") or list(DEFAULT_CRITERIA)
     if not isinstance(raw_criteria, list) or not all(isinstance(c, str) and c.strip() for c in raw_criteria):
@@ -181,7 +189,7 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     return JudgeTemplate(
         name=str(data["name"]), mode=mode, criteria=criteria, scale=scale,
         system=data.get("system") or "", template=data["template"], output_format=data["output_format"],
-        description=data.get("description") or "", source=source,
+        description=data.get("description") or "", source=source, text=text,
     )
 
 

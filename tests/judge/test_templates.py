@@ -303,3 +303,11 @@ def test_sha256_changes_when_the_file_changes(tmp_path):
     path.write_text(template_yaml(template="Q: {prompt}\nGrade: {answer}\n{output_format}"), encoding="utf-8")
     assert load_template(path).sha256 != before
 
+
+
+def test_a_template_is_shown_as_its_author_wrote_it_and_hashed_by_content():
+    written = (PROMPTS_DIR / "judge_single.yaml").read_text(encoding="utf-8")
+    template = default_template("single")
+    assert template.to_yaml() == written  # comments and layout kept: no re-dumped, double-spaced YAML
+    redumped = parse_template(template.canonical_yaml())
+    assert redumped.sha256 == template.sha256 and redumped.to_dict() == template.to_dict()
