@@ -41,6 +41,7 @@ from runs.store import (
 )
 from runs.summary import summarize
 from runs.verdicts import FAILED, judge_usage, verdict_fields
+from runs.views import loading_text
 
 
 @dataclass
@@ -112,7 +113,8 @@ def _run(config, template, items, manifest: RunManifest, writer: RunWriter | Non
     plan = config.sampling_plan()
     total = len(items) * len(plan)
     finished = {(r["id"], r.get("preset")) for r in done}
-    yield CompareUpdate("loading", len(finished), total, run_dir=writer and writer.folder, message="loading models",
+    yield CompareUpdate("loading", len(finished), total, run_dir=writer and writer.folder,
+                        message=loading_text([config.model_a, config.model_b, *config.judges]),
                         notes=list(writer.notes) if writer else [])
     backends = load_backends(config)
     items, warnings = check_start(config, template, backends, items)

@@ -9,7 +9,7 @@ from runs.store import read_summary
 from runs.views import as_text, batch_row, summary_table_markdown
 
 STAGE_TEXT = {
-    "loading": "Loading models (the first load of the embedded model converts it once, ~20 s)…",
+    "loading": "Loading the models…",  # the pipeline's loading update names them (runs/views.loading_text)
     "answer_a": "Model A is answering…",
     "answer_b": "Model B is answering…",
     "judging": "The judge is grading…",
@@ -64,7 +64,7 @@ class RunProgress:
             timing = f" · {per_prompt:.1f} s per prompt · about {clock(per_prompt * (total - done))} left"
         doing = ""
         if update.stage == "loading":
-            doing = f" · {STAGE_TEXT['loading']}"
+            doing = f" · {update.message or STAGE_TEXT['loading']}"
         elif update.stage != "record" and done < total:
             doing = f" · prompt {done + 1} ({update.item.id if update.item else '…'}): {STAGE_TEXT[update.stage]}"
         # The run folder exists once the models are loaded and the inputs checked (none while loading a new run).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 
+from basics import UserFacingError
 from judge.rubric import Rubric
 
 SCORE_HEADERS = ["Criterion", "A", "B"]
@@ -70,6 +71,29 @@ def as_text(text: object) -> str:
     Markdown's signs are backslashed, so `<img src=x>` or `![](http://...)` show as the characters they are and
     never make a viewer's browser load anything (as the HTML report escapes them)."""
     return _MARKDOWN_SIGNS.sub(r"\\\1", html.escape(str(text), quote=False))
+
+
+def loading_text(specs: list[str]) -> str:
+    """What is loading, by name, and what may take a while: the one-time conversion of an embedded model that has
+    not been converted yet, or a hub id (read from the Hugging Face cache, or downloaded)."""
+    from models.embedded import EMBEDDED_MODELS, converted_folder
+    from models.spec import parse_model_spec
+
+    names = list(dict.fromkeys(specs))
+    slow = []
+    for name in names:
+        try:
+            spec = parse_model_spec(name)
+        except UserFacingError:
+            continue
+        alias = spec.embedded_alias
+        if spec.backend == "transformers" and alias and \
+                not (converted_folder(EMBEDDED_MODELS[alias]) / "model.safetensors").is_file():
+            slow.append(f"{alias} is converted once, ~20 s")
+        elif spec.base_kind == "hub":
+            slow.append(f"{spec.base} comes from the Hugging Face cache or is downloaded")
+    note = f" ({'; '.join(slow)})" if slow else ""
+    return f"Loading {as_text(', '.join(names))}{note}…"
 
 
 def reasons_markdown(record: dict) -> str:

@@ -21,6 +21,7 @@ from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_manifest
 from runs.views import (
     SCORE_HEADERS,
+    as_text,
     notices_line,
     reasons_markdown,
     score_rows,
@@ -75,7 +76,9 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
                                 seed, mode, template_text, swap, judge_temperature, judge_method, judge_reasons,
                                 more_judges, base_url, judge_cache, long_prompts)
     except UserFacingError as exc:
-        # Answers already streamed stay on the page; the error says what to fix.
+        # Answers already streamed stay on the page; the error stays too, next to them, after the pop-up fades.
+        yield (gr.skip(), gr.skip(), "### Not compared", gr.skip(), gr.skip(), f"**Failed:** {as_text(exc)}",
+               gr.skip())
         raise gr.Error(str(exc)) from exc
 
 
@@ -102,7 +105,8 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
     for update in run_compare(config, [item], label="app"):
         answer_a, answer_b = update.answer_a or answer_a, update.answer_b or answer_b
         if update.stage in STAGE_TEXT:
-            yield answer_a, answer_b, f"*{STAGE_TEXT[update.stage]}*", gr.skip(), gr.skip(), gr.skip(), None
+            doing = update.message if update.stage == "loading" else STAGE_TEXT[update.stage]
+            yield answer_a, answer_b, f"*{doing}*", gr.skip(), gr.skip(), gr.skip(), None
         elif update.stage == "record":
             record = update.record
     if record["status"] == "failed":
