@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from analysis.agreement import judge_agreement
 from runs.store import Run
+from runs.views import plural, win_rate_text
 from runs.votes import read_votes
 
 
@@ -20,11 +21,12 @@ def summary_markdown(run: Run) -> str:
     wins = s.get("wins") or {}
     mean = s.get("mean_total") or {}
     lines = [f"**A** = `{models['A']}` · **B** = `{models['B']}` · judge `{models['judge']}` · "
-             f"mode {run.manifest.get('config', {}).get('mode', '?')} · {s.get('n', 0)} records"
+             f"mode {run.manifest.get('config', {}).get('mode', '?')} · {plural(s.get('n', 0), 'record')}"
              + ("" if run.finished else " · **unfinished run** (summary computed from the records saved so far)")]
     if wr.get("rate") is not None:
-        lines.append(f"- **Win rate of A:** {wr['rate']:.0%} (95% interval {wr['low']:.0%}–{wr['high']:.0%}; "
-                     f"ties count ½) — A won {wins.get('A', 0)}, B won {wins.get('B', 0)}, "
+        decided = wins.get("A", 0) + wins.get("B", 0) + wins.get("tie", 0)
+        lines.append(f"- **Win rate of A:** {win_rate_text(wr, decided)}; "
+                     f"ties count ½ — A won {wins.get('A', 0)}, B won {wins.get('B', 0)}, "
                      f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict")
     else:
         lines.append("- **Win rate of A:** no decided records")

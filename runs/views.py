@@ -181,6 +181,23 @@ def batch_row(record: dict) -> list:
     return [record["id"], record["preset"] or "custom", *totals, winner]
 
 
+FEW_RECORDS = 5  # with fewer decided records a bootstrap interval is a certain-looking artefact: say so instead
+
+
+def plural(n: int, word: str) -> str:
+    """'1 record', '3 records'."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def win_rate_text(rate: dict, decided: int) -> str:
+    """'62% (95% interval 41%-80%)', or on a tiny sample '100% (too few records for an interval: 1)'."""
+    if rate.get("rate") is None:
+        return "n/a"
+    if decided < FEW_RECORDS or rate.get("low") is None:
+        return f"{rate['rate']:.0%} (too few records for an interval: {decided})"
+    return f"{rate['rate']:.0%} (95% interval {rate['low']:.0%}-{rate['high']:.0%})"
+
+
 def summary_table_markdown(summary: dict) -> str:
     """A run's summary.json as a table: the whole run, then each preset."""
     parts = {"all records": summary, **summary.get("by_preset", {})}
@@ -189,8 +206,7 @@ def summary_table_markdown(summary: dict) -> str:
     for name, part in parts.items():
         wins, means = part["wins"], part["mean_total"]
         rate = (part.get("stats") or {}).get("win_rate") or {}
-        rate_text = "n/a" if rate.get("rate") is None else (
-            f"{rate['rate']:.0%}" + ("" if rate.get("low") is None else f" ({rate['low']:.0%}-{rate['high']:.0%})"))
+        rate_text = win_rate_text(rate, wins["A"] + wins["B"] + wins["tie"])
         mean = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
         lines.append(f"| {name} | {part['n']} | {wins['A']} | {wins['B']} | {wins['tie']} | {wins['unknown']} | "
                      f"{mean(means['A'])} | {mean(means['B'])} | {rate_text} |")

@@ -27,3 +27,12 @@ def test_the_judge_s_reasons_are_shown_as_text():
     text = reasons_markdown(record)
     assert "<img" not in text and "![" not in text
     assert "&lt;img src=x onerror=alert(1)&gt;" in text
+
+
+def test_a_tiny_sample_says_too_few_records_instead_of_a_certain_looking_interval():
+    from runs.views import plural, win_rate_text
+
+    assert win_rate_text({"rate": 0.5, "low": 0.5, "high": 0.5}, decided=1) == \
+        "50% (too few records for an interval: 1)"
+    assert win_rate_text({"rate": 0.6, "low": 0.35, "high": 0.8}, decided=20) == "60% (95% interval 35%-80%)"
+    assert (plural(1, "record"), plural(3, "record")) == ("1 record", "3 records")
