@@ -303,7 +303,7 @@ class RunInfo:
     def label(self) -> str:
         state = "" if self.finished else ", unfinished"
         return (f"{self.folder} · {self.models.get('A')} vs {self.models.get('B')} · {self.mode} · "
-                f"{self.n} records{state}")
+                f"{self.n} record{'' if self.n == 1 else 's'}{state}")
 
 
 @dataclass

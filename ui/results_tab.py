@@ -23,6 +23,12 @@ def run_choices():
     return [(info.label(), info.folder) for info in list_runs()]
 
 
+def latest_finished_run() -> str | None:
+    """The run the tab opens on: the newest finished one, else the newest."""
+    infos = list_runs()
+    return next((i.folder for i in infos if i.finished), infos[0].folder if infos else None)
+
+
 def open_run(name):
     try:
         if gate := public_gate():  # a shared app opens runs in its results folder only
@@ -33,11 +39,17 @@ def open_run(name):
 
 
 def refresh(current, other):
+    """The run lists read now (a run saved since the page opened is there); the tab opens on the newest finished
+    run; the earlier-run list never offers the selected run itself (a diff of all +0)."""
     choices = run_choices()
     names = [value for _, value in choices]
-    keep = current if current in names else (names[0] if names else None)
-    return (gr.Dropdown(choices=choices, value=keep),
-            gr.Dropdown(choices=choices, value=other if other in names else None))
+    keep = current if current in names else latest_finished_run()
+    return gr.Dropdown(choices=choices, value=keep), earlier_runs(keep, other, choices)
+
+
+def earlier_runs(current, other, choices=None):
+    others = [(label, name) for label, name in (choices or run_choices()) if name != current]
+    return gr.Dropdown(choices=others, value=other if other in [n for _, n in others] else None)
 
 
 def record_choices(run):
@@ -107,7 +119,8 @@ def results_tab() -> None:
         gr.Markdown("Explore a saved run: headline numbers, charts, every prompt with both answers, and how it "
                     "compares with another run. Runs are saved by the Compare and Batch tabs.")
         with gr.Row():
-            run_pick = gr.Dropdown(choices=choices, value=choices[0][1] if choices else None, label="Run",
+            opened = latest_finished_run()
+            run_pick = gr.Dropdown(choices=choices, value=opened, label="Run",
                                    elem_id="results-run", scale=4)
             refresh_button = gr.Button("Refresh list", size="md", scale=0, min_width=140, elem_id="results-refresh")
         summary = gr.Markdown(elem_id="results-summary")
@@ -129,7 +142,8 @@ def results_tab() -> None:
             answer_b = gr.Textbox(label="Answer B", lines=10, interactive=False, elem_id="results-answer-b")
         detail = gr.Markdown(elem_id="results-detail")
         with gr.Accordion("Compare with another run", open=False, elem_id="results-compare-settings"):
-            other = gr.Dropdown(choices=choices, value=None, label="Earlier run (before)", elem_id="results-other")
+            other = gr.Dropdown(choices=[c for c in choices if c[1] != opened], value=None,
+                                label="Earlier run (before)", elem_id="results-other")
             compare_md = gr.Markdown(elem_id="results-compare")
             changes = gr.Dataframe(headers=CHANGE_HEADERS, label="Per prompt changes (before → selected)",
                                    interactive=False, elem_id="results-changes")
@@ -152,9 +166,12 @@ def results_tab() -> None:
 
     tab.select(lambda: gr.Dropdown(choices=run_choices()), None, rank_runs, **private)
     rank_runs.change(rank, rank_runs, ranking, **private)
-    tab.select(refresh, [run_pick, other], [run_pick, other], **private)
+    # Read the lists first, then draw the run picked: drawing in parallel could paint a stale (empty) pick last.
+    tab.select(refresh, [run_pick, other], [run_pick, other], **private).then(
+        show_run, [run_pick, only], run_outputs, **private)
     refresh_button.click(refresh, [run_pick, other], [run_pick, other], **private)
     run_pick.change(show_run, [run_pick, only], run_outputs, **private)
+    run_pick.change(earlier_runs, [run_pick, other], other, **private)
     run_pick.change(compare_with, [run_pick, other], [compare_md, changes], **private)
     only.change(filter_rows, [run_pick, only], table, **private)
     table.select(pick_row, None, record_pick, **private)
@@ -162,6 +179,5 @@ def results_tab() -> None:
     other.change(compare_with, [run_pick, other], [compare_md, changes], **private)
     metric.change(show_history, metric, history_plot, **private)
     tab.select(show_history, metric, history_plot, **private)
-    tab.select(show_run, [run_pick, only], run_outputs, **private)
     for button, kind in ((csv_button, "csv"), (json_button, "json"), (html_button, "html")):
         button.click(functools.partial(export, kind=kind), run_pick, download, **private)
