@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from runs.records import SIDES
 from runs.store import Run
+from runs.trust import trust_line
 from runs.views import format_score, reasons_markdown, score_rows, verdict_line
 
 FILTERS = ("all", "disagreements", "inconsistent", "unparsed")
@@ -79,7 +80,7 @@ def record_detail(run: Run, record_id: str, preset: str | None = None) -> dict:
     return {
         "id": r["id"], "preset": r["preset"] or "custom", "prompt": r["prompt"], "reference": r["reference"],
         "answer_A": r["answers"]["A"]["text"], "answer_B": r["answers"]["B"]["text"],
-        "verdict": verdict_line(r), "scores": score_rows(r), "reasons": reasons_markdown(r),
+        "verdict": verdict_line(r), "scores": score_rows(r), "reasons": reasons_markdown(r), "trust": trust_line(r),
         "checks": {side: (r.get("checks_summary") or {}).get(side) for side in SIDES},
     }
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from analysis.agreement import judge_agreement
 from runs.store import Run
+from runs.trust import trust_line
 from runs.views import plural, win_rate_text
 from runs.votes import read_votes
 
@@ -39,6 +40,8 @@ def summary_markdown(run: Run) -> str:
         lines.append("- **Position consistency:** n/a (needs pairwise mode with swapping)")
     lines.append(f"- **Unparsed:** {s.get('unparsed', 0)} of {s.get('n', 0)} records had a judge reply that "
                  "could not be read")
+    if run.records:
+        lines.append("- " + trust_line(run.records[0]))
     votes = read_votes(run.folder)
     if votes:
         agreement = judge_agreement(run.records, votes)

@@ -19,6 +19,7 @@ from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
 from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_manifest
+from runs.trust import trust_line
 from runs.views import (
     SCORE_HEADERS,
     as_text,
@@ -117,7 +118,7 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
         served_by = f"{notices}  \n{served_by}"
     # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
     yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
-           f"{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
+           f"{trust_line(record)}  \n{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
            {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
             "rubric": record["rubric"]})
 

@@ -77,7 +77,8 @@ def show_record(name, key):
     rid, _, preset = key.partition(" · ")
     detail = record_detail(open_run(name), rid, preset)
     scores = " · ".join(f"{c}: A {a}, B {b}" for c, a, b in detail["scores"])
-    text = (f"**Prompt:** {as_text(detail['prompt'])}\n\n**{detail['verdict']}**  \n{scores}\n\n"
+    text = (f"**Prompt:** {as_text(detail['prompt'])}\n\n**{detail['verdict']}**  \n{scores}  \n"
+            f"{detail['trust']}\n\n"
             f"### Judge's reasons\n{detail['reasons']}")
     return detail["answer_A"], detail["answer_B"], text
 

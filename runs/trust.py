@@ -1,0 +1,83 @@
+"""How far to trust the judge behind a verdict, in words for the page and the report: how it scored (token
+probabilities, a parsed reply, a trained scoring head), how sure it was where it says, and what it measured against
+gold labels: the newest Judge Lab validation of that judge, else the measurement it was shipped with, else a plain
+"not validated". A constant judge and a validated one should not look equally authoritative."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from basics import read_json, results_dir
+from models.spec import shipped_judges
+from runs.validation import judge_folder_name
+from runs.views import as_text
+
+METHOD_WORDS = {
+    "probabilities": "scores are expected values of its token probabilities",
+    "parsed": "scores are read from its written reply",
+    "head": "a trained scoring judge (a reward head on its base model; no written reasons)",
+}
+
+
+def _interval(metrics: dict) -> str:
+    ci = metrics.get("agreement_ci")
+    return f" (95% interval {ci[0]:.0%}-{ci[1]:.0%})" if ci and None not in ci else ""
+
+
+def lab_validation(judge: str, method: str | None) -> tuple[dict, str] | None:
+    """The newest Judge Lab measurement of `judge` (with `method` when there is one for it): (metrics, data name)."""
+    root = results_dir() / "validation"
+    if not root.is_dir():
+        return None
+    names = [judge_folder_name(judge, m) for m in ([method] if method else [])]
+    names += [p.name for p in root.glob(f"*/{judge_folder_name(judge, '*')}") if p.name not in names]
+    for folder in sorted((p for p in root.iterdir() if p.is_dir()), key=lambda p: p.name, reverse=True):
+        for name in names:
+            metrics = read_json(folder / name / "metrics.json")
+            if metrics and metrics.get("judge") == judge and metrics.get("agreement") is not None:
+                data = (read_json(folder / "run.json") or {}).get("data") or folder.name
+                return metrics, Path(str(data)).stem
+    return None
+
+
+def shipped_measurement(judge: str) -> str | None:
+    """What a shipped judge measured when it was trained (its meta.json), in words."""
+    folder = shipped_judges().get(judge)
+    meta = read_json(folder / "meta.json") if folder else None
+    parts = []
+    for found in ((meta or {}).get("measured") or {}).values():
+        head = (found or {}).get("head") or {}
+        if head.get("agreement") is not None:
+            parts.append(f"{head['agreement']:.0%}{_interval(head)} on {found.get('title', 'held-out pairs')} "
+                         f"(n={head.get('n')})")
+    return "; ".join(parts) or None
+
+
+def mean_confidence(record: dict) -> float | None:
+    """The probability mass the judge put on allowed values, averaged over the record's criteria and readings."""
+    judgement = record.get("judgement") or {}
+    parts = judgement.get("orders") or [judgement.get(side) or {} for side in ("A", "B")]
+    values = [v for part in parts for v in ((part or {}).get("confidence") or {}).values() if v is not None]
+    return sum(values) / len(values) if values else None
+
+
+def trust_line(record: dict) -> str:
+    """One line for the page and the report: the judge's method, confidence and measured agreement."""
+    judge, method = record.get("judge") or "the judge", record.get("method")
+    words = [f"**How far to trust this verdict:** judge {as_text(judge)}"]
+    if method in METHOD_WORDS:
+        words.append(METHOD_WORDS[method])
+    confidence = mean_confidence(record)
+    if confidence is not None:
+        words.append(f"confidence {confidence:.0%} (its probability mass on the allowed scores)")
+    validated = lab_validation(judge, method)
+    shipped = shipped_measurement(judge)
+    if validated:
+        metrics, data = validated
+        words.append(f"validated in the Judge Lab on {as_text(data)}: agrees with the gold labels on "
+                     f"{metrics['agreement']:.0%}{_interval(metrics)} of {metrics.get('n', '?')} items")
+    elif shipped:
+        words.append(f"measured when it was trained: {shipped}")
+    else:
+        words.append("**not validated**: nothing says how often it agrees with people; measure it in the Judge "
+                     "Lab before trusting its verdicts")
+    return " · ".join(words)

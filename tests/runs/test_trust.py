@@ -1,0 +1,35 @@
+"""Next to every verdict: how the judge scored, how sure it was, and what it measured against gold labels."""
+import json
+
+from runs.trust import trust_line
+from runs.validation import judge_folder_name
+
+
+def record(judge="scripted:unmeasured", method="parsed", confidence=None):
+    part = {"status": "ok", "confidence": confidence}
+    return {"judge": judge, "method": method, "mode": "single", "judgement": {"A": part, "B": part}}
+
+
+def test_an_unvalidated_judge_says_so():
+    line = trust_line(record())
+    assert "not validated" in line and "Judge Lab" in line and "written reply" in line
+
+
+def test_a_judge_validated_in_the_lab_shows_its_newest_agreement(results_dir):
+    judge = "scripted:validated-judge"
+    for stamp, agreement in (("20260101-000000-validate-pairs", 0.55), ("20260102-000000-validate-pairs", 0.8)):
+        folder = results_dir / "validation" / stamp / judge_folder_name(judge, "parsed")
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps(
+            {"judge": judge, "method": "parsed", "agreement": agreement, "agreement_ci": [0.7, 0.9], "n": 40}))
+        (folder.parent / "run.json").write_text(json.dumps({"kind": "validation", "data": "/x/good_pairs.jsonl"}))
+    line = trust_line(record(judge))
+    assert "validated in the Judge Lab on good\\_pairs: agrees with the gold labels on 80% (95% interval 70%-90%) " \
+           "of 40 items" in line
+
+
+def test_a_shipped_judge_cites_what_it_measured_and_probabilities_show_confidence():
+    line = trust_line(record("smollm2-135m-judge", "head"))
+    assert "trained scoring judge" in line and "measured when it was trained" in line and "94%" in line
+    assert "confidence 90%" in trust_line(record(method="probabilities",
+                                                 confidence={"relevance": 0.8, "coherence": 1.0}))
