@@ -71,5 +71,14 @@ class RunProgress:
         folder = f"  \nRun folder: `{update.run_dir}`" if update.run_dir else ""
         return f"**{done}/{total} done**{timing}{doing}{folder}{self.notices_text()}"
 
+    def bar_text(self, update: CompareUpdate) -> str:
+        """The progress bar's words: prompts done and this run's own time per prompt (a bar's own rate counts
+        updates, which stream token by token, so it read '0.1s' while a prompt took ten)."""
+        done = len(self.rows)
+        if not self.done_here:
+            return f"{done}/{update.total} prompts"
+        per_prompt = (time.perf_counter() - self.started) / self.done_here
+        return f"{done}/{update.total} prompts · {per_prompt:.1f} s per prompt"
+
     def notices_text(self) -> str:
         return "  \n**Notice:** " + as_text("; ".join(self.notices)) if self.notices else ""

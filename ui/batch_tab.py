@@ -37,7 +37,7 @@ def stream_batch(updates, rows: list, progress):
         for update in updates:
             if not watch.follow(update):
                 continue
-            progress((len(watch.rows), update.total), desc="prompts", unit="prompts")
+            progress(len(watch.rows) / max(update.total, 1), desc=watch.bar_text(update))
             if update.stage == "done":
                 yield (gr.Markdown(visible=False), watch.status(update), watch.rows,
                        gr.Dropdown(choices=unfinished_runs(), value=None))
