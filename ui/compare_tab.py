@@ -195,7 +195,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
         scores = gr.Dataframe(headers=SCORE_HEADERS, label=scores_label(default_rubric), interactive=False,
                               elem_id="scores")
         with gr.Row(elem_id="votes"):
-            vote_buttons = {choice: gr.Button(text, size="sm", elem_id=eid)
+            vote_buttons = {choice: gr.Button(text, size="sm", elem_id=eid, interactive=False)  # until a comparison
                             for choice, (text, eid) in VOTE_BUTTONS.items()}
         vote_status = gr.Markdown(VOTE_PROMPT, elem_id="vote-status")
         shown_record = gr.State(None)  # {run_dir, id, preset} of the comparison on the page, for the votes
@@ -213,7 +213,8 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
          judge_cache, long_prompts],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=app_concurrency(),
-    ).then(label_scores, shown_record, scores, **PRIVATE)
+    ).then(label_scores, shown_record, scores, **PRIVATE).success(
+        lambda: [gr.Button(interactive=True)] * len(vote_buttons), None, list(vote_buttons.values()), **PRIVATE)
     compare_button.click(lambda: VOTE_PROMPT, None, vote_status, **PRIVATE)
     for choice, button in vote_buttons.items():
         button.click(functools.partial(cast_vote, choice), shown_record, vote_status, **PRIVATE)

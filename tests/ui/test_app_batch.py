@@ -48,12 +48,12 @@ def test_an_uploaded_bad_csv_shows_its_error_in_the_page(page, tmp_path):
 
 
 def test_voting_before_a_comparison_is_refused_and_after_one_is_saved_with_the_run(page):
-    page.locator("#vote-a").click()
-    page.get_by_text("Nothing to vote on yet").first.wait_for(timeout=15_000)
+    assert page.locator("#vote-a").is_disabled()  # nothing to vote on yet (the server refuses it too: cast_vote)
     page.get_by_text("Give detailed instructions for building a birdhouse").first.click()
     set_slider(page, "max-new-tokens", 16)
     page.locator("#compare").click()
     page.wait_for_function("() => document.querySelector('#status')?.innerText.includes('Saved to')", timeout=240_000)
+    page.wait_for_function("() => !document.querySelector('#vote-a')?.disabled", timeout=15_000)
     page.locator("#vote-a").click()
     page.wait_for_function("() => document.querySelector('#vote-status')?.innerText.includes('Vote saved')",
                            timeout=15_000)
