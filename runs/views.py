@@ -35,9 +35,10 @@ def score_rows(record: dict) -> list[list]:
     return rows
 
 
-def scores_label(rubric: Rubric) -> str:
-    """The score table's caption for a rubric."""
-    return f"Scores ({rubric.low}-{rubric.high} per criterion, total of {rubric.max_total})"
+def scores_label(rubric: Rubric, mode: str = "single") -> str:
+    """The score table's caption for a rubric; a pairwise table says why it can hold halves."""
+    label = f"Scores ({rubric.low}-{rubric.high} per criterion, total of {rubric.max_total})"
+    return label + (" · pairwise: each score is the mean of both answer orders" if mode == "pairwise" else "")
 
 
 def verdict_line(record: dict) -> str:

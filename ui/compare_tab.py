@@ -117,17 +117,18 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
     if notices := notices_line(record):
         served_by = f"{notices}  \n{served_by}"
     # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
-    yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record), reasons_markdown(record),
+    yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record),
+           f"#### The judge's reasons\n{reasons_markdown(record)}",
            f"{trust_line(record)}  \n{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
            {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
-            "rubric": record["rubric"]})
+            "rubric": record["rubric"], "mode": record["mode"]})
 
 
 def label_scores(shown: dict | None):
     """The score table's caption names the scale of the template the record was judged with."""
     if not shown:
         return gr.skip()
-    return gr.Dataframe(label=scores_label(Rubric.from_dict(shown["rubric"])))
+    return gr.Dataframe(label=scores_label(Rubric.from_dict(shown["rubric"]), shown.get("mode", "single")))
 
 
 def cast_vote(choice: str, shown: dict | None) -> str:
