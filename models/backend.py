@@ -181,6 +181,15 @@ class Backend(ABC):
                 "capabilities": self.capabilities.to_dict()}
 
 
+def in_chunks(conversations: list, batch_size: int, generate_chunk) -> list[Generation]:
+    """generate_chunk(chunk) over the conversations in chunks of `batch_size`, the Generations in order."""
+    check_batch_size(batch_size)
+    generations: list[Generation] = []
+    for start in range(0, len(conversations), batch_size):
+        generations += generate_chunk(conversations[start:start + batch_size])
+    return generations
+
+
 def check_batch_size(batch_size: int) -> None:
     if batch_size < 1:
         raise SettingsError(f"batch_size must be at least 1, got {batch_size}")

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from models.adapter_files import check_peft_adapter
-from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, check_batch_size
+from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
 from models.errors import ModelLoadError, ModelSpecError
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
@@ -108,11 +108,7 @@ class TransformersBackend(Backend):
         its chunk's wall time in proportion to its tokens (the chunk's `seconds` add up to its wall time, and
         every row's tokens_per_second is the chunk's throughput); `first_token_seconds` is None.
         """
-        check_batch_size(batch_size)
-        generations: list[Generation] = []
-        for start in range(0, len(conversations), batch_size):
-            generations += self._generate_chunk(conversations[start:start + batch_size], settings)
-        return generations
+        return in_chunks(conversations, batch_size, lambda chunk: self._generate_chunk(chunk, settings))
 
     def _generate_chunk(self, conversations: list[list[Message]], settings: SamplingSettings) -> list[Generation]:
         import torch

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, check_batch_size
+from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
 from models.errors import ModelLoadError
 from models.gguf_check import check_gguf
@@ -79,11 +79,7 @@ class LlamaCppBackend(Backend):
         """One Generation per conversation; chunks of `batch_size` are decoded as parallel sequences. A reply is the
         one complete() gives for the same seed unless batched rounding flips a near-tie; `seconds` is the reply's
         share of its chunk's wall time in proportion to its tokens (rows finish together)."""
-        check_batch_size(batch_size)
-        generations: list[Generation] = []
-        for start in range(0, len(conversations), batch_size):
-            generations += self._generate_chunk(conversations[start:start + batch_size], settings)
-        return generations
+        return in_chunks(conversations, batch_size, lambda chunk: self._generate_chunk(chunk, settings))
 
     def _generate_chunk(self, conversations: list[list[Message]], settings: SamplingSettings) -> list[Generation]:
         from models.backends.llamacpp_batch import ParallelDecoder, seq_context_for
