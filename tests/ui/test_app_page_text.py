@@ -86,3 +86,23 @@ def test_a_failed_compare_keeps_its_error_on_the_page_after_the_pop_up(results_p
     status = results_page.locator("#status").inner_text()
     assert "Failed" in status and "no-such-model-anywhere" in status
     assert "Loading" not in results_page.locator("#verdict").inner_text()
+
+
+@pytest.mark.parametrize("width", [1366, 800])
+def test_every_tab_fits_the_width_without_cut_off_controls(browser, app_url, width, tmp_path):
+    """Nothing wider than the window (a control cut off at the right edge makes the page scroll sideways); the
+    screenshots are kept for a person to look at (LLM_JUDGE_SCREENSHOTS, else the test's temporary folder)."""
+    import os
+    from pathlib import Path
+
+    folder = Path(os.environ.get("LLM_JUDGE_SCREENSHOTS") or tmp_path)
+    page = browser.new_page(viewport={"width": width, "height": 900})
+    page.goto(app_url)
+    page.locator("#compare").wait_for()
+    for tab in ("Compare", "Training", "Batch", "Results", "Judge Lab"):
+        page.get_by_role("tab", name=tab).click()
+        page.wait_for_timeout(800)
+        overflow = page.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+        page.screenshot(path=str(folder / f"{tab.replace(' ', '_')}_{width}.png"), full_page=True)
+        assert overflow <= 0, f"the {tab} tab is {overflow} px wider than a {width} px window"
+    page.close()
