@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from analysis.stats import count_outcomes, length_stats, summarize_scores
 from runs.records import SIDES
@@ -9,6 +10,7 @@ from runs.store import Run
 
 COLORS = {"A": "#1f77b4", "B": "#ff7f0e", "tie": "#999999", "unknown": "#d62728"}
 _LAYOUT = dict(template="plotly_white", height=340, margin=dict(l=50, r=20, t=50, b=40))
+pio.templates.default = "plotly_white"  # every chart of the app in one style (the Judge Lab's and Training's too)
 
 
 def criteria_figure(run: Run) -> go.Figure:
@@ -55,19 +57,32 @@ def distribution_figure(run: Run) -> go.Figure:
 
 
 def length_figure(run: Run) -> go.Figure:
-    """Answer length (tokens) against total score, one point per answer; the title gives the length bias."""
+    """Answer length (tokens) against total score, one point per answer; answers with the same length and total
+    (many stop at the token cap) are one larger point labelled with their count, so none hide under another."""
+    from collections import Counter
+
     fig = go.Figure()
     for side in SIDES:
-        points = [(r["answers"][side].get("n_tokens"), r["totals"][side], r["id"]) for r in run.records]
-        points = [p for p in points if p[0] is not None and p[1] is not None]
-        fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], text=[p[2] for p in points],
-                        mode="markers", name=f"Model {side}", marker=dict(color=COLORS[side], size=9, opacity=0.75))
+        points = Counter((r["answers"][side].get("n_tokens"), r["totals"][side]) for r in run.records)
+        points = {p: n for p, n in points.items() if p[0] is not None and p[1] is not None}
+        fig.add_scatter(x=[p[0] for p in points], y=[p[1] for p in points], mode="markers+text",
+                        text=[f"×{n}" if n > 1 else "" for n in points.values()], textposition="top center",
+                        name=f"Model {side}", hovertemplate="%{x} tokens, total %{y}<extra></extra>",
+                        marker=dict(color=COLORS[side], size=[8 + 4 * min(n - 1, 5) for n in points.values()],
+                                    opacity=0.75))
     rho = length_stats(run.records).preference.spearman
-    note = "" if rho is None else f" (Spearman of length gap vs score gap: {rho:+.2f})"
-    fig.update_layout(title="Answer length vs total" + note, xaxis_title="answer tokens",
-                      yaxis_title=f"total (of {run.rubric.max_total})",
-                      **_LAYOUT)
+    fig.update_layout(title="Do longer answers score higher?" + _length_words(rho), xaxis_title="answer tokens",
+                      yaxis=dict(title=f"total (of {run.rubric.max_total})", dtick=1), **_LAYOUT)
     return fig
+
+
+def _length_words(rho: float | None) -> str:
+    """The length preference in words: the rank correlation of 'how much longer' with 'how much higher scored'."""
+    if rho is None:
+        return ""
+    strength = "hardly" if abs(rho) < 0.2 else "somewhat" if abs(rho) < 0.5 else "strongly"
+    way = "the longer answer scores higher" if rho > 0 else "the shorter answer scores higher"
+    return f" {strength}: {way} ({rho:+.2f})" if strength != "hardly" else f" hardly ({rho:+.2f})"
 
 
 def history_figure(points: list[tuple[str, float]], metric_label: str) -> go.Figure:

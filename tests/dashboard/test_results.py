@@ -179,3 +179,16 @@ def test_summary_shows_judge_agreement_with_human_votes(runs):
     record_vote(run.folder, "q2", "B", preset="p1")  # the judge said tie
     text = summary_markdown(load_run(runs[0]))
     assert "Judge vs people:** agrees on 50% of 2 voted records" in text
+
+
+def test_answers_stopped_at_the_same_length_and_total_are_one_point_with_their_count(tmp_path):
+    records = []
+    for n in range(4):
+        record = make_record(f"c{n}", "p1", (3, 3, 3), (2, 2, 2), "A")
+        for side in ("A", "B"):
+            record["answers"][side]["n_tokens"] = 48  # every answer hit the token cap
+        records.append(record)
+    figure = charts.length_figure(load_run(write_run(tmp_path, "capped", "2026-02-01T00:00:00+00:00", records)))
+    by_side = {trace.name: trace for trace in figure.data}
+    assert list(by_side["Model A"].x) == [48] and list(by_side["Model A"].text) == ["×4"]
+    assert figure.layout.yaxis.dtick == 1 and figure.layout.title.text.startswith("Do longer answers score higher?")
