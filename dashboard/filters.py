@@ -63,6 +63,24 @@ def prompt_rows(run: Run, only: str | None = None) -> list[list]:
     return rows
 
 
+def prompt_table(run: Run, only: str | None = None) -> tuple[list[str], list[list]]:
+    """(headers, rows) of prompt_rows without the columns this run never fills: 'consistent' outside pairwise
+    runs, the checks where no prompt had any, 'category' where none was given."""
+    rows = prompt_rows(run, only)
+    keep = [i for i, name in enumerate(PROMPT_HEADERS)
+            if not (name in ("consistent", "checks A", "checks B", "category")
+                    and not any(_filled(r, name) for r in run.records))]
+    return [PROMPT_HEADERS[i] for i in keep], [[row[i] for i in keep] for row in rows]
+
+
+def _filled(record: dict, column: str) -> bool:
+    if column == "consistent":
+        return record.get("consistent") is not None
+    if column == "category":
+        return bool(record.get("category"))
+    return bool((record.get("checks_summary") or {}).get(column[-1]))
+
+
 def record_keys(run: Run) -> list[tuple[str, str]]:
     return [(r["id"], r["preset"] or "custom") for r in run.records]
 

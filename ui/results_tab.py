@@ -9,7 +9,7 @@ from basics import UserFacingError, results_dir
 from dashboard.charts import figures, history_figure
 from dashboard.diff import CHANGE_HEADERS, compare_markdown, compare_runs
 from dashboard.exports import export_run
-from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_rows, record_detail, record_keys
+from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_table, record_detail, record_keys
 from dashboard.history import HISTORY_METRICS, history
 from dashboard.ranking import ranking_markdown
 from dashboard.summary_text import summary_markdown
@@ -64,11 +64,16 @@ def show_run(name, only):
     figs = figures(run)
     keys = record_choices(run)
     return (summary_markdown(run), figs["criteria"], figs["wins"], figs["distribution"],
-            figs["length"], prompt_rows(run, only), gr.Dropdown(choices=keys, value=None))
+            figs["length"], table_of(run, only), gr.Dropdown(choices=keys, value=None))
+
+
+def table_of(run, only):
+    headers, rows = prompt_table(run, only)
+    return gr.Dataframe(value=rows, headers=headers)
 
 
 def filter_rows(name, only):
-    return prompt_rows(open_run(name), only) if name else []
+    return table_of(open_run(name), only) if name else []
 
 
 def show_record(name, key):

@@ -192,3 +192,16 @@ def test_answers_stopped_at_the_same_length_and_total_are_one_point_with_their_c
     by_side = {trace.name: trace for trace in figure.data}
     assert list(by_side["Model A"].x) == [48] and list(by_side["Model A"].text) == ["×4"]
     assert figure.layout.yaxis.dtick == 1 and figure.layout.title.text.startswith("Do longer answers score higher?")
+
+
+def test_the_per_prompt_table_leaves_out_columns_the_run_never_fills(tmp_path, runs):
+    from dashboard.filters import prompt_table
+
+    plain = [make_record(f"p{n}", "p1", (3, 3, 3), (2, 2, 2), "A") for n in range(2)]
+    for record in plain:
+        record["category"] = ""
+    headers, rows = prompt_table(load_run(write_run(tmp_path, "plain", "2026-02-02T00:00:00+00:00", plain)))
+    assert headers == ["id", "preset", "total A", "total B", "winner"] and len(rows[0]) == 5
+    headers, _ = prompt_table(load_run(runs[0]))  # single mode with checks on one prompt
+    assert "checks A" in headers and "consistent" not in headers
+    assert "consistent" in prompt_table(load_run(runs[1]))[0]  # the pairwise run
