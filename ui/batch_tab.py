@@ -116,7 +116,8 @@ def check_prompt_file(path):
         items = load_prompt_set(path)
     except UserFacingError as exc:
         return gr.skip(), f"**Cannot use this file:** {exc}"
-    return (gr.Dropdown(value=path, choices=[*shipped_prompt_sets(), path]),
+    # The upload is named by its file name: the server's temporary path means nothing to the person who sent it.
+    return (gr.Dropdown(value=path, choices=[*shipped_prompt_sets(), (f"{Path(path).name} (uploaded)", path)]),
             f"Loaded **{len(items)} prompts** from `{Path(path).name}`: press Run batch.")
 
 

@@ -23,6 +23,7 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
                    per_device_batch_size, gradient_accumulation_steps, max_seq_length, seed, max_rows,
                    progress=gr.Progress()):
     """Train in a background thread; stream the step, loss and a live loss curve; then refresh the pickers."""
+    curve = []
     try:
         config = pv.config_from_form(
             name, base=base, data=data, max_steps=max_steps, save_steps=save_steps, lora_r=lora_r,
@@ -33,7 +34,7 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
         empty_curve = pv.loss_figure({}, max_steps=config.max_steps)
         yield gr.Markdown(visible=True), status, empty_curve, *[gr.skip()] * 4
         progress((0, config.max_steps), desc="loading model and data", unit="steps")
-        curve, last_loss = [], None
+        last_loss = None
         for event in pv.run_training(config):
             if not hasattr(event, "step"):  # the TrainResult
                 yield (gr.Markdown(visible=False), pv.done_markdown(event),
@@ -52,7 +53,9 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
     except Exception as exc:  # noqa: BLE001 - a bad setting, or e.g. out of memory: say what failed
         message = str(exc) if isinstance(exc, UserFacingError) else f"training failed ({type(exc).__name__}): {exc}"
         # The status keeps the message after the pop-up closes.
-        yield gr.Markdown(visible=False), f"**Failed:** {message}", *[gr.skip()] * 5
+        # A curve with steps stays; an empty one stops saying it is waiting for a step that will not come.
+        failed_curve = gr.skip() if curve else pv.loss_figure({}, title="Training failed before its first logged step")
+        yield gr.Markdown(visible=False), f"**Failed:** {message}", failed_curve, *[gr.skip()] * 4
         raise gr.Error(message) from exc
 
 

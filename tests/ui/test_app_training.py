@@ -232,3 +232,5 @@ def test_uploaded_data_with_unknown_columns_shows_the_error_in_the_page(page, tm
     message.first.wait_for(timeout=60_000)
     assert message.first.is_visible()
     assert "Failed" in page.locator("#train-status").inner_text()
+    page.get_by_text("Training failed before its first logged step").first.wait_for(timeout=15_000)
+    assert "waiting for the first logged step" not in page.locator("#train-loss").inner_text()
