@@ -127,7 +127,10 @@ class Backend(ABC):
             text += piece
             yield text
         seconds = time.perf_counter() - started
-        yield Generation(text=text, n_tokens=self.count_tokens(text), seconds=seconds, first_token_seconds=first)
+        # Streamed pieces are not tokens, so the text is counted again; a re-tokenised text can come out longer than
+        # what was generated (50 for a cap of 48), and more than the cap was never generated.
+        n_tokens = min(self.count_tokens(text), settings.max_new_tokens)
+        yield Generation(text=text, n_tokens=n_tokens, seconds=seconds, first_token_seconds=first)
 
     def complete(self, messages: list[Message], settings: SamplingSettings) -> Generation:
         """Run a whole generation and return it."""

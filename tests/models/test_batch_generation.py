@@ -124,3 +124,11 @@ def test_llamacpp_prompts_longer_than_one_decode_batch_and_several_chunks(gguf):
 
 def test_llamacpp_has_no_perplexity(gguf):
     assert gguf.perplexity(CONVERSATIONS[0], "Blue.") is None
+
+
+def test_a_streamed_reply_never_counts_more_tokens_than_were_allowed(base, gguf):
+    """The count is the re-tokenised text's (streamed pieces are not tokens), never more than max_new_tokens."""
+    for backend in (base, gguf):
+        for messages in CONVERSATIONS:
+            generation = backend.complete(messages, SAMPLED)
+            assert 0 < generation.n_tokens <= SAMPLED.max_new_tokens
