@@ -26,6 +26,7 @@ from ui.widgets import (
     model_picker,
     panel_picker,
     refreshed_pickers,
+    user_error,
     visitor,
 )
 
@@ -45,7 +46,7 @@ def stream_batch(updates, rows: list, progress):
             yield gr.Markdown(visible=True), watch.status(update), watch.rows, gr.skip()
     except UserFacingError as exc:
         yield gr.Markdown(visible=False), f"**Failed:** {exc}", gr.skip(), gr.skip()
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
@@ -57,7 +58,7 @@ def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode
             yield from _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
                                   judge_method, more_judges, base_url, judge_cache, long_prompts, progress)
     except UserFacingError as exc:  # e.g. the visitor's slots are taken
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit, judge_method,
@@ -87,7 +88,7 @@ def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mod
         estimate = cost_line(estimate_cost(config, items), "Estimated cost (every answer at its length limit)")
     except UserFacingError as exc:
         yield gr.Markdown(visible=False), f"**Failed:** {exc}", [], gr.skip()
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     yield gr.Markdown(visible=True), f"*{estimate}*", [], gr.skip()
     yield from stream_batch(run_compare(config, items, label=label), [], progress)
 
@@ -96,14 +97,14 @@ def resume_batch(run_dir, progress=gr.Progress(), request: gr.Request = None):
     """Finish an interrupted run in its own folder (a name or path from the list, read when asked, so API clients
     may name any unfinished run); the records it already has fill the table first."""
     if not run_dir:
-        raise gr.Error("Pick an unfinished run to resume (the list shows runs without a summary.json).")
+        raise user_error("Pick an unfinished run to resume (the list shows runs without a summary.json).")
     try:
         with visitor_slot(visitor(request)):
             folder = public_gate().policy.check_run(run_dir) if public_gate() else run_dir
             rows = [batch_row(r) for r in read_records(folder)]
             yield from stream_batch(resume_compare(folder), rows, progress)
     except (OSError, UserFacingError) as exc:
-        raise gr.Error(f"cannot resume {run_dir}: {exc}") from exc
+        raise user_error(f"cannot resume {run_dir}: {exc}") from exc
 
 
 def check_prompt_file(path):

@@ -40,6 +40,7 @@ from ui.widgets import (
     longest_answer,
     model_picker,
     panel_picker,
+    user_error,
     visitor,
 )
 
@@ -80,7 +81,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
         # Answers already streamed stay on the page; the error stays too, next to them, after the pop-up fades.
         yield (gr.skip(), gr.skip(), "### Not compared", gr.skip(), gr.skip(), f"**Failed:** {as_text(exc)}",
                gr.skip())
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
@@ -134,11 +135,11 @@ def label_scores(shown: dict | None):
 def cast_vote(choice: str, shown: dict | None) -> str:
     """Save a person's vote on the record just shown (the compare click keeps its run folder and id)."""
     if not shown:
-        raise gr.Error("Nothing to vote on yet: run a comparison first, then vote on its answers.")
+        raise user_error("Nothing to vote on yet: run a comparison first, then vote on its answers.")
     try:
         record_vote(shown["run_dir"], shown["id"], choice, preset=shown.get("preset"))
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     return f"Vote saved: **{VOTE_BUTTONS[choice][0]}** (`{Path(shown['run_dir']) / VOTES_FILE}`)"
 
 

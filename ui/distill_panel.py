@@ -8,6 +8,7 @@ from basics import UserFacingError
 from dashboard.distill_view import DISTILL_HEADERS, distill_rows, learning_curve_figure, loss_figure
 from models import known_model_specs
 from runs.distill import GOLD, DistillConfig, run_distill
+from ui.widgets import user_error
 
 STAGES = {"labelling": "Labelling with the teacher", "features": "Reading the answers", "training": "Training",
           "validating": "Measuring on the held-out prompts", "done": "Done"}
@@ -32,7 +33,7 @@ def distil(data, teacher, name, held_out, degrade, limit, progress=gr.Progress()
                 yield f"*{STAGES[update.stage]}: {update.message}…*", *[gr.skip()] * 4
     except UserFacingError as exc:
         yield f"**Failed:** {exc}", *[gr.skip()] * 4
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def distill_panel(data: gr.Dropdown, judges: gr.Dropdown) -> None:

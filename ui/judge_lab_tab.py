@@ -25,7 +25,7 @@ from runs.public import app_concurrency, offered_models, public_gate, visitor_sl
 from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation, run_validation, shipped_labelled_sets
 from runs.votes import runs_with_votes
 from ui.distill_panel import distill_panel
-from ui.widgets import PRIVATE, visitor
+from ui.widgets import PRIVATE, user_error, visitor
 
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
 
@@ -55,16 +55,16 @@ def show_template(name: str | None) -> str:
     try:
         return load_template(name).to_yaml()
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def save(text: str, name: str):
     if public_gate():
-        raise gr.Error("saving templates is off on this shared app")
+        raise user_error("saving templates is off on this shared app")
     try:
         path = save_template(text, name)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
     return f"Saved `{path}`: pick it as `{path.stem}` (or `--template {path.stem}` in the CLI).", gr.Dropdown(
         choices=template_names(), value=path.stem)
 
@@ -89,7 +89,7 @@ def run_lab(data, mode, template_text, judges, methods, limit, panel=False, prog
             yield from _validation_views(config, progress)
     except UserFacingError as exc:
         yield f"**Failed:** {exc}", *[gr.skip()] * 6
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def _validation_views(config: ValidationConfig, progress):
@@ -108,7 +108,7 @@ def _validation_views(config: ValidationConfig, progress):
 
 def export(folder: str | None, kind: str) -> str:
     if not folder:
-        raise gr.Error("run a validation first")
+        raise user_error("run a validation first")
     return str(export_validation(load_validation(folder), kind))
 
 
@@ -136,7 +136,7 @@ def judge_lab_tab() -> None:
             mode = gr.Radio(list(VALIDATION_MODES), value="pairwise", label="Mode", elem_id="lab-mode",
                             info="pairwise (with swap) · single: each answer graded alone · label: classes")
             judges = gr.Dropdown(choices=offered_models(), value=[DEFAULT_JUDGE], multiselect=True,
-                                 allow_custom_value=public is None, label="Judges", elem_id="lab-judges", scale=2)
+                                 allow_custom_value=True, label="Judges", elem_id="lab-judges", scale=2)
             methods = gr.CheckboxGroup(list(METHODS), value=[PROBABILITIES], label="Methods", elem_id="lab-methods")
             cap = public.policy.limits.labelled_items if public else None
             limit = gr.Number(value=cap or 0, precision=0, minimum=0, maximum=cap, label="Limit", elem_id="lab-limit",

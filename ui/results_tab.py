@@ -16,7 +16,7 @@ from dashboard.summary_text import summary_markdown
 from runs.public import public_gate
 from runs.store import list_runs, resolve_run
 from runs.views import as_text
-from ui.widgets import PRIVATE
+from ui.widgets import PRIVATE, user_error
 
 
 def run_choices():
@@ -35,7 +35,7 @@ def open_run(name):
             name = gate.policy.check_run(name)
         return resolve_run(name)
     except UserFacingError as exc:
-        raise gr.Error(str(exc)) from exc
+        raise user_error(exc) from exc
 
 
 def refresh(current, other):
@@ -108,7 +108,7 @@ def show_history(metric):
 
 def export(name, kind):
     if not name:
-        raise gr.Error("pick a run first")
+        raise user_error("pick a run first")
     return str(export_run(open_run(name), kind))
 
 

@@ -56,7 +56,7 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
         # A curve with steps stays; an empty one stops saying it is waiting for a step that will not come.
         failed_curve = gr.skip() if curve else pv.loss_figure({}, title="Training failed before its first logged step")
         yield gr.Markdown(visible=False), f"**Failed:** {message}", failed_curve, *[gr.skip()] * 4
-        raise gr.Error(message) from exc
+        raise gr.Error(message, print_exception=not isinstance(exc, UserFacingError)) from exc
 
 
 def fill_data_path(file_path):

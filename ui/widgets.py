@@ -11,7 +11,9 @@ PRIVATE = dict(api_visibility="private")  # page-only events: not part of the ap
 
 def model_picker(label: str, value: str, elem_id: str | None = None) -> gr.Dropdown:
     return gr.Dropdown(
-        choices=offered_models(), value=value, label=label, allow_custom_value=public_gate() is None,
+        # Typed values are taken even on a shared app: the allow-list (runs/public.py) refuses them with its own
+        # message, by their text alone; Gradio's choice check would log a traceback for every refusal.
+        choices=offered_models(), value=value, label=label, allow_custom_value=True,
         elem_id=elem_id or "picker-" + label.lower().replace(" ", "-"),
         info="BASE or BASE+ADAPTER: an embedded alias, hub id, local folder or .gguf file; a served model as "
              "openai:MODEL@http://host:8000/v1",
@@ -20,7 +22,7 @@ def model_picker(label: str, value: str, elem_id: str | None = None) -> gr.Dropd
 
 def panel_picker(elem_id: str) -> gr.Dropdown:
     """More judges: with the judge picker's, a panel (majority verdict or mean scores, with their agreement)."""
-    return gr.Dropdown(choices=offered_models(), value=[], multiselect=True, allow_custom_value=public_gate() is None,
+    return gr.Dropdown(choices=offered_models(), value=[], multiselect=True, allow_custom_value=True,
                        label="More judges (a panel)", elem_id=elem_id,
                        info="each judge's verdict is kept; the panel's is the majority (pairwise) or the mean score")
 
@@ -57,3 +59,9 @@ def longest_answer() -> int:
 def long_prompts_choice(elem_id: str) -> gr.Radio:
     return gr.Radio(list(LONG_PROMPTS), value=DEFAULT_LONG_PROMPTS, label="A prompt longer than a model's context",
                     elem_id=elem_id, info="refuse: stop before anything runs · truncate: cut it to fit, with a notice")
+
+
+def user_error(message: object) -> gr.Error:
+    """An error for the person at the page (a bad input, a refused request): expected, so it leaves no traceback
+    in the server's log; an unexpected exception still does."""
+    return gr.Error(str(message), print_exception=False)

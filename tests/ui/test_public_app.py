@@ -53,7 +53,7 @@ def launch(tmp_path: Path, **env) -> tuple[subprocess.Popen, str]:
 def public_app(tmp_path_factory):
     tmp_path = tmp_path_factory.mktemp("public-app")
     process, url = launch(tmp_path)
-    yield url, process
+    yield url, process, tmp_path
     process.terminate()
     process.wait(timeout=30)
 
@@ -107,7 +107,7 @@ def test_a_server_file_cannot_be_read_as_a_prompt_set(client, tmp_path):
     (dict(max_new_tokens=1024), "512"),  # Gradio's slider bound or our limit: both name it
     (dict(template_text="name: x\nmode: single\ntemplate: '{prompt} {answer:>99999999}'\n"), "editing the judge "
                                                                                              "template is off"),
-    (dict(base_url="http://169.254.169.254/v1", judge="openai:gpt-4o"), "not in the list of choices"),
+    (dict(base_url="http://169.254.169.254/v1", judge="openai:gpt-4o"), "not offered on this shared app"),
 ], ids=["prompt too long", "too many new tokens", "edited template", "visitor-chosen endpoint"])
 def test_requests_beyond_the_public_limits_are_refused(client, overrides, expected):
     assert expected in refused(client, **overrides)
@@ -125,6 +125,20 @@ def test_an_offered_comparison_runs_and_one_visitor_gets_one_request_at_a_time(p
     assert answer_a.strip() and answer_b.strip() and verdict
     other = Client(public_app[0], verbose=False)  # another visitor is served as usual
     assert other.predict(**compare_args(seed=2), api_name="/compare")[0].strip()
+
+
+def test_refused_requests_leave_no_traceback_in_the_server_log(public_app, client):
+    """A refused model, prompt or file is an expected user error: the page gets its message, the log stays
+    readable. (A slider value past its bound is refused by Gradio itself, which logs a traceback: the page's
+    sliders stop at the limits, so only a hand-made API call gets there.)"""
+    log = next(public_app[2].glob("app-*.log"))
+    before = log.stat().st_size
+    refused(client, model_a="/root/.ssh")
+    refused(client, prompt="x" * 5000)
+    refused(client, "/batch", prompt_set="/etc/passwd.csv", model_a="smollm2-135m-gguf", model_b="smollm2-135m-gguf",
+            judge=JUDGE, presets=["p1"], max_new_tokens=16, mode="single", limit=1)
+    added = log.read_bytes()[before:].decode("utf-8", errors="replace")
+    assert "Traceback" not in added, added[-3000:]
 
 
 def test_a_private_demo_asks_for_a_login(tmp_path):
