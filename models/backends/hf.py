@@ -257,6 +257,8 @@ def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
     # Full precision on CPU: these CPUs have no native bf16 and emulating it is many times slower.
     dtype = torch.float32 if device == "cpu" else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
     try:
+        if spec.base_kind == "hub":
+            _check_hub_reachable_unless_cached(spec.base)
         tokenizer = AutoTokenizer.from_pretrained(source)
         model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
     except OSError as exc:
@@ -294,11 +296,29 @@ def _attach_adapter(model, spec: ModelSpec):
                              "it is a whole PEFT LoRA adapter folder, or save or copy it again") from exc
 
 
+def _check_hub_reachable_unless_cached(repo_id: str, timeout: float = 3.0) -> None:
+    """A hub model that is not in the local cache needs the hub: when it cannot be reached, say so in seconds
+    (the hub client's own retries took 49 s to fail offline). OSError, as the hub client raises."""
+    import socket
+    from urllib.parse import urlsplit
+
+    from huggingface_hub import constants, try_to_load_from_cache
+
+    if constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
+        return  # offline mode fails at once by itself; a cached model needs no network
+    endpoint = urlsplit(constants.ENDPOINT)
+    try:
+        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
+    except OSError as exc:
+        raise OSError(f"cannot reach {endpoint.hostname}: {exc}") from exc
+
+
 def _explain_load_failure(spec: ModelSpec, exc: OSError) -> str:
     if spec.base_kind == "hub":
         from huggingface_hub import constants
 
         why = ("offline mode (HF_HUB_OFFLINE) forbids downloading" if constants.HF_HUB_OFFLINE
+               else f"it could not be downloaded ({exc})" if "cannot reach" in str(exc)
                else "it could not be downloaded (no network?)")
         return (
             f"could not load hub model {spec.base!r}: it is not in the local Hugging Face cache and {why}. "
