@@ -74,7 +74,10 @@ def test_compare_shows_a_judge_s_reasons_and_the_prompt_as_text(results_page):
     no_injected_elements(results_page)
 
 
-def test_a_failed_compare_keeps_its_error_on_the_page_after_the_pop_up(results_page):
+def test_a_failed_compare_keeps_its_error_on_the_page_after_the_pop_up(results_page, results_dir):
+    from runs.store import unfinished_runs
+
+    unfinished_before = unfinished_runs()
     box = results_page.locator("#picker-model-a input")
     box.fill("no-such-model-anywhere")
     box.press("Enter")
@@ -86,6 +89,7 @@ def test_a_failed_compare_keeps_its_error_on_the_page_after_the_pop_up(results_p
     status = results_page.locator("#status").inner_text()
     assert "Failed" in status and "no-such-model-anywhere" in status
     assert "Loading" not in results_page.locator("#verdict").inner_text()
+    assert unfinished_runs() == unfinished_before, "a failed start must not leave a run to 'resume'"
 
 
 @pytest.mark.parametrize("width", [1366, 800])
