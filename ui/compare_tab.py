@@ -193,16 +193,18 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
         with gr.Row():
             answer_a = gr.Textbox(label="Answer A", lines=12, interactive=False, elem_id="answer-a")
             answer_b = gr.Textbox(label="Answer B", lines=12, interactive=False, elem_id="answer-b")
+        # The verdict, then how far to trust it and what failed (status), the scores and the judge's reasons under
+        # their heading, and only then a person's vote on it.
         verdict = gr.Markdown(elem_id="verdict")
+        status = gr.Markdown(elem_id="status")
         scores = gr.Dataframe(headers=SCORE_HEADERS, label=scores_label(default_rubric), interactive=False,
                               elem_id="scores")
+        reasons = gr.Markdown(elem_id="reasons")
         with gr.Row(elem_id="votes"):
             vote_buttons = {choice: gr.Button(text, size="sm", elem_id=eid, interactive=False)  # until a comparison
                             for choice, (text, eid) in VOTE_BUTTONS.items()}
         vote_status = gr.Markdown(VOTE_PROMPT, elem_id="vote-status")
         shown_record = gr.State(None)  # {run_dir, id, preset} of the comparison on the page, for the votes
-        reasons = gr.Markdown(elem_id="reasons")
-        status = gr.Markdown(elem_id="status")
 
     preset.change(apply_preset, preset, [temperature, min_p], **PRIVATE)
     for slider in (temperature, min_p):
