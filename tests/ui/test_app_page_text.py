@@ -44,6 +44,7 @@ def test_a_run_saved_after_the_page_opened_is_the_one_the_results_tab_opens_on_a
     results_page.wait_for_function("() => document.querySelector('#results-summary')?.innerText.includes('1 record')",
                                    timeout=20_000)
     assert folder.name in results_page.locator("#results-run input").input_value()
+    assert "not validated" in results_page.locator("#results-summary").inner_text()  # the run's judge, unmeasured
     results_page.locator("#results-table .virtual-row").first.locator("[role=gridcell]").first.click()
     results_page.wait_for_function(
         "() => document.querySelector('#results-detail')?.innerText.includes('Because')", timeout=20_000)
@@ -72,6 +73,8 @@ def test_compare_shows_a_judge_s_reasons_and_the_prompt_as_text(results_page):
     assert IMG in results_page.locator("#reasons").inner_text()
     assert SCRIPT in results_page.locator("#answer-a textarea").input_value()
     no_injected_elements(results_page)
+    trust = results_page.locator("#status").inner_text()  # item 3: how far to trust it, next to the verdict
+    assert "How far to trust this verdict" in trust and "not validated" in trust and "written reply" in trust
 
 
 def test_a_failed_compare_keeps_its_error_on_the_page_after_the_pop_up(results_page, results_dir):
