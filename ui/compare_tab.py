@@ -170,7 +170,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                 max_new_tokens = gr.Slider(16, longest_answer(), value=192, step=16, label="max new tokens",
                                            elem_id="max-new-tokens")
                 seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
-                long_prompts = long_prompts_choice("long-prompts")
+            long_prompts = long_prompts_choice("long-prompts")  # its own line: in the row it squeezed the sliders
         with gr.Accordion("Judge", open=False, elem_id="judge-settings"):
             with gr.Row():
                 mode = gr.Radio(list(MODES), value="single", label="Mode", elem_id="mode",

@@ -137,6 +137,7 @@ def judge_lab_tab() -> None:
                             info="pairwise (with swap) · single: each answer graded alone · label: classes")
             judges = gr.Dropdown(choices=offered_models(), value=[DEFAULT_JUDGE], multiselect=True,
                                  allow_custom_value=True, label="Judges", elem_id="lab-judges", scale=2)
+        with gr.Row():  # a second row: five settings side by side squeezed the panel box's text at 800 px
             methods = gr.CheckboxGroup(list(METHODS), value=[PROBABILITIES], label="Methods", elem_id="lab-methods")
             cap = public.policy.limits.labelled_items if public else None
             limit = gr.Number(value=cap or 0, precision=0, minimum=0, maximum=cap, label="Limit", elem_id="lab-limit",
