@@ -157,7 +157,8 @@ def judge_lab_tab() -> None:
             save_status = gr.Markdown(elem_id="lab-save-status")
         run = gr.Button("Validate", variant="primary", elem_id="lab-run")
         status = gr.Markdown("*Pick a labelled file and judges, then press Validate.*", elem_id="lab-status")
-        table = gr.Dataframe(label="Judges side by side", interactive=False, elem_id="lab-metrics")
+        table = gr.Dataframe(headers=["judge", "method", "agreement"], label="Judges side by side", interactive=False,
+                             elem_id="lab-metrics")  # the real columns come with the first measured judge
         with gr.Row():
             confusion = gr.Plot(label="Confusion matrix", elem_id="lab-confusion")
             lengths = gr.Plot(label="Agreement by length gap", elem_id="lab-lengths")
