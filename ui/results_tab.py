@@ -126,7 +126,7 @@ def results_tab() -> None:
                     "compares with another run. Runs are saved by the Compare and Batch tabs.")
         with gr.Row():
             opened = latest_finished_run()
-            run_pick = gr.Dropdown(choices=choices, value=opened, label="Run",
+            run_pick = gr.Dropdown(choices=choices, value=opened, label="Run", allow_custom_value=True,
                                    elem_id="results-run", scale=4)
             refresh_button = gr.Button("Refresh list", size="md", scale=0, min_width=140, elem_id="results-refresh")
         summary = gr.Markdown(elem_id="results-summary")
@@ -185,5 +185,7 @@ def results_tab() -> None:
     other.change(compare_with, [run_pick, other], [compare_md, changes], **private)
     metric.change(show_history, metric, history_plot, **private)
     tab.select(show_history, metric, history_plot, **private)
-    for button, kind in ((csv_button, "csv"), (json_button, "json"), (html_button, "html")):
-        button.click(functools.partial(export, kind=kind), run_pick, download, **private)
+    # The exports are the tab's API: a run saved after the page was built can be named (the list is read when asked).
+    for button, kind, api_name in ((csv_button, "csv", "export_csv"), (json_button, "json", "export_json"),
+                                   (html_button, "html", "export_report")):
+        button.click(functools.partial(export, kind=kind), run_pick, download, api_name=api_name)

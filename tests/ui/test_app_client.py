@@ -108,3 +108,18 @@ def test_a_prompt_longer_than_the_context_is_refused_or_cut_with_a_notice_by_cho
         return
     status = client.predict(**args, api_name="/compare")[5]
     assert "**Notice:**" in status and "cut to fit the context window of model A" in status
+
+
+def test_a_run_saved_after_the_app_started_can_be_exported_through_the_api(client, results_dir):
+    """The Results tab's actions are its exports: named by a run folder that did not exist when the page was built."""
+    from run_builders import RUN1, write_run
+
+    folder = write_run(results_dir, "export-after-start", "2026-05-01T00:00:00+00:00", RUN1)
+    report = Path(client.predict(folder.name, api_name="/export_report"))
+    html = report.read_text(encoding="utf-8")
+    assert report.suffix == ".html" and "Win rate of A" in html
+    assert "How far to trust this verdict" in html and "not validated" in html  # the report carries the trust line
+    rows = Path(client.predict(folder.name, api_name="/export_csv")).read_text(encoding="utf-8").splitlines()
+    assert len(rows) == 1 + len(RUN1)
+    with pytest.raises(Exception, match="not a run folder|no run|not found"):
+        client.predict("no-such-run", api_name="/export_csv")
