@@ -19,13 +19,12 @@ from runs.views import as_text
 from ui.widgets import PRIVATE, user_error
 
 
-def run_choices():
-    return [(info.label(), info.folder) for info in list_runs()]
+def run_choices(infos=None):
+    return [(info.label(), info.folder) for info in (list_runs() if infos is None else infos)]
 
 
-def latest_finished_run() -> str | None:
+def latest_finished_run(infos) -> str | None:
     """The run the tab opens on: the newest finished one, else the newest."""
-    infos = list_runs()
     return next((i.folder for i in infos if i.finished), infos[0].folder if infos else None)
 
 
@@ -41,9 +40,10 @@ def open_run(name):
 def refresh(current, other):
     """The run lists read now (a run saved since the page opened is there); the tab opens on the newest finished
     run; the earlier-run list never offers the selected run itself (a diff of all +0)."""
-    choices = run_choices()
+    infos = list_runs()  # read once: listing reads every run's records
+    choices = run_choices(infos)
     names = [value for _, value in choices]
-    keep = current if current in names else latest_finished_run()
+    keep = current if current in names else latest_finished_run(infos)
     return gr.Dropdown(choices=choices, value=keep), earlier_runs(keep, other, choices)
 
 
@@ -120,12 +120,13 @@ def rank(names):
 
 def results_tab() -> None:
     """The Results tab's widgets and events (called inside gr.Blocks)."""
-    choices = run_choices()
+    infos = list_runs()
+    choices = run_choices(infos)
     with gr.Tab("Results", elem_id="tab-results") as tab:
         gr.Markdown("Explore a saved run: headline numbers, charts, every prompt with both answers, and how it "
                     "compares with another run. Runs are saved by the Compare and Batch tabs.")
         with gr.Row():
-            opened = latest_finished_run()
+            opened = latest_finished_run(infos)
             run_pick = gr.Dropdown(choices=choices, value=opened, label="Run", allow_custom_value=True,
                                    elem_id="results-run", scale=4)
             refresh_button = gr.Button("Refresh list", size="md", scale=0, min_width=140, elem_id="results-refresh")
