@@ -8,15 +8,23 @@ asked for three scores and parsed leniently). The product: `python -m judge comp
 
 Reports wall time, answer tokens/s per backend and the share of time per stage (load, answer A, answer B, judge,
 save and the rest), the product process's peak memory, and whether every record is scored. Both use the same
-seed. Not a pass/fail test.
+seed. The product runs with an empty results folder, so no cache (judge calls, judge features) from an earlier run
+helps it: a first run. `--rerun` also times the same command again with the caches the first run left (a rerun).
+
+`--memory` loads the default models one by one in a fresh process and reports what each adds to its resident
+memory, and whether loading a spec again gives the same instance (no model loaded twice). `--overlap` times the
+product twice with the prompts in chunks of --chunk: as shipped (the next chunk's answers generated while a chunk
+is judged) and with that overlap taken out (each chunk's answers only after the previous chunk is judged). Not a
+pass/fail test.
 
 Usage: python benchmarks/study_speed.py [--prompts 10] [--max-new-tokens 256] [--out FILE.json] [--product-only]
-       [-- extra flags for python -m judge compare]
+       [--rerun] [--memory] [--overlap [--chunk 5]] [-- extra flags for python -m judge compare]
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import subprocess
 import sys
@@ -84,15 +92,18 @@ def naive(prompts: list[str], max_new_tokens: int, seed: int) -> dict:
     return report(wall, stages, tokens, answers_scored=scored, answers=2 * len(prompts))
 
 
-def product(n_prompts: int, max_new_tokens: int, seed: int, extra: list[str], out: Path) -> dict:
-    """The product's CLI with its defaults, in a fresh process; stage times from its records and manifest."""
+def product(n_prompts: int, max_new_tokens: int, seed: int, extra: list[str], out: Path, results: Path,
+            entry: list[str] | None = None) -> dict:
+    """The product's CLI with its defaults, in a fresh process whose results folder (and so its caches) is `results`;
+    stage times from its records and manifest. `entry` replaces `-m judge` (the overlap's child, below)."""
     prompts_file = out / "study_subset.jsonl"
     items = load_prompt_set("study")[:n_prompts]
     prompts_file.write_text("".join(json.dumps(i.to_dict()) + "\n" for i in items), encoding="utf-8")
-    command = [sys.executable, "-m", "judge", "compare", "--prompts", str(prompts_file), "--preset", "p2",
-               "--max-new-tokens", str(max_new_tokens), "--seed", str(seed), "--out", str(out), *extra]
+    command = [sys.executable, *(entry or ["-m", "judge"]), "compare", "--prompts", str(prompts_file), "--preset",
+               "p2", "--max-new-tokens", str(max_new_tokens), "--seed", str(seed), "--out", str(out), *extra]
     started = time.perf_counter()
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "LLM_JUDGE_RESULTS": str(results)})
     with PeakMemory(process.pid) as memory:
         stdout, stderr = process.communicate()
     wall = time.perf_counter() - started
@@ -126,22 +137,114 @@ def report(wall: float, stages: dict, tokens: dict, **extra) -> dict:
             "answer_tokens": tokens, **extra}
 
 
+def memory_by_model() -> dict:
+    """In this (fresh) process: resident memory after the libraries, then what loading each default model adds, then
+    whether loading each spec again gives the instance already loaded (and adds nothing)."""
+    import llama_cpp  # noqa: F401  the libraries first, so a model's figure is the model's
+    import psutil
+    import torch  # noqa: F401
+    import transformers  # noqa: F401
+
+    from models import load_model
+    from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B
+
+    def rss() -> float:
+        return psutil.Process().memory_info().rss / 2**30
+
+    found: dict = {"libraries_gb": round(rss(), 2), "models": {}}
+    loaded = {}
+    for role, spec in (("model_a", DEFAULT_MODEL_A), ("model_b", DEFAULT_MODEL_B), ("judge", DEFAULT_JUDGE)):
+        before = rss()
+        loaded[spec] = load_model(spec)
+        found["models"][role] = {"spec": spec, "backend": loaded[spec].name, "added_gb": round(rss() - before, 2)}
+    before = rss()
+    found["same_instance_when_loaded_again"] = all(load_model(spec) is backend for spec, backend in loaded.items())
+    found["added_by_loading_again_gb"] = round(rss() - before, 2)
+    found["judge_base_is_model_a"] = getattr(loaded[DEFAULT_JUDGE], "base", None) is loaded[DEFAULT_MODEL_A]
+    found["total_gb"] = round(rss(), 2)
+    return found
+
+
+def run_without_overlap(argv: list[str], chunk: int, overlap: bool) -> int:
+    """The product's CLI in this process with prompt sets answered in chunks of `chunk`; without `overlap`, each
+    chunk's answers are generated only after the previous chunk is judged (the pipeline as it was before)."""
+    import runs.pipeline as pipeline
+    from runs.cli import main as cli_main
+
+    pipeline.BATCH_SIZE = chunk
+    if not overlap:
+        ahead = pipeline._answers_ahead
+
+        def answers_now(pool, backends, items, sampling):
+            future = ahead(pool, backends, items, sampling)
+            if future is not None:
+                future.result()  # nothing is judged while these answers are generated
+            return future
+
+        pipeline._answers_ahead = answers_now
+    return cli_main(argv)
+
+
+def overlap_effect(args, extra: list[str], tmp: Path) -> dict:
+    """The product with and without its overlap, prompts in chunks of --chunk, each in a fresh process and caches."""
+    found = {"chunk": args.chunk}
+    for name, flag in (("with_overlap", "--child-overlap"), ("without_overlap", "--child-no-overlap")):
+        entry = [str(Path(__file__).resolve()), flag, "--chunk", str(args.chunk), "--"]
+        folder = tmp / name
+        folder.mkdir()
+        found[name] = product(args.prompts, args.max_new_tokens, args.seed, extra, folder, folder / "results", entry)
+    found["saved_s"] = round(found["without_overlap"]["wall_s"] - found["with_overlap"]["wall_s"], 1)
+    return found
+
+
+def goal(results: dict) -> dict:
+    """What the 5x goal asks of this deliverable: the wall time, and the answer tokens/s generation alone would need
+    in it if loading and judging took no time at all."""
+    wall = results["naive"]["wall_s"] / 5
+    tokens = sum(results["product"]["answer_tokens"].values())
+    return {"wall_s_for_5x": round(wall, 1), "answer_tokens": tokens,
+            "generation_tok_s_needed_with_free_load_and_judge": round(tokens / wall, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--prompts", type=int, default=10)
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--product-only", action="store_true")
+    parser.add_argument("--rerun", action="store_true", help="also time the product again, its caches warm")
+    parser.add_argument("--memory", action="store_true", help="also report the memory each default model takes")
+    parser.add_argument("--overlap", action="store_true", help="also time the product without its overlap")
+    parser.add_argument("--chunk", type=int, default=5, help="prompts per batch for --overlap")
+    parser.add_argument("--child-overlap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-no-overlap", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--child-memory", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help="also write the report as JSON here")
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
+    if args.child_overlap or args.child_no_overlap:
+        raise SystemExit(run_without_overlap(extra, args.chunk, overlap=args.child_overlap))
+    if args.child_memory:
+        print(json.dumps(memory_by_model()))
+        return
     prompts = [item.prompt for item in load_prompt_set("study")[: args.prompts]]
     results = {"prompts": len(prompts), "max_new_tokens": args.max_new_tokens, "preset": "p2"}
     with tempfile.TemporaryDirectory(prefix="study-speed-") as tmp:
-        results["product"] = product(args.prompts, args.max_new_tokens, args.seed, extra, Path(tmp))
+        tmp = Path(tmp)
+        results["product"] = product(args.prompts, args.max_new_tokens, args.seed, extra, tmp, tmp / "results")
+        if args.rerun:
+            results["product_rerun"] = product(args.prompts, args.max_new_tokens, args.seed, extra, tmp,
+                                               tmp / "results")
         if not args.product_only:
             results["naive"] = naive(prompts, args.max_new_tokens, args.seed)
             results["speedup"] = round(results["naive"]["wall_s"] / results["product"]["wall_s"], 2)
+            results["goal"] = goal(results)
+        if args.overlap:
+            results["overlap"] = overlap_effect(args, extra, tmp)
+        if args.memory:
+            child = subprocess.run([sys.executable, __file__, "--child-memory"], capture_output=True, text=True,
+                                   check=True, cwd=ROOT)
+            results["memory"] = json.loads(child.stdout.strip().splitlines()[-1])
     print(json.dumps(results, indent=2))
     if args.out:
         Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")

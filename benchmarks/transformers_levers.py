@@ -1,11 +1,12 @@
 """Levers on batched transformers generation of the embedded model on CPU, each measured against the default and
-kept only if it is faster with the same greedy output: attention kernel (SDPA, eager), a static KV cache, dynamic
-int8 quantisation of the linear layers, and thread counts.
+kept only if it is faster with the same greedy output: attention kernel (SDPA, eager), a static KV cache,
+torch.compile of the forward pass (with the static cache, so shapes stay fixed), dynamic int8 quantisation of the
+linear layers, and thread counts. torch.compile's cost is reported too: it is paid again by every fresh process.
 
 The workload: the ten study prompts in one batch, greedy, --max-new-tokens tokens each (the product's prompt-set
 path, runs/pipeline.py). Reports answer tokens/s and whether every reply equals the default's. Not a pass/fail test.
 
-Usage: python benchmarks/transformers_levers.py [--max-new-tokens 128] [--out FILE.json]
+Usage: python benchmarks/transformers_levers.py [--max-new-tokens 128] [--skip-compile] [--out FILE.json]
 """
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-new-tokens", type=int, default=128)
+    parser.add_argument("--skip-compile", action="store_true", help="leave out torch.compile (minutes to compile)")
     parser.add_argument("--out")
     args = parser.parse_args()
     conversations = [[{"role": "user", "content": item.prompt}] for item in load_prompt_set("study")]
@@ -66,6 +68,15 @@ def main() -> None:
         backend.model.set_attn_implementation(attention)
         record(f"attention_{attention}", *measure(backend, conversations, settings))
     backend.model.set_attn_implementation(results["attention_default"])
+    if not args.skip_compile:
+        eager_forward = backend.model.forward
+        backend.model.forward = torch.compile(eager_forward)
+        started = time.perf_counter()  # the first calls compile (prefill and decoding shapes)
+        measure(backend, conversations, settings, {"cache_implementation": "static"})
+        compile_seconds = time.perf_counter() - started
+        record("compile_static_cache", *measure(backend, conversations, settings, {"cache_implementation": "static"}))
+        results["compile_static_cache"]["compile_s"] = round(compile_seconds, 1)
+        backend.model.forward = eager_forward
     backend.model = torch.ao.quantization.quantize_dynamic(backend.model, {torch.nn.Linear}, dtype=torch.qint8)
     record("dynamic_int8", *measure(backend, conversations, settings))
     unload_all()

@@ -39,6 +39,11 @@ EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
 DEFAULT_MODEL = "smollm2-135m"
 # Same weights served by llama.cpp straight from the GGUF file: ~9x faster on CPU.
 GGUF_SUFFIX = "-gguf"
+# The same weights dequantised to float32 (the values transformers loads) in a GGUF for llama.cpp, which then computes
+# in float32 too: transformers' answers (greedy, 9 of the 10 study replies identical over 256 tokens, the tenth
+# until its last lines) at 1.4x transformers' batched and 2x its single-stream speed on these CPUs
+# (benchmarks/llamacpp_levers.py). Written once into the cache, like the safetensors folder.
+F32_GGUF_SUFFIX = "-f32" + GGUF_SUFFIX
 
 
 def cache_root() -> Path:
@@ -65,6 +70,40 @@ def embedded_gguf_path(model: EmbeddedModel) -> Path:
         if found:
             return found[0]
     raise ModelLoadError(f"package {model.package!r} is installed but holds no .gguf file; reinstall it")
+
+
+def f32_gguf_path(model: EmbeddedModel) -> Path:
+    return cache_root() / "models" / f"{model.alias}-f32.gguf"
+
+
+def ensure_f32_gguf(model: EmbeddedModel) -> Path:
+    """The embedded GGUF's weights as float32 in a GGUF of their own (F32_GGUF_SUFFIX), written on first use."""
+    target = f32_gguf_path(model)
+    if target.is_file():
+        return target
+    import ctypes
+
+    import llama_cpp
+    from llama_cpp._utils import suppress_stdout_stderr
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed: a crash or a concurrent first use never sees half a file.
+    handle, tmp = tempfile.mkstemp(prefix=f".{model.alias}-f32-", suffix=".gguf", dir=target.parent)
+    os.close(handle)
+    try:
+        params = llama_cpp.llama_model_quantize_default_params()
+        params.ftype, params.allow_requantize = llama_cpp.LLAMA_FTYPE_ALL_F32, True
+        with suppress_stdout_stderr(disable=False):
+            status = llama_cpp.llama_model_quantize(str(embedded_gguf_path(model)).encode(), tmp.encode(),
+                                                    ctypes.byref(params))
+        if status != 0:
+            raise ModelLoadError(f"could not write {target} (llama_model_quantize status {status}): check that the "
+                                 "cache folder is writable and has ~600 MB free, or set $LLM_JUDGE_CACHE")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return target
 
 
 def converted_folder(model: EmbeddedModel) -> Path:

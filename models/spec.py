@@ -1,7 +1,8 @@
 """Model spec strings: `BASE` or `BASE+ADAPTER`, the one way a model is named in the UI, the CLI and config files.
 
-BASE is an embedded alias (`smollm2-135m`, or `smollm2-135m-gguf` for llama.cpp), a Hugging Face hub id
-(`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
+BASE is an embedded alias (`smollm2-135m`; `smollm2-135m-gguf` for llama.cpp on the shipped file;
+`smollm2-135m-f32-gguf` for llama.cpp on the same weights in float32: transformers' answers, faster), a Hugging Face
+hub id (`org/name`), a local model folder, or a `.gguf` file. ADAPTER is a local PEFT adapter folder (absolute,
 relative, or a name under the adapters folder), a hub id, or for llama.cpp bases a GGUF LoRA file.
 `scripted:...` names the scripted backend (given replies, no weights: see models/backends/scripted.py).
 `head:FOLDER` names a scoring judge (a reward head on its base model: see models/backends/head.py); a judge the
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from basics import SHIPPED_JUDGES_DIR, adapters_dir
-from models.embedded import EMBEDDED_MODELS, GGUF_SUFFIX, converted_folder, ensure_converted
+from models.embedded import EMBEDDED_MODELS, F32_GGUF_SUFFIX, GGUF_SUFFIX, converted_folder, ensure_converted
 from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
 
@@ -53,11 +54,16 @@ class ModelSpec:
         return BACKEND_OF_BASE[self.base_kind]
 
     @property
+    def float32_gguf(self) -> bool:
+        """An embedded model's float32 GGUF (F32_GGUF_SUFFIX) rather than the file it ships."""
+        return self.base_kind == "embedded-gguf" and self.base.endswith(F32_GGUF_SUFFIX)
+
+    @property
     def embedded_alias(self) -> str | None:
         if self.base_kind == "embedded":
             return self.base
         if self.base_kind == "embedded-gguf":
-            return self.base[: -len(GGUF_SUFFIX)]
+            return self.base[: -len(F32_GGUF_SUFFIX if self.float32_gguf else GGUF_SUFFIX)]
         return None
 
 
@@ -106,8 +112,9 @@ def parse_model_spec(text: str) -> ModelSpec:
 def _resolve_base(text: str) -> tuple[str, BaseKind]:
     if text in EMBEDDED_MODELS:
         return text, "embedded"
-    if text.endswith(GGUF_SUFFIX) and text[: -len(GGUF_SUFFIX)] in EMBEDDED_MODELS:
-        return text, "embedded-gguf"
+    for suffix in (F32_GGUF_SUFFIX, GGUF_SUFFIX):
+        if text.endswith(suffix) and text[: -len(suffix)] in EMBEDDED_MODELS:
+            return text, "embedded-gguf"
     path = _local_path(text)
     if text.lower().endswith(".gguf"):
         if not _is_file(path):
@@ -123,7 +130,7 @@ def _resolve_base(text: str) -> tuple[str, BaseKind]:
         return str(path.resolve()), "local"
     if HUB_ID.match(text) and not text.startswith((".", "/")):
         return text, "hub"
-    known = ", ".join([*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS)])
+    known = ", ".join(a + suffix for suffix in ("", GGUF_SUFFIX, F32_GGUF_SUFFIX) for a in EMBEDDED_MODELS)
     raise ModelSpecError(
         f"unknown model {text!r}: use an embedded alias ({known}), a hub id like 'org/name', "
         "a local model folder, a .gguf file, or a served model as openai:MODEL@http://host:port/v1"

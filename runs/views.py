@@ -77,7 +77,7 @@ def as_text(text: object) -> str:
 def loading_text(specs: list[str]) -> str:
     """What is loading, by name, and what may take a while: the one-time conversion of an embedded model that has
     not been converted yet, or a hub id (read from the Hugging Face cache, or downloaded)."""
-    from models.embedded import EMBEDDED_MODELS, converted_folder
+    from models.embedded import EMBEDDED_MODELS, converted_folder, f32_gguf_path
     from models.spec import parse_model_spec
 
     names = list(dict.fromkeys(specs))
@@ -91,6 +91,8 @@ def loading_text(specs: list[str]) -> str:
         if spec.backend == "transformers" and alias and \
                 not (converted_folder(EMBEDDED_MODELS[alias]) / "model.safetensors").is_file():
             slow.append(f"{alias} is converted once, ~20 s")
+        elif spec.float32_gguf and not f32_gguf_path(EMBEDDED_MODELS[alias]).is_file():
+            slow.append(f"{spec.base} is written once, a few seconds")
         elif spec.base_kind == "hub":
             slow.append(f"{spec.base} comes from the Hugging Face cache or is downloaded")
     note = f" ({'; '.join(slow)})" if slow else ""

@@ -47,14 +47,14 @@ class HeadBackend(Backend):
 
     def answer_scores(self, prompt: str, answers: list[str]) -> list[dict[str, float]]:
         """Each answer's score per criterion, on the head's scale."""
-        with self.base.lock:
+        with self.base.lock, self.base.compute_threads():
             features = self.features.features(self.base, prompt, answers)
         scores = self.head.scores(features)
         return [{c: round(float(scores[c][i]), 4) for c in self.criteria} for i in range(len(answers))]
 
     def label_probabilities(self, texts: list[str]) -> list[dict[str, float]]:
         """Each text's probability of each label (a label head: read under the instruction it was trained with)."""
-        with self.base.lock:
+        with self.base.lock, self.base.compute_threads():
             features = self.features.features(self.base, self.head.prompt, texts)
         found = self.head.probabilities(features)
         return [{x: round(float(row[i]), 5) for i, x in enumerate(self.labels)} for row in found]

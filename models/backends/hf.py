@@ -5,6 +5,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -193,6 +194,16 @@ class TransformersBackend(Backend):
         eos = self.model.generation_config.eos_token_id
         ids = set(eos if isinstance(eos, list) else [eos]) | {self.tokenizer.eos_token_id}
         return {i for i in ids if i is not None}
+
+    @contextmanager
+    def compute_threads(self) -> Iterator[int]:
+        """Count work other than generation on this model (a judge's feature passes) in with the generations running,
+        and give torch its fair share of the cores for it (models/threads.py)."""
+        import torch
+
+        with generation_running() as threads:
+            torch.set_num_threads(threads)
+            yield threads
 
     def encode_chat(self, messages: list[Message]) -> dict:
         encoded = self.tokenizer.apply_chat_template(

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
-from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
+from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf
 from models.errors import ModelLoadError
 from models.gguf_check import check_gguf
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
@@ -29,7 +29,7 @@ class LlamaCppBackend(Backend):
     _grammars: dict = field(default_factory=dict, repr=False)
 
     capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True,
-                                                        batched_generation=True)
+                                                        batched_generation=True, perplexity=True)
     # llama.cpp's seed is a uint32: 2**32 wraps to seed 0's answer, and 0xFFFFFFFF (LLAMA_DEFAULT_SEED) draws a random
     # seed, so only 0 .. 2**32 - 2 name a repeatable answer.
     seed_range: ClassVar[tuple[int, int]] = (0, 2**32 - 2)
@@ -82,18 +82,12 @@ class LlamaCppBackend(Backend):
         return in_chunks(conversations, batch_size, lambda chunk: self._generate_chunk(chunk, settings))
 
     def _generate_chunk(self, conversations: list[list[Message]], settings: SamplingSettings) -> list[Generation]:
-        from models.backends.llamacpp_batch import ParallelDecoder, seq_context_for
+        from models.backends.llamacpp_batch import seq_context_for
 
         prompts = [self._token_ids(self._chat_prompt(messages)) for messages in conversations]
         seq_context = seq_context_for(max(map(len, prompts)), settings.max_new_tokens)
         with self.lock:
-            decoder = self._decoder
-            if decoder is None or decoder.n_seq < len(prompts) or decoder.seq_context < seq_context:
-                if decoder is not None:
-                    decoder.close()
-                decoder = self._decoder = ParallelDecoder(
-                    self.llm, max(len(prompts), decoder.n_seq if decoder else 0),
-                    max(seq_context, decoder.seq_context if decoder else 0), self.llm.context_params.n_threads)
+            decoder = self._decoder_for(len(prompts), seq_context)
             with self._threads(decoder.context):
                 replies, seconds = decoder.generate(prompts, settings)
         total = sum(len(r) for r in replies) or 1
@@ -101,11 +95,36 @@ class LlamaCppBackend(Backend):
                            seconds=seconds * len(r) / total, input_tokens=len(p))
                 for r, p in zip(replies, prompts)]
 
+    def _decoder_for(self, n_seq: int, seq_context: int):
+        """The batch decoder, made (again) large enough for `n_seq` sequences of `seq_context` tokens. Hold the lock."""
+        from models.backends.llamacpp_batch import ParallelDecoder
+
+        decoder = self._decoder
+        if decoder is None or decoder.n_seq < n_seq or decoder.seq_context < seq_context:
+            if decoder is not None:
+                decoder.close()
+            decoder = self._decoder = ParallelDecoder(
+                self.llm, max(n_seq, decoder.n_seq if decoder else 0),
+                max(seq_context, decoder.seq_context if decoder else 0),
+                self.llm.context_params.n_threads)
+        return decoder
+
     def perplexity(self, messages: list[Message], reference: str) -> float | None:
-        """Always None: llama-cpp-python keeps per-token logits only for a model loaded with logits_all=True, which
-        allocates a float32 vocabulary row per context position on every load (n_ctx x n_vocab: ~0.8 GB for the
-        embedded model at n_ctx 4096) and writes them on every evaluation; not worth it for this one use."""
-        return None
+        """exp(mean NLL) of the reference's tokens after the chat-templated prompt, as the transformers backend scores
+        it: the reference tokenized on its own and appended, read in the batch decoder's context (which asks for the
+        logits of the reference's positions only)."""
+        import math
+
+        from models.backends.llamacpp_batch import seq_context_for
+
+        target = self.llm.tokenize(reference.encode("utf-8"), add_bos=False, special=False)
+        if not target:
+            return None
+        prompt = self._token_ids(self._chat_prompt(messages))
+        with self.lock, self._threads():
+            decoder = self._decoder_for(1, seq_context_for(len(prompt) + len(target), 0))
+            logprobs = decoder.logprobs_of(prompt + target, len(prompt))
+        return math.exp(-sum(logprobs) / len(logprobs))
 
     def continuation_logprobs(self, messages: list[Message], prefix: str, continuations: list[str]) -> list[float]:
         text = self._chat_prompt(messages) + prefix
@@ -171,7 +190,11 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
         ) from exc
     started = time.perf_counter()
     alias = spec.embedded_alias
-    path = embedded_gguf_path(EMBEDDED_MODELS[alias]) if alias else spec.base
+    if alias:
+        embedded = EMBEDDED_MODELS[alias]
+        path = ensure_f32_gguf(embedded) if spec.float32_gguf else embedded_gguf_path(embedded)
+    else:
+        path = spec.base
     # llama.cpp's native parser takes the process down on a bad file: every file is checked in Python first.
     base = check_gguf(path, "base")
     if spec.adapter:

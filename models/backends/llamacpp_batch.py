@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from models.settings import SamplingSettings
+from models.threads import fair_threads
 
 CONTEXT_STEP = 256  # per-sequence context sizes are rounded up to this, so a decoder is reused across calls
 
@@ -66,7 +67,7 @@ class ParallelDecoder:
             adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
             scales = (ctypes.c_float * 1)(1.0)
             llama_cpp.llama_set_adapters_lora(self.context.ctx, adapters, 1, scales)
-        self.n_batch = params.n_batch
+        self.n_batch, self.n_threads = params.n_batch, n_threads
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
 
     def close(self) -> None:
@@ -108,10 +109,43 @@ class ParallelDecoder:
                 step.append((i, len(s.prompt) + len(s.tokens) - 1, token, True, s))
             if not step:
                 break
+            self._share_cores()
             self._decode(step)
         for s in sequences:
             s.sampler.close()
         return [s.tokens for s in sequences], time.perf_counter() - started
+
+    def logprobs_of(self, ids: list[int], first: int) -> list[float]:
+        """Log-probabilities of ids[first:], each given every token before it (teacher forcing, one sequence): only
+        those positions' logits are asked for, so no logits are kept for the whole context."""
+        import llama_cpp
+        import numpy as np
+
+        if len(ids) > self.seq_context or not 0 < first < len(ids):
+            raise ValueError("the tokens do not fit this decoder, or none is scored")
+        llama_cpp.llama_memory_clear(self.context.memory, True)
+        vocab = llama_cpp.llama_vocab_n_tokens(self.llm._model.vocab)
+        entries = [(0, pos, token, first - 1 <= pos < len(ids) - 1, None) for pos, token in enumerate(ids)]
+        found = []
+        for start in range(0, len(entries), self.n_batch):
+            chunk = entries[start:start + self.n_batch]
+            self._decode(chunk)
+            for slot, (_, pos, _, wanted, _) in enumerate(chunk):
+                if wanted:
+                    row = np.ctypeslib.as_array(llama_cpp.llama_get_logits_ith(self.context.ctx, slot), shape=(vocab,))
+                    top = row.max()
+                    found.append(float(row[ids[pos + 1]] - top - np.log(np.exp(row - top).sum())))
+        return found
+
+    def _share_cores(self) -> None:
+        """Take this step's fair share of the cores: work that started after this batch (a judge reading features)
+        gets its share too, instead of both spinning threads on the same cores (models/threads.py)."""
+        import llama_cpp
+
+        threads = fair_threads()
+        if threads != self.n_threads:
+            llama_cpp.llama_set_n_threads(self.context.ctx, threads, threads)
+            self.n_threads = threads
 
     def _decode(self, entries: list[tuple]) -> None:
         """One llama_decode of (sequence id, position, token, wants logits, sequence) entries."""
@@ -124,7 +158,7 @@ class ParallelDecoder:
             batch.n_seq_id[slot] = 1
             batch.seq_id[slot][0] = seq_id
             batch.logits[slot] = wants_logits
-            if wants_logits:
+            if wants_logits and sequence is not None:
                 sequence.logits_index = slot
         batch.n_tokens = len(entries)
         status = llama_cpp.llama_decode(self.context.ctx, batch)

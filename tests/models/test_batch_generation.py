@@ -122,8 +122,17 @@ def test_llamacpp_prompts_longer_than_one_decode_batch_and_several_chunks(gguf):
     assert [g.text for g in batch] == [gguf.complete(m, SAMPLED).text for m in long]
 
 
-def test_llamacpp_has_no_perplexity(gguf):
-    assert gguf.perplexity(CONVERSATIONS[0], "Blue.") is None
+def test_llamacpp_perplexity_ranks_its_own_reply_above_its_words_shuffled(gguf):
+    """Read in the batch decoder's context (logits of the reference's positions only), several decode batches long."""
+    messages = CONVERSATIONS[1]
+    reply = gguf.complete(messages, GREEDY).text
+    shuffled = reply.split()
+    random.Random(0).shuffle(shuffled)
+    own, scrambled = gguf.perplexity(messages, reply), gguf.perplexity(messages, " ".join(shuffled))
+    assert gguf.capabilities.perplexity and math.isfinite(own) and 1 < own < scrambled, (own, scrambled)
+    long = "The sea is blue because water absorbs red light. " * 60  # ~600 tokens: two decode batches
+    assert math.isfinite(gguf.perplexity(messages, long)) and gguf.perplexity(messages, "") is None
+    assert gguf.complete(messages, GREEDY).text == reply  # the model's own context is left as it was
 
 
 def test_a_streamed_reply_never_counts_more_tokens_than_were_allowed(base, gguf):
@@ -132,3 +141,22 @@ def test_a_streamed_reply_never_counts_more_tokens_than_were_allowed(base, gguf)
         for messages in CONVERSATIONS:
             generation = backend.complete(messages, SAMPLED)
             assert 0 < generation.n_tokens <= SAMPLED.max_new_tokens
+
+
+# ------------------------------------------------------------------------------------ float32 GGUF twin
+
+def test_the_float32_gguf_answers_as_transformers_does(base, one_at_a_time):
+    """The default Model A (smollm2-135m-f32-gguf) is the transformers model's weights in float32 on llama.cpp: its
+    greedy replies, one at a time and batched, are the transformers model's."""
+    from models import load_model
+    from models.embedded import EMBEDDED_MODELS, ensure_f32_gguf, f32_gguf_path
+
+    twin = load_model("smollm2-135m-f32-gguf")
+    assert twin.name == "llamacpp"
+    written = f32_gguf_path(EMBEDDED_MODELS[ALIAS])
+    assert written.is_file() and ensure_f32_gguf(EMBEDDED_MODELS[ALIAS]) == written
+    assert not list(written.parent.glob(f".{ALIAS}-f32-*"))  # no half-written file left beside it
+    assert [twin.complete(m, GREEDY).text for m in CONVERSATIONS] == one_at_a_time
+    assert [g.text for g in twin.generate_batch(CONVERSATIONS, GREEDY, batch_size=3)] == one_at_a_time
+    for messages, reference in zip(CONVERSATIONS, ("Blue, like the sea.", "Light scatters.", "Four")):
+        assert twin.perplexity(messages, reference) == pytest.approx(base.perplexity(messages, reference), rel=2e-3)

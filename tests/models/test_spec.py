@@ -56,6 +56,7 @@ def make_model_folder(folder):
 @pytest.mark.parametrize("text, base, kind, backend, alias", [
     ("smollm2-135m", "smollm2-135m", "embedded", "transformers", "smollm2-135m"),
     ("smollm2-135m-gguf", "smollm2-135m-gguf", "embedded-gguf", "llamacpp", "smollm2-135m"),
+    ("smollm2-135m-f32-gguf", "smollm2-135m-f32-gguf", "embedded-gguf", "llamacpp", "smollm2-135m"),
     ("  smollm2-135m  ", "smollm2-135m", "embedded", "transformers", "smollm2-135m"),
     ("org/name", "org/name", "hub", "transformers", None),
     (HUB_ID, HUB_ID, "hub", "transformers", None),
@@ -63,11 +64,9 @@ def make_model_folder(folder):
 ])
 def test_base_specs(text, base, kind, backend, alias):
     spec = parse_model_spec(text)
-    assert spec.base == base
-    assert spec.text == base
-    assert spec.base_kind == kind
-    assert spec.backend == backend
+    assert (spec.base, spec.text, spec.base_kind, spec.backend) == (base, base, kind, backend)
     assert spec.embedded_alias == alias
+    assert spec.float32_gguf == text.endswith("-f32-gguf")
     assert spec.adapter is None and spec.adapter_kind is None
 
 
@@ -129,7 +128,7 @@ SPEC_ERRORS = [
     ("no adapter", "x+", "malformed model spec 'x+': expected BASE or BASE+ADAPTER"),
     ("blank adapter", "smollm2-135m+  ", "malformed model spec"),
     ("unknown alias", "llama-70b", "unknown model 'llama-70b'"),
-    ("unknown alias lists known", "smollm2", "embedded alias (smollm2-135m, smollm2-135m-gguf)"),
+    ("unknown alias lists known", "smollm2", "embedded alias (smollm2-135m, smollm2-135m-gguf, smollm2-135m-f32-gguf)"),
     ("three-part hub id", "a/b/c", "unknown model 'a/b/c'"),
     ("relative path look-alike", "./nothing", "unknown model './nothing'"),
     ("missing gguf", "missing-model.gguf", "GGUF file not found: 'missing-model.gguf'"),
