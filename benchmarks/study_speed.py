@@ -124,6 +124,7 @@ def product(n_prompts: int, max_new_tokens: int, seed: int, extra: list[str], ou
     scored = sum(1 for r in records for side in ("A", "B") if r.get("status") == "ok" and r["scores"].get(side))
     backends = {role: m.get("backend") for role, m in manifest["models"].items() if isinstance(m, dict)}
     return report(wall, stages, tokens, answers_scored=scored, answers=2 * len(records), backends=backends,
+                  load_s_by_role={role: round(seconds, 1) for role, seconds in loads.items()},
                   peak_rss_gb=round(memory.peak / 2**30, 2), command=" ".join(command[1:]), run_dir=str(folder))
 
 

@@ -4,7 +4,7 @@ import json
 import pytest
 
 from models import SamplingSettings
-from runs.config import DEFAULT_JUDGE, GENERATIVE_JUDGE, CompareConfig
+from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, GENERATIVE_JUDGE, CompareConfig
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem, load_prompt_set
 
@@ -32,7 +32,8 @@ def test_single_mode_end_to_end_writes_a_complete_run_folder(tmp_path):
     assert stages.count("answer_a") >= 2, "answer A should stream in several pieces"
 
     manifest = json.loads((folder / "run.json").read_text())
-    assert manifest["config"]["model_a"] == "smollm2-135m"
+    assert manifest["config"]["model_a"] == DEFAULT_MODEL_A == "smollm2-135m-f32-gguf"
+    assert manifest["models"]["model_a"]["backend"] == "llamacpp"
     assert manifest["config"]["sampling"] == FEW_TOKENS.to_dict()
     assert len(manifest["judge_template"]["sha256"]) == 64 and "{answer}" in manifest["judge_template"]["text"]
     assert manifest["packages"]["transformers"] and manifest["packages"]["llama_cpp_python"]
