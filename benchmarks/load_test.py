@@ -7,8 +7,8 @@ the wall time, the peak memory (RSS) of the app process, and checks that every c
 visitor got alone (same seed, same backend = same answer: nothing mixed between visitors) and that each saved
 record holds that visitor's prompt. Not a pass/fail test; tests/ui/test_many_visitors.py checks the answers.
 
-Usage: python benchmarks/load_test.py [--visitors 16] [--max-new-tokens 32] [--model-a smollm2-135m]
-       [--model-b smollm2-135m-gguf] [--judge smollm2-135m-judge] [--private] [--out FILE.json]
+Usage: python benchmarks/load_test.py [--visitors 16] [--max-new-tokens 32] [--model-a SPEC] [--model-b SPEC]
+       [--judge SPEC] [--private] [--out FILE.json]   (the specs default to the app's default pair and judge)
 """
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ from gradio_client import Client
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B  # noqa: E402
 from runs.prompt_sets import load_prompt_set  # noqa: E402
 
 
@@ -120,9 +121,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--visitors", type=int, default=16)
     parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--model-a", default="smollm2-135m")
-    parser.add_argument("--model-b", default="smollm2-135m-gguf")
-    parser.add_argument("--judge", default="smollm2-135m-judge")
+    parser.add_argument("--model-a", default=DEFAULT_MODEL_A)
+    parser.add_argument("--model-b", default=DEFAULT_MODEL_B)
+    parser.add_argument("--judge", default=DEFAULT_JUDGE)
     parser.add_argument("--private", action="store_true", help="launch without public mode")
     parser.add_argument("--out", help="also write the report as JSON here")
     args = parser.parse_args()

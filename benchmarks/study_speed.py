@@ -13,9 +13,9 @@ helps it: a first run. `--rerun` also times the same command again with the cach
 
 `--memory` loads the default models one by one in a fresh process and reports what each adds to its resident
 memory, and whether loading a spec again gives the same instance (no model loaded twice). `--overlap` times the
-product twice with the prompts in chunks of --chunk: as shipped (the next chunk's answers generated while a chunk
-is judged) and with that overlap taken out (each chunk's answers only after the previous chunk is judged). Not a
-pass/fail test.
+product twice with the prompts in chunks of --chunk: the next chunk's answers generated while a chunk is judged,
+and each chunk's answers only after the previous chunk is judged (what the pipeline does where every stage computes
+on this CPU: runs/pipeline.py answers_overlap_judging). Not a pass/fail test.
 
 Usage: python benchmarks/study_speed.py [--prompts 10] [--max-new-tokens 256] [--out FILE.json] [--product-only]
        [--rerun] [--memory] [--overlap [--chunk 5]] [-- extra flags for python -m judge compare]
@@ -166,23 +166,14 @@ def memory_by_model() -> dict:
     return found
 
 
-def run_without_overlap(argv: list[str], chunk: int, overlap: bool) -> int:
-    """The product's CLI in this process with prompt sets answered in chunks of `chunk`; without `overlap`, each
-    chunk's answers are generated only after the previous chunk is judged (the pipeline as it was before)."""
+def run_with_overlap(argv: list[str], chunk: int, overlap: bool) -> int:
+    """The product's CLI in this process with prompt sets answered in chunks of `chunk`, each chunk's answers
+    generated while the previous chunk is judged (`overlap`) or only after it, whatever the pipeline would choose."""
     import runs.pipeline as pipeline
     from runs.cli import main as cli_main
 
     pipeline.BATCH_SIZE = chunk
-    if not overlap:
-        ahead = pipeline._answers_ahead
-
-        def answers_now(pool, backends, items, sampling):
-            future = ahead(pool, backends, items, sampling)
-            if future is not None:
-                future.result()  # nothing is judged while these answers are generated
-            return future
-
-        pipeline._answers_ahead = answers_now
+    pipeline.answers_overlap_judging = lambda backends: overlap
     return cli_main(argv)
 
 
@@ -215,7 +206,7 @@ def main() -> None:
     parser.add_argument("--product-only", action="store_true")
     parser.add_argument("--rerun", action="store_true", help="also time the product again, its caches warm")
     parser.add_argument("--memory", action="store_true", help="also report the memory each default model takes")
-    parser.add_argument("--overlap", action="store_true", help="also time the product without its overlap")
+    parser.add_argument("--overlap", action="store_true", help="also time the product with and without the overlap")
     parser.add_argument("--chunk", type=int, default=5, help="prompts per batch for --overlap")
     parser.add_argument("--child-overlap", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--child-no-overlap", action="store_true", help=argparse.SUPPRESS)
@@ -224,7 +215,7 @@ def main() -> None:
     args, extra = parser.parse_known_args()
     extra = [a for a in extra if a != "--"]
     if args.child_overlap or args.child_no_overlap:
-        raise SystemExit(run_without_overlap(extra, args.chunk, overlap=args.child_overlap))
+        raise SystemExit(run_with_overlap(extra, args.chunk, overlap=args.child_overlap))
     if args.child_memory:
         print(json.dumps(memory_by_model()))
         return

@@ -86,6 +86,12 @@ class Backend(ABC):
     seed_range: ClassVar[tuple[int, int]] = (0, MAX_SEED)
     seed_range_note: ClassVar[str] = "64-bit seeds"
 
+    @property
+    def computes_on_this_cpu(self) -> bool:
+        """Whether this model's work runs on this machine's CPU cores (not a GPU, not a server): two such stages run at
+        the same time compete for the same cores (runs/pipeline.py answers ahead only where they do not)."""
+        return True
+
     @abstractmethod
     def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
         """Yield text pieces of the assistant's reply to `messages` (chat template applied)."""

@@ -150,22 +150,27 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done)
                                     record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
                 index += 1
             continue
-        # One prompt streams its answers; a set is answered in batches (several prompts per forward pass). While a
-        # chunk is judged and saved, the next chunk's answers are generated (a model the judge is not using works
-        # meanwhile), so a crash loses at most the answers of the chunk being judged and of the next.
+        # One prompt streams its answers; a set is answered in batches (several prompts per forward pass). Where the
+        # judge does not compete with the answering models for the same cores (a server or a GPU does one of them),
+        # the next chunk's answers are generated while a chunk is judged and saved, so a crash loses at most the
+        # answers of the chunk being judged and of the next. On one CPU both would run slower than in turn
+        # (benchmarks/study_speed.py --overlap).
         chunk_size = BATCH_SIZE if len(pending) > 1 else 1
         chunks = [pending[start:start + chunk_size] for start in range(0, len(pending), chunk_size)]
         ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers-ahead")
+        overlap = answers_overlap_judging(backends)
         try:
             coming = _answers_ahead(ahead, backends, chunks[0], sampling) if chunks else None
             for number, chunk in enumerate(chunks):
                 answers = None
+                if coming is None and not overlap:
+                    coming = _answers_ahead(ahead, backends, chunk, sampling)
                 if coming is not None:
                     yield CompareUpdate("answer_a", index, total, chunk[0], run_dir=writer.folder,
                                         message=f"answering {len(chunk)} prompts in a batch")
                     answers = coming.result()
                 coming = (_answers_ahead(ahead, backends, chunks[number + 1], sampling)
-                          if number + 1 < len(chunks) else None)
+                          if overlap and number + 1 < len(chunks) else None)
                 for offset, item in enumerate(chunk):
                     record = yield from _guarded_item(config, template, backends, item, index, total, writer.folder,
                                                       preset, sampling, answers[offset] if answers else None,
@@ -247,6 +252,13 @@ def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptIt
         error=error, scores={"A": None, "B": None}, totals={"A": None, "B": None}, winner=None,
         warnings=warnings or None,
     ).to_dict()
+
+
+def answers_overlap_judging(backends: dict) -> bool:
+    """Whether the next chunk is answered while this one is judged: unless the answering models and the judges all
+    compute on this machine's CPU, where they would only slow each other down."""
+    stages = [backends["model_a"], backends["model_b"], *backends["judges"]]
+    return not all(backend.computes_on_this_cpu for backend in stages)
 
 
 def _answers_ahead(pool: ThreadPoolExecutor, backends, chunk: list[PromptItem], sampling):

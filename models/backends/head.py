@@ -34,6 +34,10 @@ class HeadBackend(Backend):
         raise ModelLoadError(f"{self.spec.text} is a scoring judge: it scores answers and cannot write them; use it "
                              "as a judge, and a generative model as Model A or B")
 
+    @property
+    def computes_on_this_cpu(self) -> bool:
+        return self.base.computes_on_this_cpu
+
     def count_tokens(self, text: str) -> int:
         return self.base.count_tokens(text)
 

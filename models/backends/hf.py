@@ -205,6 +205,10 @@ class TransformersBackend(Backend):
             torch.set_num_threads(threads)
             yield threads
 
+    @property
+    def computes_on_this_cpu(self) -> bool:
+        return self.device == "cpu"
+
     def encode_chat(self, messages: list[Message]) -> dict:
         encoded = self.tokenizer.apply_chat_template(
             messages, add_generation_prompt=True, return_tensors="pt", return_dict=True

@@ -35,6 +35,7 @@ def endpoint_semaphore(base_url: str, limit: int) -> threading.BoundedSemaphore:
 
 @dataclass
 class OpenAIBackend(Backend):
+    computes_on_this_cpu: ClassVar[bool] = False  # the server computes
     model: str = ""
     base_url: str = ""
     client: Any = None

@@ -69,6 +69,7 @@ class ScriptedBackend(Backend):
     """Replies in turn from `replies`; `calls` keeps every conversation it was given, for tests to inspect."""
 
     replies: list[str] = field(default_factory=list)
+    computes_on_this_cpu: ClassVar[bool] = False  # its replies cost nothing
     name: str = "scripted"
     context: int | None = None  # words in its context window; None = unbounded
     calls: list[list[Message]] = field(default_factory=list, repr=False)

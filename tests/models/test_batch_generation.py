@@ -152,7 +152,7 @@ def test_the_float32_gguf_answers_as_transformers_does(base, one_at_a_time):
     from models.embedded import EMBEDDED_MODELS, ensure_f32_gguf, f32_gguf_path
 
     twin = load_model("smollm2-135m-f32-gguf")
-    assert twin.name == "llamacpp"
+    assert twin.name == "llamacpp" and twin.computes_on_this_cpu and base.computes_on_this_cpu
     written = f32_gguf_path(EMBEDDED_MODELS[ALIAS])
     assert written.is_file() and ensure_f32_gguf(EMBEDDED_MODELS[ALIAS]) == written
     assert not list(written.parent.glob(f".{ALIAS}-f32-*"))  # no half-written file left beside it

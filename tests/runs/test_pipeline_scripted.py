@@ -117,14 +117,19 @@ def test_judge_free_measures_are_saved_with_the_record(tmp_path):
     assert record["reference_metrics"]["A"]["perplexity"] is None  # the scripted backend cannot score tokens
 
 
-def test_the_next_chunk_is_answered_while_this_one_is_judged_and_records_stay_in_order(tmp_path):
-    """Two chunks and a part (BATCH_SIZE each, then 4). The first judge call waits (up to 10 s) for the second
-    chunk's answers to start: they do only if the pipeline answers ahead. Every record still holds its own prompt,
-    once, in order."""
+@pytest.mark.parametrize("overlap", [True, False], ids=["answered ahead", "answered in turn"])
+def test_the_next_chunk_is_answered_while_this_one_is_judged_only_where_that_pays(tmp_path, monkeypatch, overlap):
+    """Two chunks and a part (BATCH_SIZE each, then 4). The first judge call waits for the second chunk's answers to
+    start: they do only if the pipeline answers ahead, which it does where the stages do not share this machine's
+    CPU (scripted models compute nothing) and not where they all do (here: told so). Either way every record holds
+    its own prompt, once, in order."""
     import threading
 
+    import runs.pipeline
     from runs.config import BATCH_SIZE
 
+    if not overlap:
+        monkeypatch.setattr(runs.pipeline, "answers_overlap_judging", lambda backends: False)
     items = [PromptItem(id=f"p{i:02d}", prompt=f"Question {i}?") for i in range(2 * BATCH_SIZE + 4)]
     run = config(tmp_path)
     model_b, judge = load_model(run.model_b), load_model(run.judge)
@@ -139,7 +144,7 @@ def test_the_next_chunk_is_answered_while_this_one_is_judged_and_records_stay_in
 
     def waiting_score(*args, **kwargs):
         if not seen_while_judging:
-            seen_while_judging.append(second_chunk_started.wait(timeout=10))
+            seen_while_judging.append(second_chunk_started.wait(timeout=10 if overlap else 0.5))
         return judge_score(*args, **kwargs)
 
     model_b.generate_batch, judge.score = counted_batch, waiting_score
@@ -147,4 +152,17 @@ def test_the_next_chunk_is_answered_while_this_one_is_judged_and_records_stay_in
     assert [r["id"] for r in records] == [i.id for i in items]
     assert [r["prompt"] for r in records] == [i.prompt for i in items]
     assert batches == [BATCH_SIZE, BATCH_SIZE, 4]
-    assert seen_while_judging == [True], "chunk 2 was answered only after chunk 1 was judged"
+    assert seen_while_judging == [overlap]
+
+
+def test_answers_overlap_judging_only_where_a_stage_computes_elsewhere():
+    from types import SimpleNamespace
+
+    from models.backends.openai_compat import OpenAIBackend
+    from runs.pipeline import answers_overlap_judging
+
+    here, elsewhere = SimpleNamespace(computes_on_this_cpu=True), SimpleNamespace(computes_on_this_cpu=False)
+    assert not answers_overlap_judging({"model_a": here, "model_b": here, "judges": [here, here]})
+    assert answers_overlap_judging({"model_a": here, "model_b": here, "judges": [here, elsewhere]})
+    assert answers_overlap_judging({"model_a": elsewhere, "model_b": here, "judges": [here]})
+    assert OpenAIBackend.computes_on_this_cpu is False and load_model("scripted:x").computes_on_this_cpu is False
