@@ -47,7 +47,7 @@ def test_capabilities_are_declared_per_backend():
     assert TransformersBackend.capabilities.token_probabilities and TransformersBackend.capabilities.perplexity
     assert TransformersBackend.capabilities.batched_generation
     assert LlamaCppBackend.capabilities == Capabilities(grammar=True, token_probabilities=True,
-                                                        batched_generation=True)
+                                                        batched_generation=True, perplexity=True)
     assert ScriptedBackend.capabilities == Capabilities()
     assert all(c.streaming for c in (TransformersBackend.capabilities, LlamaCppBackend.capabilities))
 
