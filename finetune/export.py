@@ -15,12 +15,12 @@ from pathlib import Path
 
 from basics import UserFacingError
 from finetune.config import base_source
+from models.adapter_files import ADAPTER_GGUF
 from models.spec import parse_model_spec, recorded_adapter_base
 
 GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v", "o_proj": "attn_output",
               "gate_proj": "ffn_gate", "up_proj": "ffn_up", "down_proj": "ffn_down"}
 _LORA_KEY = re.compile(r"layers\.(\d+)\.(?:self_attn|mlp)\.(\w+)\.lora_([AB])\.weight$")
-ADAPTER_GGUF = "adapter.gguf"
 
 
 class ExportError(UserFacingError):

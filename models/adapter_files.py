@@ -17,6 +17,7 @@ from models.errors import ModelLoadError
 ADAPTER_CONFIG = "adapter_config.json"
 WEIGHT_FILES = ("adapter_model.safetensors", "adapter_model.bin")
 META_FILE = "meta.json"
+ADAPTER_GGUF = "adapter.gguf"  # a checkpoint's GGUF LoRA twin for llama.cpp bases (finetune/export.py writes it)
 RESAVE = "save or copy the whole adapter folder again"
 MAX_HEADER = 100 * 2**20  # safetensors' own limit on its JSON header
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from basics import SHIPPED_JUDGES_DIR, adapters_dir
+from models.adapter_files import ADAPTER_GGUF
 from models.embedded import EMBEDDED_MODELS, F32_GGUF_SUFFIX, GGUF_SUFFIX, converted_folder, ensure_converted
 from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
@@ -303,6 +304,17 @@ def adapter_spec(folder: str | Path) -> str:
     return f"{base}+{adapter_name(folder)}"
 
 
+def gguf_twin_spec(folder: str | Path) -> str | None:
+    """The same adapter on llama.cpp: its GGUF LoRA twin on the float32 GGUF of its embedded base (the PEFT model's
+    answers, faster: greedy study replies 9 of 10 identical over 256 tokens), or None without a twin or an embedded
+    base."""
+    folder = Path(folder)
+    base = offline_base_name(recorded_adapter_base(folder) or next(iter(EMBEDDED_MODELS)))
+    if base not in EMBEDDED_MODELS or not _is_file(folder / ADAPTER_GGUF):
+        return None
+    return f"{base}{F32_GGUF_SUFFIX}+{adapter_name(folder)}/{ADAPTER_GGUF}"
+
+
 def adapter_name(folder: str | Path) -> str:
     """An adapter folder as shown in the app: relative to adapters_dir() when inside it."""
     try:
@@ -325,10 +337,10 @@ def registered_heads() -> list[str]:
 
 
 def known_model_specs() -> list[str]:
-    """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base, and
-    the judges shipped in adapters/shipped/, and registered scoring judges."""
-    return [*EMBEDDED_MODELS, *(a + GGUF_SUFFIX for a in EMBEDDED_MODELS), *_local_adapter_specs(),
-            *shipped_judges(), *registered_heads()]
+    """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base (and
+    their GGUF twins on llama.cpp), the judges shipped in adapters/shipped/, and registered scoring judges."""
+    embedded = [a + suffix for suffix in ("", GGUF_SUFFIX, F32_GGUF_SUFFIX) for a in EMBEDDED_MODELS]
+    return [*embedded, *_local_adapter_specs(), *shipped_judges(), *registered_heads()]
 
 
 def _local_adapter_specs() -> list[str]:
@@ -336,6 +348,7 @@ def _local_adapter_specs() -> list[str]:
     for folder in list_local_adapters():
         try:
             specs.append(adapter_spec(folder))
+            specs.extend(filter(None, [gguf_twin_spec(folder)]))
         except ModelSpecError:
             continue  # a damaged adapter is not offered; named by hand, it is refused with the reason
     return specs
