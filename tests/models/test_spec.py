@@ -321,8 +321,9 @@ def test_list_local_adapters_without_folder(tmp_path, monkeypatch):
 
 
 def test_known_model_specs_without_adapters():
-    # the embedded model on both backends, then the judges the project ships (adapters/shipped/)
-    assert known_model_specs() == ["smollm2-135m", "smollm2-135m-gguf", "smollm2-135m-judge", "toxicity"]
+    # the embedded model on transformers, llama.cpp and llama.cpp in float32, then the shipped judges
+    assert known_model_specs() == ["smollm2-135m", "smollm2-135m-gguf", "smollm2-135m-f32-gguf", "smollm2-135m-judge",
+                                   "toxicity"]
 
 
 def test_known_model_specs_include_local_adapters(isolated_dirs):
@@ -335,7 +336,7 @@ def test_known_model_specs_include_local_adapters(isolated_dirs):
     assert "smollm2-135m+my-lora" in specs
     assert "smollm2-135m+team/meta-lora" in specs
     assert "smollm2-135m+bare-lora" in specs  # nothing recorded: offered on the default model
-    assert len(specs) == 5 + 2  # and the two shipped judges
+    assert len(specs) == 6 + 2  # and the two shipped judges
 
 
 def test_known_model_specs_parse(isolated_dirs):
