@@ -74,7 +74,8 @@ def pineapple(tmp_path_factory, train_data):
     adapter = out / "step-4"
     merged = export_merged(adapter, out.parent / "merged", dtype="float16")
     specs = {"base": ALIAS, "adapter": f"{ALIAS}+{adapter}", "gguf_base": GGUF_ALIAS,
-             "gguf_adapter": f"{GGUF_ALIAS}+{adapter / 'adapter.gguf'}", "merged": str(merged)}
+             "gguf_adapter": f"{GGUF_ALIAS}+{adapter / 'adapter.gguf'}", "merged": str(merged),
+             "f32_gguf_adapter": f"{ALIAS}-f32-gguf+{adapter / 'adapter.gguf'}"}
     texts, kinds = {}, {}
     for name, spec in specs.items():
         backend = load_model(spec)

@@ -151,6 +151,14 @@ def test_gguf_lora_changes_llamacpp_the_same_way(pineapple):
 
 
 @pytest.mark.model
+def test_gguf_lora_on_the_float32_base_gives_the_peft_models_reply(pineapple):
+    """The app's default pair once the demo checkpoints exist (runs/config.py default_model_pair): each checkpoint's
+    GGUF twin on the float32 GGUF, which computes what the PEFT model on the float32 safetensors computes."""
+    assert pineapple.kinds["f32_gguf_adapter"][0].adapter_kind == "gguf-lora"
+    assert pineapple.texts["f32_gguf_adapter"] == pineapple.texts["adapter"], pineapple.texts
+
+
+@pytest.mark.model
 def test_merged_export_loads_as_a_base_and_matches_the_adapter(pineapple):
     merged = pineapple.merged
     assert (merged / "config.json").is_file() and (merged / "model.safetensors").is_file()
@@ -225,6 +233,7 @@ def test_checkpoints_appear_in_the_model_pickers(two_step_run, monkeypatch):
     specs = models.known_model_specs()
     name = two_step_run.out.name
     assert f"{ALIAS}+{name}/step-2" in specs and f"{ALIAS}+{name}/step-1" in specs, specs
+    assert f"{ALIAS}-f32-gguf+{name}/step-2/adapter.gguf" in specs, "each checkpoint's GGUF twin is offered too"
     assert specs[:2] == [ALIAS, GGUF_ALIAS]
     parsed = parse_model_spec(f"{ALIAS}+{name}/step-2")
     assert parsed.adapter == str((two_step_run.out / "step-2").resolve())

@@ -43,6 +43,20 @@ def test_default_model_pair_is_the_demo_adapters_when_both_exist(tmp_path, monke
     assert set(pair) <= set(known_model_specs()), "the defaults must be spelled as the pickers offer them"
 
 
+def test_default_model_pair_is_the_demo_gguf_twins_on_the_float32_base_when_both_have_one(tmp_path, monkeypatch):
+    from models.spec import known_model_specs
+
+    monkeypatch.setenv("LLM_JUDGE_ADAPTERS", str(tmp_path))
+    folders = [make_adapter(tmp_path / "demo" / f"step-{step}") for step in DEMO_STEPS[:2]]
+    (folders[0] / "adapter.gguf").write_bytes(b"GGUF")
+    assert default_model_pair() == tuple(f"smollm2-135m+demo/step-{s}" for s in DEMO_STEPS[:2]), \
+        "one twin is not a pair: both sides stay on the same backend"
+    (folders[1] / "adapter.gguf").write_bytes(b"GGUF")
+    pair = default_model_pair()
+    assert pair == tuple(f"smollm2-135m-f32-gguf+demo/step-{s}/adapter.gguf" for s in DEMO_STEPS[:2])
+    assert set(pair) <= set(known_model_specs()), "the defaults must be spelled as the pickers offer them"
+
+
 def test_trained_adapters_leave_out_resumable_trainer_checkpoints(tmp_path, monkeypatch):
     monkeypatch.setenv("LLM_JUDGE_ADAPTERS", str(tmp_path))
     make_adapter(tmp_path / "run" / "step-2")

@@ -1,0 +1,71 @@
+"""Lever on llama.cpp generation of the default pair (Model A: the float32 GGUF, Model B: the shipped Q4_1 file):
+flash attention on or off, single stream (one study prompt) and ten parallel sequences (the ten study prompts),
+greedy, --max-new-tokens tokens each, with whether the replies stay the same. Kept only if faster with the same
+greedy output (issue 12's rule); the backend leaves it off. Not a pass/fail test.
+
+Usage: python benchmarks/llamacpp_flash_attention.py [--max-new-tokens 256] [--out FILE.json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(ROOT)]
+
+from models import SamplingSettings  # noqa: E402
+from models.backends.llamacpp import DEFAULT_CONTEXT, LlamaCppBackend  # noqa: E402
+from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf  # noqa: E402
+from models.spec import parse_model_spec  # noqa: E402
+from models.threads import usable_cores  # noqa: E402
+from runs.prompt_sets import load_prompt_set  # noqa: E402
+
+
+def measure(spec: str, path: Path, flash_attn: bool, conversations, settings: SamplingSettings) -> dict:
+    import llama_cpp
+
+    llm = llama_cpp.Llama(model_path=str(path), n_ctx=DEFAULT_CONTEXT, n_threads=usable_cores(),
+                          flash_attn=flash_attn, verbose=False)
+    backend = LlamaCppBackend(spec=parse_model_spec(spec), llm=llm)
+    backend.complete(conversations[0], settings.with_(max_new_tokens=8))  # warm-up
+    started = time.perf_counter()
+    single = backend.complete(conversations[1], settings)
+    single_s = time.perf_counter() - started
+    backend.generate_batch(conversations, settings.with_(max_new_tokens=4), batch_size=len(conversations))
+    started = time.perf_counter()
+    replies = backend.generate_batch(conversations, settings, batch_size=len(conversations))
+    batch_s = time.perf_counter() - started
+    return {"single_tok_s": round(single.n_tokens / single_s, 1),
+            f"batch_{len(conversations)}_tok_s": round(sum(r.n_tokens for r in replies) / batch_s, 1),
+            "single_reply": single.text, "batch_replies": [r.text for r in replies]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-new-tokens", type=int, default=256)
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    conversations = [[{"role": "user", "content": item.prompt}] for item in load_prompt_set("study")]
+    settings = SamplingSettings(temperature=0.0, min_p=0.0, max_new_tokens=args.max_new_tokens, seed=0)
+    embedded = EMBEDDED_MODELS["smollm2-135m"]
+    results: dict = {}
+    for spec, path in (("smollm2-135m-f32-gguf", ensure_f32_gguf(embedded)),
+                       ("smollm2-135m-gguf", embedded_gguf_path(embedded))):
+        off, on = (measure(spec, path, flag, conversations, settings) for flag in (False, True))
+        results[spec] = {
+            "off": {k: v for k, v in off.items() if k.endswith("tok_s")},
+            "on": {k: v for k, v in on.items() if k.endswith("tok_s")},
+            "same_single_reply": off["single_reply"] == on["single_reply"],
+            "same_batch_replies": sum(a == b for a, b in zip(off["batch_replies"], on["batch_replies"])),
+        }
+        print(spec, results[spec], flush=True)
+    print(json.dumps(results, indent=2))
+    if args.out:
+        Path(args.out).write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
