@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
+from benchmarks.llamacpp_levers import measure_backend  # noqa: E402
 from models import SamplingSettings  # noqa: E402
 from models.backends.llamacpp import DEFAULT_CONTEXT, LlamaCppBackend  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf  # noqa: E402
@@ -25,22 +25,13 @@ from runs.prompt_sets import load_prompt_set  # noqa: E402
 
 
 def measure(spec: str, path: Path, flash_attn: bool, conversations, settings: SamplingSettings) -> dict:
+    """llamacpp_levers.measure_backend (every core) on the file at `path`, loaded with flash attention on or off."""
     import llama_cpp
 
     llm = llama_cpp.Llama(model_path=str(path), n_ctx=DEFAULT_CONTEXT, n_threads=usable_cores(),
                           flash_attn=flash_attn, verbose=False)
     backend = LlamaCppBackend(spec=parse_model_spec(spec), llm=llm)
-    backend.complete(conversations[0], settings.with_(max_new_tokens=8))  # warm-up
-    started = time.perf_counter()
-    single = backend.complete(conversations[1], settings)
-    single_s = time.perf_counter() - started
-    backend.generate_batch(conversations, settings.with_(max_new_tokens=4), batch_size=len(conversations))
-    started = time.perf_counter()
-    replies = backend.generate_batch(conversations, settings, batch_size=len(conversations))
-    batch_s = time.perf_counter() - started
-    return {"single_tok_s": round(single.n_tokens / single_s, 1),
-            f"batch_{len(conversations)}_tok_s": round(sum(r.n_tokens for r in replies) / batch_s, 1),
-            "single_reply": single.text, "batch_replies": [r.text for r in replies]}
+    return measure_backend(backend, conversations, settings, threads=(usable_cores(),))
 
 
 def main() -> None:

@@ -78,10 +78,16 @@ def requantised(source: Path, name: str, work: Path) -> Path:
 
 
 def measure(spec: str, conversations, settings: SamplingSettings, threads: tuple[int, ...]) -> dict:
+    """measure_backend on the model `spec` names, unloaded afterwards."""
+    found = measure_backend(load_model(spec), conversations, settings, threads)
+    unload_all()
+    return found
+
+
+def measure_backend(backend, conversations, settings: SamplingSettings, threads: tuple[int, ...]) -> dict:
     """Single-stream tok/s per thread count, then batched tok/s with every conversation at once, with the replies."""
     import os
 
-    backend = load_model(spec)
     backend.complete(conversations[0], settings.with_(max_new_tokens=8))  # warm-up
     found: dict = {}
     for count in threads:
@@ -97,7 +103,6 @@ def measure(spec: str, conversations, settings: SamplingSettings, threads: tuple
     found[f"batch_{len(conversations)}_tok_s"] = round(sum(r.n_tokens for r in replies) / seconds, 1)
     found["batch_replies"] = [r.text for r in replies]
     found["batch_tokens"] = [r.n_tokens for r in replies]
-    unload_all()
     return found
 
 
