@@ -53,6 +53,7 @@ def test_an_edited_template_changes_the_score_table_rows_and_caption(page):
         box.press("Enter")
     page.locator("#judge-settings").get_by_text("Judge", exact=True).first.click()
     editor = page.locator("#judge-settings .cm-content")
+    expect(editor).to_contain_text("output_format", timeout=15_000)  # the default is in before it is replaced
     editor.click()
     page.keyboard.press("Control+a")
     page.keyboard.press("Delete")

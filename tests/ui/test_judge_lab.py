@@ -6,6 +6,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from judge.templates import load_template
 
@@ -50,6 +51,7 @@ def test_validating_the_default_judge_fills_the_lab(lab):
 def test_a_template_written_in_the_lab_is_validated_before_it_is_saved(lab):
     lab.locator("#lab-template-settings").get_by_text("Judge template", exact=True).first.click()
     editor = lab.locator("#lab-template-text .cm-content")
+    expect(editor).to_contain_text("output_format", timeout=15_000)  # the default is in before it is replaced
     editor.click()
     lab.keyboard.press("Control+a")
     lab.keyboard.press("Delete")
@@ -73,12 +75,16 @@ def test_a_template_written_in_the_lab_is_validated_before_it_is_saved(lab):
 def test_a_judge_distilled_in_the_lab_is_measured_and_offered_as_a_judge(lab):
     lab.locator("#distill-panel").get_by_text("Train a judge from labels", exact=False).first.click()
     name = lab.locator("#distill-name input, #distill-name textarea").first
+    # The accordion mounts its widgets as it opens and then sets their first values: typing before the default has
+    # arrived can be overwritten by it (the cause of an earlier CI failure: the student was saved as "student").
+    expect(name).to_have_value("student", timeout=15_000)
     name.fill("lab-student")
-    name.press("Tab")  # the page sends a typed value with the click only once the box has taken it in
-    lab.wait_for_timeout(500)
+    name.press("Tab")
+    expect(name).to_have_value("lab-student")
     lab.locator("#distill-run").click()
     lab.wait_for_function("() => document.querySelector('#distill-status')?.innerText.includes('Done')",
                           timeout=300_000)
+    assert "judges/lab-student" in lab.locator("#distill-status").inner_text()  # saved under the name typed
     table = lab.locator("#distill-table").inner_text()
     assert "before: smollm2-135m-gguf" in table and "after: the student" in table and "[" in table
     report = json.loads((Path(os.environ["LLM_JUDGE_ADAPTERS"]) / "judges" / "lab-student" / "report.json").read_text())
