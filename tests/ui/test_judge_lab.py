@@ -76,7 +76,7 @@ def test_a_judge_distilled_in_the_lab_is_measured_and_offered_as_a_judge(lab):
     lab.locator("#distill-panel").get_by_text("Train a judge from labels", exact=False).first.click()
     name = lab.locator("#distill-name input, #distill-name textarea").first
     # The accordion mounts its widgets as it opens and then sets their first values: typing before the default has
-    # arrived can be overwritten by it (the cause of an earlier CI failure: the student was saved as "student").
+    # arrived can be overwritten by it (the likely cause of a CI failure in which no report was under lab-student).
     expect(name).to_have_value("student", timeout=15_000)
     name.fill("lab-student")
     name.press("Tab")
@@ -87,11 +87,11 @@ def test_a_judge_distilled_in_the_lab_is_measured_and_offered_as_a_judge(lab):
     assert "judges/lab-student" in lab.locator("#distill-status").inner_text()  # saved under the name typed
     table = lab.locator("#distill-table").inner_text()
     assert "before: smollm2-135m-gguf" in table and "after: the student" in table and "[" in table
-    report = json.loads((Path(os.environ["LLM_JUDGE_ADAPTERS"]) / "judges" / "lab-student" / "report.json").read_text())
+    folder = Path(os.environ["LLM_JUDGE_ADAPTERS"]) / "judges" / "lab-student"
+    report = json.loads((folder / "report.json").read_text())
     assert report["config"]["held_out"] == 0.2 and report["counts"]["held_out"] >= 1  # the panel's default share
     for elem_id in ("distill-curve", "distill-loss"):
         lab.locator(f"#{elem_id} .js-plotly-plot").wait_for(timeout=20_000)
-    folder = Path(os.environ["LLM_JUDGE_ADAPTERS"]) / "judges" / "lab-student"
     assert (folder / "report.json").is_file() and (folder / "head.npz").is_file()
     lab.screenshot(path=str(Path(tempfile.gettempdir()) / "judge_lab_distill.png"), full_page=True)
     lab.locator("#lab-judges input").fill("lab-student")  # the lab's own judge picker offers the student at once
