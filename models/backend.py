@@ -187,7 +187,7 @@ class Backend(ABC):
 
     def describe(self) -> dict:
         return {"spec": self.spec.text, "backend": self.name, "load_seconds": round(self.load_seconds, 3),
-                "capabilities": self.capabilities.to_dict()}
+                "capabilities": self.capabilities.to_dict(), **self.spec.hub_record()}
 
 
 def in_chunks(conversations: list, batch_size: int, generate_chunk) -> list[Generation]:

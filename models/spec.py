@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -24,6 +24,9 @@ from models.adapter_files import ADAPTER_GGUF
 from models.embedded import EMBEDDED_MODELS, F32_GGUF_SUFFIX, GGUF_SUFFIX, converted_folder, ensure_converted
 from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
+from models.hub_files import cached_hub_models
+from models.hub_repos import HubChoice
+from models.hub_resolve import is_hub_reference, resolve_hub_adapter, resolve_hub_base
 
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 # Linux's limits: a file or folder name of 255 bytes, a path of 4096. Past them every file check raises OSError.
@@ -32,12 +35,12 @@ MAX_PATH_BYTES = 4096
 SCRIPTED_PREFIX = "scripted:"
 HEAD_PREFIX = "head:"
 
-BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "scripted", "endpoint", "head"]
-AdapterKind = Literal["local", "hub", "gguf-lora"]
+BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "hub-gguf", "scripted", "endpoint", "head"]
+AdapterKind = Literal["local", "hub", "gguf-lora", "hub-gguf-lora"]
 # Which registered backend (models/registry.py) serves each kind of base.
 BACKEND_OF_BASE: dict[str, str] = {"embedded": "transformers", "local": "transformers", "hub": "transformers",
-                                   "embedded-gguf": "llamacpp", "gguf": "llamacpp", "scripted": "scripted",
-                                   "endpoint": "openai", "head": "head"}
+                                   "embedded-gguf": "llamacpp", "gguf": "llamacpp", "hub-gguf": "llamacpp",
+                                   "scripted": "scripted", "endpoint": "openai", "head": "head"}
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,16 @@ class ModelSpec:
     base_kind: BaseKind
     adapter: str | None = None
     adapter_kind: AdapterKind | None = None
+    # What a hub id resolved to (repo, file, revision: models/hub_repos.py), and what the user must be told about it.
+    base_hub: HubChoice | None = None
+    adapter_hub: HubChoice | None = None
+    notices: tuple[str, ...] = ()
+
+    def hub_record(self) -> dict:
+        """The hub choices and notices, as the run manifest records them (empty for models not from the hub)."""
+        hub = {role: choice.to_dict() for role, choice in (("base", self.base_hub), ("adapter", self.adapter_hub))
+               if choice}
+        return {**({"hub": hub} if hub else {}), **({"notices": list(self.notices)} if self.notices else {})}
 
     @property
     def backend(self) -> str:
@@ -89,8 +102,7 @@ def parse_model_spec(text: str) -> ModelSpec:
         text = endpoint_spec_text(raw)
         return ModelSpec(text=text, base=text, base_kind="endpoint")
     if "+" not in raw or _exists(raw):
-        base, base_kind = _resolve_base(raw)
-        return ModelSpec(text=base, base=base, base_kind=base_kind)
+        return _base_spec(raw, allow_adapter=True)
     # Paths may contain '+' too: split at the first '+' whose left side is a valid base.
     failure = None
     for index in (i for i, ch in enumerate(raw) if ch == "+"):
@@ -98,16 +110,39 @@ def parse_model_spec(text: str) -> ModelSpec:
         if not base_text or not adapter_text:
             raise ModelSpecError(f"malformed model spec {raw!r}: expected BASE or BASE+ADAPTER")
         try:
-            base, base_kind = _resolve_base(base_text)
+            spec = _base_spec(base_text, allow_adapter=False)
             break
         except ModelSpecError as exc:
             failure = failure or exc
     else:
         raise failure
-    spec = ModelSpec(text=base, base=base, base_kind=base_kind)
-    adapter, adapter_kind = _resolve_adapter(adapter_text, spec)
-    return ModelSpec(text=f"{base}+{adapter}", base=base, base_kind=base_kind, adapter=adapter,
-                     adapter_kind=adapter_kind)
+    return _with_adapter(spec, adapter_text)
+
+
+def _with_adapter(spec: ModelSpec, adapter_text: str, adapter_hub: HubChoice | None = None,
+                  notices: tuple[str, ...] = ()) -> ModelSpec:
+    adapter, adapter_kind, found_hub = _resolve_adapter(adapter_text, spec)
+    return replace(spec, text=f"{spec.base}+{adapter}", adapter=adapter, adapter_kind=adapter_kind,
+                   adapter_hub=adapter_hub or found_hub, notices=(*notices, *spec.notices))
+
+
+def _base_spec(text: str, allow_adapter: bool) -> ModelSpec:
+    """A base named alone: a hub reference is resolved by what its repo holds (an adapter repo named alone gives
+    its base plus itself); anything else by _resolve_base."""
+    if text not in EMBEDDED_MODELS and is_hub_reference(text) and not _exists(text):
+        found = resolve_hub_base(text, allow_adapter=allow_adapter)
+        if found.adapter_choice is None:
+            return ModelSpec(text=found.base, base=found.base, base_kind=found.base_kind, base_hub=found.choice,
+                             notices=found.notices)
+        try:
+            base = _base_spec(found.base, allow_adapter=False)
+        except ModelSpecError as exc:
+            raise ModelSpecError(f"adapter {found.adapter_choice.repo_id} wants the base {found.base!r}, which cannot "
+                                 f"be loaded here ({exc}); name it as BASE+{found.adapter_choice.repo_id} with a "
+                                 "base you have") from exc
+        return _with_adapter(base, found.adapter_choice.repo_id, found.adapter_choice, found.notices)
+    base, base_kind = _resolve_base(text)
+    return ModelSpec(text=base, base=base, base_kind=base_kind)
 
 
 def _resolve_base(text: str) -> tuple[str, BaseKind]:
@@ -138,13 +173,15 @@ def _resolve_base(text: str) -> tuple[str, BaseKind]:
     )
 
 
-def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind]:
+def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind, HubChoice | None]:
     path = _local_path(text)
     if not _exists(path) and _exists(adapters_dir() / text):
         path = adapters_dir() / text
     if base.backend == "llamacpp":
         if _is_file(path) and path.suffix.lower() == ".gguf":
-            return str(path.resolve()), "gguf-lora"
+            return str(path.resolve()), "gguf-lora", None
+        if is_hub_reference(text) and not _exists(path):
+            return resolve_hub_adapter(text, llama_cpp_base=True)
         raise ModelSpecError(
             f"llama.cpp base {base.base!r} needs its adapter as a GGUF LoRA file, not {text!r}: "
             "export the adapter to GGUF, or use the transformers base (e.g. smollm2-135m+ADAPTER)"
@@ -153,9 +190,9 @@ def _resolve_adapter(text: str, base: ModelSpec) -> tuple[str, AdapterKind]:
         if not _is_file(path / "adapter_config.json"):
             raise ModelSpecError(f"adapter folder {text!r} has no adapter_config.json: is it a PEFT LoRA adapter?")
         check_adapter_base(path, base)
-        return str(path.resolve()), "local"
-    if HUB_ID.match(text):
-        return text, "hub"
+        return str(path.resolve()), "local", None
+    if is_hub_reference(text):
+        return resolve_hub_adapter(text, llama_cpp_base=False)
     raise ModelSpecError(
         f"adapter {text!r} not found: give a PEFT adapter folder, a name under {adapters_dir()}, or a hub id"
     )
@@ -338,9 +375,10 @@ def registered_heads() -> list[str]:
 
 def known_model_specs() -> list[str]:
     """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base (and
-    their GGUF twins on llama.cpp), the judges shipped in adapters/shipped/, and registered scoring judges."""
+    their GGUF twins on llama.cpp), the judges shipped in adapters/shipped/, registered scoring judges, and the models
+    in the local Hugging Face cache (by hub id: each resolves by what its repo holds)."""
     embedded = [a + suffix for suffix in ("", GGUF_SUFFIX, F32_GGUF_SUFFIX) for a in EMBEDDED_MODELS]
-    return [*embedded, *_local_adapter_specs(), *shipped_judges(), *registered_heads()]
+    return [*embedded, *_local_adapter_specs(), *shipped_judges(), *registered_heads(), *cached_hub_models()]
 
 
 def _local_adapter_specs() -> list[str]:
