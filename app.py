@@ -1,13 +1,20 @@
 """LLM as a Judge: launch the Gradio app (built in ui/). `python app.py [--public]`; a Hugging Face Space runs this
 file (and is in public mode there: see the README's "Sharing the app")."""
 import argparse
+import contextlib
 import os
 import sys
 import threading
 
-from basics import UserFacingError
-from runs.public import app_auth
-from ui.app import build_app, preload_default_models
+from basics import UserFacingError, use_persistent_hf_home
+
+# First, before anything imports huggingface_hub (gradio, transformers, datasets do): it reads $HF_HOME once.
+use_persistent_hf_home()
+with contextlib.suppress(ImportError):  # ZeroGPU's package first: its guide says that may prevent issues
+    import spaces  # noqa: F401
+
+from runs.public import app_auth  # noqa: E402
+from ui.app import build_app, preload_default_models  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Launch the LLM as a Judge app.")

@@ -6,8 +6,10 @@ none of them.
 from __future__ import annotations
 
 import codecs
+import functools
 import json
 import os
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +17,10 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parent
 PROMPTS_DIR = REPO_ROOT / "prompts"
 SHIPPED_JUDGES_DIR = REPO_ROOT / "adapters" / "shipped"  # judges trained by the project, in the repo
+# Where a Hugging Face Space keeps files across restarts: its former persistent disk was mounted here, and a Storage
+# Bucket attached to the Space is mounted where its owner says (here, by this default). $LLM_JUDGE_PERSISTENT_DIR
+# names another folder (tests use a temporary one).
+DEFAULT_PERSISTENT_DIR = "/data"
 
 
 class UserFacingError(Exception):
@@ -22,9 +28,46 @@ class UserFacingError(Exception):
 
 
 def results_dir() -> Path:
-    """Where run folders go: $LLM_JUDGE_RESULTS, else ./results in the repo. Read per call, so a test (or a user)
-    may point the app elsewhere after import."""
-    return Path(os.environ.get("LLM_JUDGE_RESULTS") or REPO_ROOT / "results")
+    """Where run folders go (and with them people's votes and the judge cache): $LLM_JUDGE_RESULTS; else results/ in
+    the persistent storage of a Space that has it, so they outlive a restart; else ./results in the repo. Read per
+    call, so a test (or a user) may point the app elsewhere after import."""
+    if os.environ.get("LLM_JUDGE_RESULTS"):
+        return Path(os.environ["LLM_JUDGE_RESULTS"])
+    persistent = persistent_dir()
+    return persistent / "results" if persistent else REPO_ROOT / "results"
+
+
+def persistent_dir() -> Path | None:
+    """Storage that survives a restart: $LLM_JUDGE_PERSISTENT_DIR (default /data) when it is a folder this process
+    can write in; None elsewhere (a laptop, a Space without storage, a read-only mount)."""
+    root = os.environ.get("LLM_JUDGE_PERSISTENT_DIR") or DEFAULT_PERSISTENT_DIR
+    return Path(root) if writable_folder(root) else None
+
+
+@functools.lru_cache(maxsize=16)
+def writable_folder(path: str) -> bool:
+    """Whether a file can be made in the folder `path`, tried with a real temporary file: permission bits do not tell
+    (root ignores them, a read-only mount does not show in them). Remembered per path, as results_dir() asks on
+    every call and on a mounted bucket each try is a round trip over the network."""
+    if not os.path.isdir(path):
+        return False
+    try:
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError:
+        return False
+    return True
+
+
+def use_persistent_hf_home() -> Path | None:
+    """Point $HF_HOME (the Hugging Face libraries' downloads: hub models, datasets) into the persistent storage when
+    there is some and $HF_HOME is not set, so a restarted Space does not download them again; the folder set, or
+    None. Call it before anything imports huggingface_hub, which reads $HF_HOME once, when imported."""
+    persistent = persistent_dir()
+    if os.environ.get("HF_HOME") or persistent is None:
+        return None
+    os.environ["HF_HOME"] = str(persistent / ".huggingface")
+    return Path(os.environ["HF_HOME"])
 
 
 def adapters_dir() -> Path:

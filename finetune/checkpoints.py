@@ -65,6 +65,8 @@ class NamedCheckpoints(TrainerCallback):
             "base": self.config.base,
             "steps": step,
             "engine": self.engine,
+            # Served without it, the adapter answers differently: comparisons give it this one by default.
+            "system_prompt": self.config.system_prompt,
             "hyperparameters": self.config.to_dict(),
             "dataset": self.report.to_dict(),
             "loss_curve": self.loss_curve(state),

@@ -75,6 +75,8 @@ class FinetuneConfig:
     resume: bool = _help("resume from the last resumable checkpoint in OUT when there is one", default=True)
     max_rows: int = _help("use at most this many rows of the data (0 = all)", default=0)
     export_gguf: bool = _help("also write each checkpoint as a GGUF LoRA for llama.cpp", default=True)
+    system_prompt: str | None = _help("system prompt put first in every conversation that has none; recorded in "
+                                      "meta.json, so comparisons give the adapter the same one", default=None)
 
     def validate(self) -> FinetuneConfig:
         problems = []
@@ -93,6 +95,10 @@ class FinetuneConfig:
         if not 0 <= self.seed <= MAX_TRAIN_SEED:
             problems.append(f"seed must be 0 to {MAX_TRAIN_SEED} (training seeds numpy, which takes 32-bit seeds), "
                             f"got {self.seed}")
+        if self.system_prompt is not None and not isinstance(self.system_prompt, str):
+            problems.append(f"system_prompt must be text, got {self.system_prompt!r}")
+        elif self.system_prompt is not None and not self.system_prompt.strip():
+            self.system_prompt = None  # blank (an empty form field): none
         if self.engine not in ("auto", "peft", "unsloth"):
             problems.append(f"engine must be auto, peft or unsloth, got {self.engine!r}")
         if problems:
@@ -107,7 +113,10 @@ class FinetuneConfig:
 
 
 FIELDS = {f.name: f for f in dataclasses.fields(FinetuneConfig)}
-_TYPES = typing.get_type_hints(FinetuneConfig)
+_HINTS = typing.get_type_hints(FinetuneConfig)
+_OPTIONAL = {name for name, kind in _HINTS.items() if type(None) in typing.get_args(kind)}  # `X | None` fields
+# Each field's value type; an optional field's is X, and None stays None.
+_TYPES = {name: typing.get_args(kind)[0] if name in _OPTIONAL else kind for name, kind in _HINTS.items()}
 
 
 def _parse_list(kind):
@@ -164,6 +173,8 @@ def load_config(yaml_path: str | None = None, **overrides) -> FinetuneConfig:
 def _coerce(name: str, value):
     """A YAML or form value as the field's type: YAML 1.1 reads '2e-4' (no dot) as a string, forms send text."""
     kind = _TYPES[name]
+    if value is None and name in _OPTIONAL:
+        return None
     try:
         if typing.get_origin(kind) is list:
             item = typing.get_args(kind)[0]

@@ -1,7 +1,8 @@
 """Training data: load a hub dataset or a local JSONL/CSV/Parquet file, detect its layout, normalise to chat.
 
 Layouts: `messages` (role/content), ShareGPT `conversations` (from/value), `instruction`/`input`/`output`,
-`prompt`/`response`. Rows that cannot be read are counted with their reason, never dropped silently.
+`prompt`/`response`. Rows that cannot be read are counted with their reason, never dropped silently. A config's
+system prompt is put first in every conversation that has no system turn of its own.
 """
 from __future__ import annotations
 
@@ -167,8 +168,17 @@ def to_messages(row: dict, layout: str) -> list[dict]:
     return messages
 
 
-def load_chats(source: str, max_rows: int = 0) -> tuple[list[list[dict]], DataReport]:
-    """Every usable conversation of `source` and a report of what was skipped and why."""
+def with_system_prompt(messages: list[dict], system_prompt: str | None) -> list[dict]:
+    """`messages` with `system_prompt` first, unless it is None or the conversation has its own system turn."""
+    if not system_prompt or any(m["role"] == "system" for m in messages):
+        return messages
+    return [{"role": "system", "content": system_prompt}, *messages]
+
+
+def load_chats(source: str, max_rows: int = 0,
+               system_prompt: str | None = None) -> tuple[list[list[dict]], DataReport]:
+    """Every usable conversation of `source` (each with `system_prompt` where it has no system turn) and a report of
+    what was skipped and why."""
     rows, unreadable = read_rows(source)
     if not rows and not unreadable:
         raise DataError(f"{source}: no rows in the data")
@@ -182,7 +192,7 @@ def load_chats(source: str, max_rows: int = 0) -> tuple[list[list[dict]], DataRe
     chats = []
     for row in rows:
         try:
-            chats.append(to_messages(row, layout))
+            chats.append(with_system_prompt(to_messages(row, layout), system_prompt))
         except RowError as exc:
             report.skipped[str(exc)] += 1
     report.used = len(chats)

@@ -15,19 +15,14 @@ from finetune.config import ConfigError, FinetuneConfig, base_source
 from finetune.data import load_chats
 from finetune.labels import ChatCollator, tokenize_chats
 from finetune.progress import Progress, TrainResult
+from models.accelerators import cuda_available, unsloth_installed
 from models.spec import parse_model_spec
 
 RESUME_DIR = "_resume"
 
 
-def cuda_available() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def pick_engine(config: FinetuneConfig) -> str:
-    has_unsloth = importlib.util.find_spec("unsloth") is not None
+    has_unsloth = unsloth_installed()
     if config.engine == "unsloth":
         if not (cuda_available() and has_unsloth):
             raise ConfigError("the Unsloth engine needs a CUDA GPU and `pip install -r requirements-gpu.txt`; "
@@ -117,7 +112,8 @@ def last_resume_checkpoint(out: Path) -> str | None:
 def train(config: FinetuneConfig, on_progress: Callable[[Progress], None] | None = None) -> TrainResult:
     """Train LoRA per `config`, writing OUT/step-N for each checkpoint step; resumes after a crash."""
     config.validate()
-    chats, report = load_chats(config.data, config.max_rows)  # before the heavy imports: bad data fails fast
+    # before the heavy imports: bad data fails fast
+    chats, report = load_chats(config.data, config.max_rows, config.system_prompt)
     from transformers import Trainer
 
     from finetune.checkpoints import NamedCheckpoints  # imports transformers: not before the data is known good

@@ -71,6 +71,11 @@ def make_parser() -> argparse.ArgumentParser:
                    help="a prompt longer than a model's context window (with room for the answer): refuse the run "
                         "before any generation (default), or cut the prompt to fit, with a note on its record; "
                         "with --resume, overrides the run's choice")
+    c.add_argument("--system", metavar="TEXT", help="system prompt for both models, sent before each prompt (a prompt "
+                                                    "set item's own `system` wins); default none: each model's chat "
+                                                    "template decides, or a fine-tune gets the one it was trained with")
+    c.add_argument("--system-a", metavar="TEXT", help="system prompt for model A only (over --system)")
+    c.add_argument("--system-b", metavar="TEXT", help="system prompt for model B only (over --system)")
     add_validate_parser(commands)
     add_distill_parser(commands)
     return parser
@@ -224,6 +229,8 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         template=args.template, swap=not args.no_swap, out_dir=args.out or str(results_dir()),
         judge_method=args.method, judge_reasons=args.reasons, **({"long_prompts": args.long_prompts}
                                                                   if args.long_prompts else {}),
+        system_a=args.system if args.system_a is None else args.system_a,
+        system_b=args.system if args.system_b is None else args.system_b,
     )
 
 

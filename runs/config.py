@@ -14,6 +14,7 @@ from models.embedded import DEFAULT_MODEL, F32_GGUF_SUFFIX, GGUF_SUFFIX
 from models.errors import ModelSpecError
 from models.settings import preset_settings
 from models.spec import adapter_spec, gguf_twin_spec
+from runs.system_prompts import checked_system_prompt
 
 MODES = ("single", "pairwise")
 JUDGE_METHODS = ("auto", *METHODS)
@@ -28,6 +29,9 @@ GENERATIVE_JUDGE = DEFAULT_MODEL + GGUF_SUFFIX
 # 2x single stream) against the shipped 4-bit file on llama.cpp, whose products run on 8-bit activations.
 DEFAULT_MODEL_A = DEFAULT_MODEL + F32_GGUF_SUFFIX
 DEFAULT_MODEL_B = DEFAULT_MODEL + GGUF_SUFFIX
+# The pair the seed Space compares: Llama-3.2-3B-Instruct fine-tuned with Unsloth for 2,000 and 6,150 steps,
+# published as float16 GGUF files; by hub id they load on llama.cpp (models/hub_repos.py).
+SEED_SPACE_PAIR = ("forestav/LoRA-2000", "KolumbusLindh/LoRA-6150")
 BATCH_SIZE = 16  # prompts per batched generation in prompt-set runs: the ten study prompts in one (study_speed.py)
 ENDPOINT_CONCURRENCY = 8  # prompts in flight by default when a served model takes part (benchmarks/endpoint_throughput)
 # A prompt longer than a model's context window (with room for the answer) is refused before any generation, or cut
@@ -59,6 +63,10 @@ class CompareConfig:
     judge_cache: bool = True  # answer identical judge calls from the on-disk cache (runs/judge_cache.py)
     prices: str | None = None  # a price table YAML (runs/costs.py); None = prompts/prices.yaml
     long_prompts: str = DEFAULT_LONG_PROMPTS  # "refuse" or "truncate" a prompt longer than a model's context window
+    # Sent to Model A / B before each prompt (the same text in both = shared); None = none: the model's chat template
+    # decides, or a fine-tune gets the one it was trained with. A prompt set item's own `system` wins for that item.
+    system_a: str | None = None
+    system_b: str | None = None
     out_dir: str = field(default_factory=lambda: str(results_dir()))
 
     @property
@@ -102,6 +110,8 @@ class CompareConfig:
             raise SettingsError(f"long prompts must be {' or '.join(LONG_PROMPTS)}, got {self.long_prompts!r}")
         for spec in (self.model_a, self.model_b, *self.judges):
             checked_spec(spec)
+        self.system_a = checked_system_prompt(self.system_a, "the system prompt for model A")
+        self.system_b = checked_system_prompt(self.system_b, "the system prompt for model B")
         if len(set(self.judges)) != len(self.judges):
             raise SettingsError(f"a judge appears twice on the panel ({self.judge_label}): name each judge once")
         if not 0 <= self.concurrency <= 64:

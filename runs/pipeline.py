@@ -40,6 +40,7 @@ from runs.store import (
     read_records,
 )
 from runs.summary import summarize
+from runs.system_prompts import SystemPrompts, run_system_prompts
 from runs.verdicts import FAILED, judge_usage, verdict_fields
 from runs.views import loading_text
 
@@ -92,11 +93,19 @@ def resume_compare(run_dir: str | Path, long_prompts: str | None = None) -> Iter
 
 
 def load_backends(config: CompareConfig) -> dict:
-    """{"model_a", "model_b", "judges", "cache_stats"}: every model of the run loaded (once each: the registry caches
-    them)."""
+    """{"model_a", "model_b", "judges", "cache_stats", "system"}: every model of the run loaded (once each: the
+    registry caches them), and the system prompts A and B get (runs/system_prompts.py)."""
     judges, cache_stats = cached_judges([load_model(spec) for spec in config.judges], config.judge_cache)
     return {"model_a": load_model(config.model_a), "model_b": load_model(config.model_b), "judges": judges,
-            "cache_stats": cache_stats}
+            "cache_stats": cache_stats, "system": run_system_prompts(config)}
+
+
+def spec_notices(backends: dict) -> list[str]:
+    """What resolving the models' names chose for the user (a GGUF file among several, a 4-bit base's full-precision
+    twin), said with every record: the CLI prints each once, the page shows it beside the answers."""
+    roles = [("model A", backends["model_a"]), ("model B", backends["model_b"]),
+             *(("judge", judge) for judge in backends["judges"])]
+    return [f"{role}: {notice}" for role, backend in roles for notice in backend.spec.notices]
 
 
 def described_models(config: CompareConfig, backends: dict) -> dict:
@@ -138,7 +147,10 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done)
     records = list(done)
     index = len(finished)
     concurrency = config.resolved_concurrency()
-    item_notes = {item.id: warnings.get(item.id) for item in items}
+    system = backends["system"]
+    models = spec_notices(backends)
+    item_notes = {item.id: [*models, *(warnings.get(item.id) or []), *system.item_notices(item)] or None
+                  for item in items}
     for preset, sampling in plan:
         pending = [item for item in items if (item.id, preset) not in finished]
         if concurrency > 1 and len(pending) > 1:
@@ -208,7 +220,7 @@ def _guarded_item(config, template, backends, item, index, total, run_dir, prese
             raise
         error = str(exc) if isinstance(exc, EndpointError) else (
             f"{doing['what']} failed on this prompt ({type(exc).__name__}: {exc}); a resume retries it")
-        return failed_record(config, template, item, preset, sampling, error, made, warnings)
+        return failed_record(config, template, item, preset, sampling, error, made, warnings, backends["system"])
 
 
 def _concurrent_records(config, template, backends, pending: list[PromptItem], preset: str, sampling,
@@ -240,17 +252,19 @@ def _item_of(items: list[PromptItem], record: dict) -> PromptItem | None:
 
 
 def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptItem, preset: str, sampling,
-                  error: str, answers: dict | None = None, warnings: list | None = None) -> dict:
+                  error: str, answers: dict | None = None, warnings: list | None = None,
+                  system: SystemPrompts | None = None) -> dict:
     """A record for a prompt that failed: no verdict, the error said, the answers made before it kept; a resume
     retries it."""
     made = {side: g.to_dict() for side, g in (answers or {}).items() if g is not None}
+    system = system or SystemPrompts(config.system_a, config.system_b)
     return CompareRecord(
         id=item.id, prompt=item.prompt, category=item.category, reference=item.reference,
         model_a=config.model_a, model_b=config.model_b, judge=config.judge_label, mode=config.mode,
         preset=preset, sampling=sampling.to_dict(), rubric=template.rubric.to_dict(),
         answers={side: made.get(side) or {"text": "", "n_tokens": None} for side in ("A", "B")}, status=FAILED,
         error=error, scores={"A": None, "B": None}, totals={"A": None, "B": None}, winner=None,
-        warnings=warnings or None,
+        warnings=warnings or None, **system.record_fields(item),
     ).to_dict()
 
 
@@ -269,9 +283,10 @@ def _answers_ahead(pool: ThreadPoolExecutor, backends, chunk: list[PromptItem], 
 def _batch_answers(backends, chunk: list[PromptItem], sampling) -> list[dict] | None:
     """Both models' answers to a chunk in batches; None when a batch fails, so each prompt is answered alone and only
     the one that fails is recorded as failed."""
-    conversations = [[{"role": "user", "content": item.prompt}] for item in chunk]
+    system = backends["system"]
     try:
-        by_side = {side: backends[role].generate_batch(conversations, sampling, batch_size=len(chunk))
+        by_side = {side: backends[role].generate_batch([system.messages(side, item) for item in chunk], sampling,
+                                                       batch_size=len(chunk))
                    for side, role in (("A", "model_a"), ("B", "model_b"))}
     except UserFacingError as exc:
         if not isinstance(exc, EndpointError):
@@ -287,14 +302,13 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
                   doing: dict | None = None):
     """One record; `answers` is filled as each answer finishes (the caller keeps them if a later step fails)."""
     started = time.perf_counter()
-    messages = [{"role": "user", "content": item.prompt}]
     doing = doing if doing is not None else {}
     for side, role, stage in (("A", "model_a", "answer_a"), ("B", "model_b", "answer_b")):
         if side in answers:
             continue
         doing["what"] = f"model {side} ({backends[role].spec.text})"
         generation = None
-        for partial in backends[role].generate_with_progress(messages, sampling):
+        for partial in backends[role].generate_with_progress(backends["system"].messages(side, item), sampling):
             if isinstance(partial, str):
                 texts = {**{k: v.text for k, v in answers.items()}, side: partial}
                 yield CompareUpdate(stage, index, n, item, texts.get("A", ""), texts.get("B", ""), run_dir=run_dir)
@@ -316,7 +330,7 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
         timings={"answer_a": answers["A"].seconds, "answer_b": answers["B"].seconds,
                  "judge": round(time.perf_counter() - judge_started, 3),
                  "total": round(time.perf_counter() - started, 3)},
-        warnings=warnings or None,
+        warnings=warnings or None, **backends["system"].record_fields(item),
     )
     return record.to_dict()
 
@@ -334,9 +348,8 @@ def judge_free_measures(item: PromptItem, answers: dict, backends: dict | None =
     if item.reference:
         measures["reference_metrics"] = {side: reference_metrics(g.text, item.reference) for side, g in answers.items()}
         if backends:
-            messages = [{"role": "user", "content": item.prompt}]
             for side, role in (("A", "model_a"), ("B", "model_b")):
-                ppl = backends[role].perplexity(messages, item.reference)
+                ppl = backends[role].perplexity(backends["system"].messages(side, item), item.reference)
                 measures["reference_metrics"][side]["perplexity"] = None if ppl is None else round(ppl, 4)
     return measures
 

@@ -1,6 +1,7 @@
 """What a run checks once its models are loaded and before any of them generates: models A and B can write answers,
-the seeds lie in each backend's range, and every prompt fits each model's context window with room for what is
-generated after it (refused, or cut to fit with a notice on its record, as the run's `long_prompts` says).
+the seeds lie in each backend's range, and every prompt fits each model's context window (with the system prompt
+A or B gets) and room for what is generated after it (refused, or cut to fit with a notice on its record, as the
+run's `long_prompts` says).
 
 All of it happens before the first model call, so a run that cannot finish is refused at once instead of after the
 prompts before the bad one were answered; backends that cannot count tokens (served models) are not checked.
@@ -13,8 +14,10 @@ from dataclasses import dataclass, replace
 from basics import UserFacingError
 from models.errors import ModelSpecError, SettingsError
 from runs.prompt_sets import PromptItem
+from runs.system_prompts import conversation
 
 GENERATORS = (("model_a", "model A"), ("model_b", "model B"))
+SIDE_OF = {"model_a": "A", "model_b": "B"}
 
 
 class PromptTooLongError(UserFacingError):
@@ -28,12 +31,13 @@ class Limit:
     label: str  # "model A (smollm2-135m)"
     context: int
     reserved: int  # tokens kept for what is generated after the prompt (answers, the judge's reply)
-    count: Callable[[str, str], int]  # (prompt, reference) -> tokens the model reads before generating
+    # (prompt, reference, the item's own system prompt) -> tokens the model reads before generating
+    count: Callable[[str, str, str | None], int]
     reserved_text: str
 
-    def overflow(self, prompt: str, reference: str) -> tuple[int, int] | None:
+    def overflow(self, prompt: str, reference: str, system: str | None = None) -> tuple[int, int] | None:
         """(tokens of the prompt as read, tokens needed in all) when they exceed the context window, else None."""
-        read = self.count(prompt, reference)
+        read = self.count(prompt, reference, system)
         return None if read + self.reserved <= self.context else (read, read + self.reserved)
 
 
@@ -62,24 +66,26 @@ def check_seeds(config, backends: dict) -> None:
 
 
 def model_limits(config, template, backends: dict) -> list[Limit]:
-    """The context windows a prompt must fit: A's and B's with the answer's length, and each judge's with its template,
-    the answers it reads (each up to the answer length) and its reply."""
+    """The context windows a prompt must fit: A's and B's with their system prompt and the answer's length, and each
+    judge's with its template, the answers it reads (each up to the answer length) and its reply."""
     answer = config.sampling.max_new_tokens
+    system = backends["system"]
     limits = []
     for role, label in GENERATORS:
         backend = backends[role]
         context = backend.context_length()
-        if context and backend.prompt_tokens([{"role": "user", "content": ""}]) is not None:
-            limits.append(Limit(f"{label} ({backend.spec.text})", context, answer,
-                                lambda p, r, b=backend: b.prompt_tokens([{"role": "user", "content": p}]),
-                                f"{answer} for the answer"))
+        if context and backend.prompt_tokens(conversation("")) is not None:
+            def count(prompt: str, reference: str, own: str | None, backend=backend, side=SIDE_OF[role]) -> int:
+                return backend.prompt_tokens(conversation(prompt, system.applied(side, own)))
+
+            limits.append(Limit(f"{label} ({backend.spec.text})", context, answer, count, f"{answer} for the answer"))
     slots = {"single": ("answer",), "pairwise": ("answer_a", "answer_b")}[config.mode]
     reply = config.judge_sampling.max_new_tokens
     for judge in backends["judges"]:
         context = judge.context_length()
         if not context or judge.capabilities.answer_scores:
             continue
-        def render(prompt: str, reference: str, judge=judge) -> int | None:
+        def render(prompt: str, reference: str, own: str | None = None, judge=judge) -> int | None:
             return judge.prompt_tokens(template.render(prompt=prompt, reference=reference, **dict.fromkeys(slots, "")))
 
         if render("", "") is None:
@@ -95,7 +101,7 @@ def fit_prompts(config, template, backends: dict, items: list[PromptItem]) -> tu
         return list(items), {}
     fitted, warnings, too_long = [], {}, []
     for item in items:
-        found = first_overflow(limits, item.prompt, item.reference)
+        found = first_overflow(limits, item.prompt, item.reference, item.system)
         if found is None:
             fitted.append(item)
         elif config.long_prompts == "truncate":
@@ -117,10 +123,11 @@ def fit_prompts(config, template, backends: dict, items: list[PromptItem]) -> tu
     return fitted, warnings
 
 
-def first_overflow(limits: list[Limit], prompt: str, reference: str):
-    """(the first limit the prompt exceeds, (tokens read, tokens needed)), or None when it fits every one."""
+def first_overflow(limits: list[Limit], prompt: str, reference: str, system: str | None = None):
+    """(the first limit the prompt exceeds, (tokens read, tokens needed)), or None when it fits every one; `system`
+    is the item's own system prompt."""
     for limit in limits:
-        over = limit.overflow(prompt, reference)
+        over = limit.overflow(prompt, reference, system)
         if over is not None:
             return limit, over
     return None
@@ -128,26 +135,27 @@ def first_overflow(limits: list[Limit], prompt: str, reference: str):
 
 def truncate(limits: list[Limit], item: PromptItem, limit: Limit, over: tuple[int, int]) -> tuple[PromptItem, str]:
     """The item with its prompt cut to the longest beginning that fits every limit, and the notice saying so."""
-    text, reference = item.prompt, item.reference
-    if first_overflow(limits, "", reference) is not None:
-        empty_limit, (read, need) = first_overflow(limits, "", reference)
+    text, reference, system = item.prompt, item.reference, item.system
+    if first_overflow(limits, "", reference, system) is not None:
+        empty_limit, (read, need) = first_overflow(limits, "", reference, system)
         raise PromptTooLongError(
             f"prompt {item.id!r} cannot be cut to fit {empty_limit.label}: even without the prompt it needs {need} "
             f"tokens, more than its context window of {empty_limit.context}: lower the answer length "
-            "(--max-new-tokens) or shorten the judge's template or the prompt's reference")
+            "(--max-new-tokens) or shorten the system prompt, the judge's template or the prompt's reference")
     fits, fails = 0, len(text)
     # Most tokens are longer than a character: a first guess of a few characters per token of context saves steps.
     guess = min(len(text) - 1, limit.context * 4)
     if guess > 0:
-        fits, fails = (guess, fails) if first_overflow(limits, text[:guess], reference) is None else (0, guess)
+        fitting = first_overflow(limits, text[:guess], reference, system) is None
+        fits, fails = (guess, fails) if fitting else (0, guess)
     while fails - fits > 1:
         middle = (fits + fails) // 2
-        if first_overflow(limits, text[:middle], reference) is None:
+        if first_overflow(limits, text[:middle], reference, system) is None:
             fits = middle
         else:
             fails = middle
     kept = text[:fits].rstrip()  # what fits ends at a token's start: the space before it is noise
-    after = limit.count(kept, reference)
+    after = limit.count(kept, reference, system)
     warning = (f"prompt {item.id!r} was cut to fit the context window of {limit.label}, {limit.context} tokens with "
                f"{limit.reserved_text}: it read {over[0]} tokens, now {after} ({len(kept)} of {len(text)} characters "
                "kept)")

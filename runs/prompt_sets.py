@@ -1,4 +1,7 @@
-"""Prompt sets as data: JSONL or CSV files (id, prompt, optional category, reference and checks)."""
+"""Prompt sets as data: JSONL or CSV files (id, prompt, optional category, reference, checks and system).
+
+An item's `system` is the system prompt both models get for that prompt, over the run's (runs/system_prompts.py).
+"""
 from __future__ import annotations
 
 import csv
@@ -9,13 +12,15 @@ from pathlib import Path
 
 from analysis.checks import parse_checks
 from basics import PROMPTS_DIR, UserFacingError, read_text_file
+from models.errors import SettingsError
+from runs.system_prompts import checked_system_prompt
 
 DEFAULT_PROMPT_SET = "study"
 # Python's csv module refuses a field longer than this (csv.field_size_limit). Raising that limit is process-wide
 # and would race other threads of the app, and a prompt this long is far past any local model's context anyway.
 MAX_CSV_FIELD_CHARS = csv.field_size_limit()
 # Fields that hold text; a JSON list or object there is a mistake in the file, not a prompt.
-TEXT_FIELDS = ("id", "prompt", "category", "reference")
+TEXT_FIELDS = ("id", "prompt", "category", "reference", "system")
 PROMPT_LINE_EXAMPLE = '{"id": "q1", "prompt": "..."}'
 CHECKS_EXAMPLE = '[{"type": "contains", "value": "42"}]'
 
@@ -31,6 +36,7 @@ class PromptItem:
     category: str = ""
     reference: str = ""
     checks: tuple = field(default_factory=tuple)  # raw check dicts, validated at load (see analysis/checks.py)
+    system: str | None = None  # this prompt's system prompt for both models, over the run's; None = the run's
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -100,7 +106,7 @@ def _csv_rows(text: str, name: str):
         if not fieldnames or "prompt" not in fieldnames:
             found = [f[:40] for f in fieldnames or []][:20]
             raise PromptSetError(f"{name}: a CSV prompt set needs a header row with a 'prompt' column "
-                                 f"(and optionally id, category, reference, checks); found {found}")
+                                 f"(and optionally id, category, reference, checks, system); found {found}")
         for row in reader:
             number = reader.line_num  # the header is line 1
             if row.get("checks"):
@@ -135,9 +141,13 @@ def items_from_rows(rows, path: Path) -> list[PromptItem]:
         if not isinstance(raw_checks, list):
             raise PromptSetError(f"{where}: checks must be a list of objects")
         parse_checks(raw_checks, where)  # fails now, before any model runs, naming the line
+        try:
+            system = checked_system_prompt(row.get("system"), "system")
+        except SettingsError as exc:
+            raise PromptSetError(f"{where}: {exc}") from exc
         items.append(PromptItem(
             id=item_id, prompt=str(row["prompt"]).strip(), category=str(row.get("category") or ""),
-            reference=str(row.get("reference") or ""), checks=tuple(raw_checks),
+            reference=str(row.get("reference") or ""), checks=tuple(raw_checks), system=system,
         ))
     if not items:
         raise PromptSetError(f"{path.name}: no prompts in the file")

@@ -93,9 +93,12 @@ class PublicPolicy:
                                   "the mode is used")
         self.check_max_new_tokens(config.sampling.max_new_tokens)
         self.check_items(items, self.limits.prompt_set_items, "prompts")
+        self.check_prompt(config.system_a, what="system prompt for Model A")
+        self.check_prompt(config.system_b, what="system prompt for Model B")
         for item in items:
             self.check_prompt(item.prompt)
             self.check_prompt(item.reference, what="reference answer")
+            self.check_prompt(item.system, what=f"system prompt of prompt {item.id!r}")
 
     def check_template(self, text: str | None) -> None:
         """Only the shipped templates, as the page shows them: an edited one could be made to cost without bound."""

@@ -49,6 +49,10 @@ class CompareRecord:
     panel: dict | None = None  # several judges: size, used, votes, and each member's verdict (judge/panel.py)
     usage: dict = field(default_factory=dict)  # tokens: A / B / judge -> {input, output} (input None: not reported)
     warnings: list | None = None  # what was done to the prompt that the reader must know (it was cut to fit)
+    # The system prompt each model got before the prompt; None = none was sent (its chat template's default applies).
+    # Always written, so a record says so; records from before system prompts read as None, which they were.
+    system_a: str | None = None
+    system_b: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property

@@ -19,6 +19,11 @@ os.environ["LLM_JUDGE_ADAPTERS"] = tempfile.mkdtemp(prefix="llm-judge-test-adapt
 os.environ["LLM_JUDGE_TEMPLATES"] = tempfile.mkdtemp(prefix="llm-judge-test-templates-")  # nor templates saved
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# An empty hub cache of the tests' own: the pickers offer cached hub models, and a developer's cache must not change
+# what the tests see (tests that need hub repos build a replica: tests/hub_replica.py).
+os.environ.setdefault("HF_HUB_CACHE", tempfile.mkdtemp(prefix="llm-judge-test-hub-"))
+# A machine with a writable /data (a Space's storage) must not move the tests' HF_HOME or results there.
+os.environ.setdefault("LLM_JUDGE_PERSISTENT_DIR", os.path.join(tempfile.gettempdir(), "llm-judge-no-persistent-dir"))
 
 CHROMIUM = "/usr/bin/chromium"
 # Without the background-networking flags Chromium keeps trying to reach Google's hosts on this closed network.
@@ -126,3 +131,27 @@ def transformers_server(tmp_path_factory):
 
     with serve(log_dir=tmp_path_factory.mktemp("servers")) as served:
         yield served
+
+
+@pytest.fixture(scope="session")
+def hub_replica(tmp_path_factory) -> Path:
+    """A local Hugging Face cache holding every kind of repo the hub resolution knows (tests/hub_replica.py)."""
+    from hub_replica import build_replica
+
+    root = tmp_path_factory.mktemp("hub-replica")
+    build_replica(root / "hub", root / "work")
+    return root / "hub"
+
+
+@pytest.fixture
+def hub_cache(hub_replica, monkeypatch):
+    """huggingface_hub, and transformers through it, read the replica (both look HF_HUB_CACHE up per call); this
+    process runs with HF_HUB_OFFLINE=1, so only the network is missing."""
+    from huggingface_hub import constants
+
+    from models.hub_files import forget_listings
+
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(hub_replica))
+    forget_listings()
+    yield hub_replica
+    forget_listings()

@@ -26,9 +26,11 @@ from ui.widgets import (
     model_picker,
     panel_picker,
     refreshed_pickers,
+    system_prompt_boxes,
     user_error,
     visitor,
 )
+from ui.zerogpu import batch_seconds, gpu_handler, resume_seconds
 
 
 def stream_batch(updates, rows: list, progress):
@@ -49,20 +51,23 @@ def stream_batch(updates, rows: list, progress):
         raise user_error(exc) from exc
 
 
+@gpu_handler(batch_seconds)
 def run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
               judge_method=DEFAULT_JUDGE_METHOD, more_judges=None, base_url="", judge_cache=True,
-              long_prompts=DEFAULT_LONG_PROMPTS, progress=gr.Progress(), request: gr.Request = None):
+              long_prompts=DEFAULT_LONG_PROMPTS, system_a="", system_b="", progress=gr.Progress(),
+              request: gr.Request = None):
     """Run every prompt of a set (or the first `limit`) at each chosen preset; records stream into the table."""
     try:
         with visitor_slot(visitor(request)):
             yield from _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit,
-                                  judge_method, more_judges, base_url, judge_cache, long_prompts, progress)
+                                  judge_method, more_judges, base_url, judge_cache, long_prompts, system_a, system_b,
+                                  progress)
     except UserFacingError as exc:  # e.g. the visitor's slots are taken
         raise user_error(exc) from exc
 
 
 def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mode, limit, judge_method,
-               more_judges, base_url, judge_cache, long_prompts, progress):
+               more_judges, base_url, judge_cache, long_prompts, system_a, system_b, progress):
     try:
         gate = public_gate()
         if gate:  # checked on the text sent, before any server file is read
@@ -80,7 +85,8 @@ def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mod
         config = CompareConfig(model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
                                mode=mode, preset=chosen[0], sampling=sampling, more_presets=chosen[1:],
                                judge_method=judge_method, judge_cache=bool(judge_cache),
-                               long_prompts=long_prompts or DEFAULT_LONG_PROMPTS)
+                               long_prompts=long_prompts or DEFAULT_LONG_PROMPTS, system_a=system_a,
+                               system_b=system_b)
         if gate:
             gate.policy.check_compare(config, items)
         config.validate()
@@ -93,6 +99,7 @@ def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mod
     yield from stream_batch(run_compare(config, items, label=label), [], progress)
 
 
+@gpu_handler(resume_seconds)
 def resume_batch(run_dir, progress=gr.Progress(), request: gr.Request = None):
     """Finish an interrupted run in its own folder (a name or path from the list, read when asked, so API clients
     may name any unfinished run); the records it already has fill the table first."""
@@ -156,6 +163,7 @@ def batch_tab(pickers) -> None:
             limit = gr.Number(value=0, precision=0, minimum=0, label="Limit", elem_id="batch-limit",
                               info="first N prompts (0 = all)")
             long_prompts = long_prompts_choice("batch-long-prompts")
+        system_a, system_b = system_prompt_boxes("batch-")
         run = gr.Button("Run batch", variant="primary", elem_id="batch-run")
         progress_box = gr.Markdown(elem_id="batch-progress", min_height=64, visible=False)
         status = gr.Markdown("*Not started: pick a prompt set and press Run batch.*", elem_id="batch-status")
@@ -171,7 +179,7 @@ def batch_tab(pickers) -> None:
 
     outputs = [progress_box, status, table, resume_run]
     run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,
-                          base_url, judge_cache, long_prompts], outputs,
+                          base_url, judge_cache, long_prompts, system_a, system_b], outputs,
               api_name="batch",
               concurrency_limit=app_concurrency(), concurrency_id="batch", show_progress_on=[progress_box])
     resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=app_concurrency(),

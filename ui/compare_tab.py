@@ -13,7 +13,15 @@ from judge.templates import default_template
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
 from models.endpoints import with_base_url
 from models.settings import matching_preset
-from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, DEFAULT_LONG_PROMPTS, JUDGE_METHODS, MODES, CompareConfig
+from runs.config import (
+    DEFAULT_JUDGE,
+    DEFAULT_JUDGE_METHOD,
+    DEFAULT_LONG_PROMPTS,
+    JUDGE_METHODS,
+    MODES,
+    SEED_SPACE_PAIR,
+    CompareConfig,
+)
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
@@ -40,9 +48,11 @@ from ui.widgets import (
     longest_answer,
     model_picker,
     panel_picker,
+    system_prompt_boxes,
     user_error,
     visitor,
 )
+from ui.zerogpu import compare_seconds, gpu_handler
 
 CUSTOM = "custom"
 VOTE_BUTTONS = {"A": ("A is better", "vote-a"), "B": ("B is better", "vote-b"), "tie": ("Tie", "vote-tie"),
@@ -67,16 +77,17 @@ def template_for_mode(mode: str) -> str:
     return default_template(mode).to_yaml()
 
 
+@gpu_handler(compare_seconds)
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
             mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
-            more_judges=None, base_url="", judge_cache=True, long_prompts=DEFAULT_LONG_PROMPTS,
-            request: gr.Request = None):
+            more_judges=None, base_url="", judge_cache=True, long_prompts=DEFAULT_LONG_PROMPTS, system_a="",
+            system_b="", request: gr.Request = None):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
     try:
         with visitor_slot(visitor(request)):
             yield from _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens,
                                 seed, mode, template_text, swap, judge_temperature, judge_method, judge_reasons,
-                                more_judges, base_url, judge_cache, long_prompts)
+                                more_judges, base_url, judge_cache, long_prompts, system_a, system_b)
     except UserFacingError as exc:
         # Answers already streamed stay on the page; the error stays too, next to them, after the pop-up fades.
         yield (gr.skip(), gr.skip(), "### Not compared", gr.skip(), gr.skip(), f"**Failed:** {as_text(exc)}",
@@ -86,7 +97,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
 
 def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
              mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
-             judge_cache, long_prompts):
+             judge_cache, long_prompts, system_a, system_b):
     """The comparison itself; a shared app checks the request against its allow-list and limits first."""
     answer_a = answer_b = ""
     sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
@@ -98,7 +109,7 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
         preset=matching_preset(preset, sampling),
         sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
         template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
-        long_prompts=long_prompts or DEFAULT_LONG_PROMPTS,
+        long_prompts=long_prompts or DEFAULT_LONG_PROMPTS, system_a=system_a, system_b=system_b,
     )
     item = single_prompt(prompt)
     if gate := public_gate():
@@ -159,6 +170,10 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                             else None)
         study_prompts = [item.prompt for item in load_prompt_set(DEFAULT_PROMPT_SET)]
         gr.Examples(examples=[[p] for p in study_prompts], inputs=[prompt], label="Study prompts")
+        if public_gate() is None:  # a shared app offers its allow-list only
+            gr.Examples(examples=[[*SEED_SPACE_PAIR, study_prompts[0]]], inputs=[model_a, model_b, prompt],
+                        label="Hub models: the seed Space's pair (float16 GGUF files, ~6.4 GB each to download)")
+        system_a, system_b = system_prompt_boxes()
         with gr.Accordion("Sampling", open=True):
             with gr.Row():
                 preset = gr.Radio([*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Preset",
@@ -214,7 +229,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
         compare,
         [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
          mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
-         judge_cache, long_prompts],
+         judge_cache, long_prompts, system_a, system_b],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=app_concurrency(),
     ).then(label_scores, shown_record, scores, **PRIVATE).success(

@@ -9,11 +9,13 @@ from dashboard.distill_view import DISTILL_HEADERS, distill_rows, learning_curve
 from models import known_model_specs
 from runs.distill import GOLD, DistillConfig, run_distill
 from ui.widgets import user_error
+from ui.zerogpu import distill_seconds, gpu_handler
 
 STAGES = {"labelling": "Labelling with the teacher", "features": "Reading the answers", "training": "Training",
           "validating": "Measuring on the held-out prompts", "done": "Done"}
 
 
+@gpu_handler(distill_seconds)
 def distil(data, teacher, name, held_out, degrade, limit, progress=gr.Progress()):
     """Run a distillation, reporting each stage; the table and the curve fill in when it is measured."""
     try:

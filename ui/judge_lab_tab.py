@@ -26,6 +26,7 @@ from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation,
 from runs.votes import runs_with_votes
 from ui.distill_panel import distill_panel
 from ui.widgets import PRIVATE, user_error, visitor
+from ui.zerogpu import gpu_handler, validation_seconds
 
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
 
@@ -77,6 +78,7 @@ def views(folder: str):
             calibration_figure(run), disagreement_rows(run))
 
 
+@gpu_handler(validation_seconds)
 def run_lab(data, mode, template_text, judges, methods, limit, panel=False, progress=gr.Progress(),
             request: gr.Request = None):
     """Validate every judge with every method on the labelled file; the tables fill in as each judge finishes."""

@@ -8,6 +8,7 @@ from finetune import progress_view as pv
 from finetune.config import DEMO_DATA, FIELDS
 from models import EMBEDDED_MODELS
 from ui.widgets import PRIVATE, refreshed_pickers
+from ui.zerogpu import gpu_handler, training_seconds
 
 
 def config_number(name: str, label: str, info: str | None = None, **kwargs) -> gr.Number:
@@ -19,6 +20,7 @@ def config_number(name: str, label: str, info: str | None = None, **kwargs) -> g
                      **kwargs)
 
 
+@gpu_handler(training_seconds)
 def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, lora_dropout, learning_rate,
                    per_device_batch_size, gradient_accumulation_steps, max_seq_length, seed, max_rows,
                    progress=gr.Progress()):

@@ -5,6 +5,7 @@ import gradio as gr
 
 from runs.config import DEFAULT_LONG_PROMPTS, LONG_PROMPTS
 from runs.public import offered_models, public_gate
+from runs.system_prompts import MAX_SYSTEM_CHARS
 
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
 
@@ -59,6 +60,20 @@ def longest_answer() -> int:
 def long_prompts_choice(elem_id: str) -> gr.Radio:
     return gr.Radio(list(LONG_PROMPTS), value=DEFAULT_LONG_PROMPTS, label="A prompt longer than a model's context",
                     elem_id=elem_id, info="refuse: stop before anything runs · truncate: cut it to fit, with a notice")
+
+
+def system_prompt_boxes(prefix: str = "") -> tuple[gr.Textbox, gr.Textbox]:
+    """Model A's and Model B's system prompts (the same text in both: a shared one), in a closed accordion."""
+    gate = public_gate()
+    with gr.Accordion("System prompt", open=False, elem_id=f"{prefix}system-settings"):
+        with gr.Row():
+            boxes = tuple(gr.Textbox(  # an initial value makes it optional for API clients
+                value="", label=f"Model {side}", lines=2, elem_id=f"{prefix}system-{side.lower()}",
+                max_length=gate.policy.limits.prompt_chars if gate else MAX_SYSTEM_CHARS,
+                placeholder="none: the model's chat template decides (a fine-tune gets the one it was trained with)",
+                info="sent before every prompt, never to the judge; a prompt set's own `system` wins",
+            ) for side in ("A", "B"))
+    return boxes
 
 
 def user_error(message: object) -> gr.Error:

@@ -65,7 +65,9 @@ class HeadBackend(Backend):
 
     def describe(self) -> dict:
         kind = {"labels": list(self.labels)} if self.labels else {"criteria": list(self.criteria)}
-        return {**super().describe(), "base": self.head.meta.get("base"), **kind}
+        # Where the features are computed: the base model's device, dtype and engine (models/accelerators.py).
+        where = {k: v for k, v in self.base.describe().items() if k in ("device", "dtype", "engine")}
+        return {**super().describe(), "base": self.head.meta.get("base"), **kind, **where}
 
 
 def load_head_backend(spec: ModelSpec) -> HeadBackend:

@@ -9,8 +9,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from models.accelerators import pick_inference_engine
 from models.adapter_files import check_peft_adapter
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
+from models.backends.unsloth_inference import load_unsloth_model, prepare_for_inference
 from models.errors import ModelLoadError, ModelSpecError
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
@@ -23,6 +25,7 @@ class TransformersBackend(Backend):
     model: Any = None
     tokenizer: Any = None
     device: str = "cpu"
+    engine: str = "transformers"  # or "unsloth": FastLanguageModel.for_inference on CUDA (models/accelerators.py)
     name: str = "transformers"
     capabilities: ClassVar[Capabilities] = Capabilities(grammar=True, token_probabilities=True,
                                                         batched_generation=True, perplexity=True)
@@ -231,7 +234,7 @@ class TransformersBackend(Backend):
         # the weights a run used.
         revision = getattr(self.model.config, "_commit_hash", None) if self.spec.base_kind == "hub" else None
         return {**super().describe(), "device": self.device, "dtype": str(self.model.dtype).replace("torch.", ""),
-                **({"revision": revision} if revision else {})}
+                "engine": self.engine, **({"revision": revision} if revision else {})}
 
 
 def _until_stop(row: list[int], stops: set[int]) -> list[int]:
@@ -271,11 +274,13 @@ def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     # Full precision on CPU: these CPUs have no native bf16 and emulating it is many times slower.
     dtype = torch.float32 if device == "cpu" else (torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16)
+    engine = pick_inference_engine(cuda=device == "cuda")  # before the weights are read: a bad choice fails at once
     try:
         if spec.base_kind == "hub":
             _check_hub_reachable_unless_cached(spec.base)
-        tokenizer = AutoTokenizer.from_pretrained(source)
-        model = AutoModelForCausalLM.from_pretrained(source, dtype=dtype)
+        tokenizer = AutoTokenizer.from_pretrained(source, **hub_revision(spec.base_hub))
+        model = (load_unsloth_model(source, **hub_revision(spec.base_hub)) if engine == "unsloth"
+                 else AutoModelForCausalLM.from_pretrained(source, dtype=dtype, **hub_revision(spec.base_hub)))
     except OSError as exc:
         raise ModelLoadError(_explain_load_failure(spec, exc)) from exc
     except (ValueError, RuntimeError, KeyError, SafetensorError) as exc:  # a local folder's damaged config or weights
@@ -285,10 +290,13 @@ def load_transformers_backend(spec: ModelSpec) -> TransformersBackend:
     if spec.adapter:
         model = _attach_adapter(model, spec)
     model.eval()
+    if engine == "unsloth":
+        model = prepare_for_inference(model)  # after the adapter: Unsloth's generate() wraps the model as used
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return TransformersBackend(
-        spec=spec, model=model, tokenizer=tokenizer, device=device, load_seconds=time.perf_counter() - started
+        spec=spec, model=model, tokenizer=tokenizer, device=device, engine=engine,
+        load_seconds=time.perf_counter() - started
     )
 
 
@@ -298,7 +306,7 @@ def _attach_adapter(model, spec: ModelSpec):
     if spec.adapter_kind == "local":
         check_peft_adapter(spec.adapter)  # a folder without weights would otherwise be looked up as a hub repo id
     try:
-        return PeftModel.from_pretrained(model, spec.adapter, is_trainable=False)
+        return PeftModel.from_pretrained(model, spec.adapter, is_trainable=False, **hub_revision(spec.adapter_hub))
     except RuntimeError as exc:
         if "size mismatch" in str(exc):
             raise ModelSpecError(
@@ -309,6 +317,12 @@ def _attach_adapter(model, spec: ModelSpec):
     except Exception as exc:  # PEFT, safetensors and the hub client each raise their own types for unreadable files
         raise ModelLoadError(f"could not load adapter {spec.adapter!r} ({type(exc).__name__}: {exc}): check that "
                              "it is a whole PEFT LoRA adapter folder, or save or copy it again") from exc
+
+
+def hub_revision(choice) -> dict:
+    """from_pretrained's revision for a hub choice: the commit its files were listed at, so the weights loaded are
+    the ones the manifest names."""
+    return {"revision": choice.revision} if choice is not None and choice.revision else {}
 
 
 def _check_hub_reachable_unless_cached(repo_id: str, timeout: float = 3.0) -> None:
@@ -335,9 +349,10 @@ def _explain_load_failure(spec: ModelSpec, exc: OSError) -> str:
         why = ("offline mode (HF_HUB_OFFLINE) forbids downloading" if constants.HF_HUB_OFFLINE
                else f"it could not be downloaded ({exc})" if "cannot reach" in str(exc)
                else "it could not be downloaded (no network?)")
+        notes = f" ({'; '.join(spec.notices)})" if spec.notices else ""
         return (
-            f"could not load hub model {spec.base!r}: it is not in the local Hugging Face cache and {why}. "
-            "Download it on a connected machine (huggingface-cli download), pass a local folder, "
+            f"could not load hub model {spec.base!r}{notes}: it is not in the local Hugging Face cache and {why}. "
+            f"Download it on a connected machine (`hf download {spec.base}`), pass a local folder, "
             "or use the embedded 'smollm2-135m'."
         )
     return f"could not load model {spec.base!r}: {exc}"

@@ -7,10 +7,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from models.accelerators import ALL_LAYERS, llama_gpu_layers, llama_supports_offload
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf
 from models.errors import ModelLoadError
 from models.gguf_check import check_gguf
+from models.hub_files import download
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
@@ -36,6 +38,25 @@ class LlamaCppBackend(Backend):
     seed_range_note: ClassVar[str] = "32-bit seeds; 4294967295 means a random seed"
     _chat_formatter: Any = field(default=None, repr=False)
     _decoder: Any = field(default=None, repr=False)  # the ParallelDecoder of generate_batch, made on first use
+    # n_gpu_layers the model was loaded with (-1: all) and whether this llama-cpp-python build can offload at all.
+    # Offload is the model's: the batch decoder's context is made on the same model, so it computes there too.
+    gpu_layers: int = 0
+    offload: bool = False
+
+    @property
+    def computes_on_this_cpu(self) -> bool:
+        """False only with every layer on the GPU (sampling stays on the CPU, but is a small part of a step)."""
+        if not self.offload or self.gpu_layers == 0:
+            return True
+        return not (self.gpu_layers == ALL_LAYERS or self.gpu_layers >= self.layer_count())
+
+    def layer_count(self) -> int:
+        import llama_cpp
+
+        return llama_cpp.llama_model_n_layer(self.llm._model.model)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "gpu_layers": self.gpu_layers, "offload": self.offload}
 
     def stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Iterator[str]:
         with self._threads():
@@ -193,20 +214,27 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
     if alias:
         embedded = EMBEDDED_MODELS[alias]
         path = ensure_f32_gguf(embedded) if spec.float32_gguf else embedded_gguf_path(embedded)
+    elif spec.base_kind == "hub-gguf":
+        path = download(spec.base_hub)  # every part of a split file, into huggingface_hub's cache
     else:
         path = spec.base
+    adapter = str(download(spec.adapter_hub)) if spec.adapter_kind == "hub-gguf-lora" else spec.adapter
     # llama.cpp's native parser takes the process down on a bad file: every file is checked in Python first.
     base = check_gguf(path, "base")
-    if spec.adapter:
-        check_gguf(spec.adapter, "adapter", base.get("general.architecture"))
+    if adapter:
+        check_gguf(adapter, "adapter", base.get("general.architecture"))
+    offload = llama_supports_offload()
+    gpu_layers = llama_gpu_layers(offload)  # all layers on the GPU where the build can (models/accelerators.py)
     try:
         llm = Llama(
             model_path=str(path),
             n_ctx=DEFAULT_CONTEXT,
             n_threads=fair_threads(),  # set again per generation: models/threads.py
-            lora_path=spec.adapter,
+            n_gpu_layers=gpu_layers,
+            lora_path=adapter,
             verbose=False,
         )
     except (ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
-    return LlamaCppBackend(spec=spec, llm=llm, load_seconds=time.perf_counter() - started)
+    return LlamaCppBackend(spec=spec, llm=llm, gpu_layers=gpu_layers, offload=offload,
+                           load_seconds=time.perf_counter() - started)

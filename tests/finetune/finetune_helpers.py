@@ -23,7 +23,7 @@ N_LAYERS, N_TARGETS = 30, len(DEFAULT_TARGET_MODULES)  # SmolLM2-135M: 30 layers
 BASE_TENSORS = ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.mlp.down_proj.weight",
                 "model.layers.29.self_attn.v_proj.weight", "model.embed_tokens.weight"]
 META_KEYS = {"base", "steps", "engine", "hyperparameters", "dataset", "loss_curve", "wall_seconds", "tokens_seen",
-             "tokens_per_second", "resumed_from", "created"}
+             "tokens_per_second", "resumed_from", "created", "system_prompt"}
 
 
 def chat(question: str, answer: str) -> list[dict]:

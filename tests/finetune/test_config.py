@@ -2,6 +2,8 @@
 clear ConfigError."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from finetune.config import ConfigError, FinetuneConfig, load_config
@@ -55,6 +57,34 @@ def test_cli_flags_parse_to_config_values():
     unset = make_parser().parse_args([])
     assert unset.resume is None and unset.save_steps is None and unset.lora_r is None
     assert load_config(None, **{k: v for k, v in vars(unset).items() if k not in ("config", "demo")}).resume is True
+
+
+def test_a_system_prompt_comes_from_a_flag_or_yaml_and_meta_json_records_it(tmp_path):
+    import time
+    from types import SimpleNamespace
+
+    from finetune.checkpoints import NamedCheckpoints, read_meta
+    from finetune.cli import make_parser
+    from finetune.data import DataReport
+
+    assert FinetuneConfig().system_prompt is None and make_parser().parse_args([]).system_prompt is None
+    args = make_parser().parse_args(["--system-prompt", "You are Pip."])
+    overrides = {k: v for k, v in vars(args).items() if k not in ("config", "demo")}
+    config = load_config(None, **{**overrides, "out": str(tmp_path), "max_steps": 1, "export_gguf": False})
+    assert config.system_prompt == "You are Pip."
+    path = tmp_path / "run.yaml"
+    for text in ("system_prompt: null\n", "system_prompt: '  '\n"):
+        path.write_text(text, encoding="utf-8")
+        assert load_config(str(path)).system_prompt is None
+
+    class Model:  # stands in for the trained PEFT model: only its folder is needed here
+        def save_pretrained(self, folder):
+            Path(folder).mkdir(parents=True)
+
+    callback = NamedCheckpoints(config=config, engine="peft", report=DataReport("data", "messages"),
+                                started=time.perf_counter(), _pending=1)
+    callback._save(SimpleNamespace(log_history=[], num_input_tokens_seen=0), Model())
+    assert read_meta(tmp_path / "step-1")["system_prompt"] == "You are Pip."
 
 
 def test_unknown_yaml_key_is_named(tmp_path):

@@ -167,6 +167,14 @@ def test_null_alpaca_input_in_parquet_is_treated_as_empty(tmp_path):
     assert chats == [chat("Say hi.", "Hi!"), chat("Translate.\n\ncat", "chat")]
 
 
+def test_a_system_prompt_is_put_first_where_a_conversation_has_none(tmp_path):
+    path = _write_messages_jsonl(tmp_path / "mixed")
+    chats, _ = load_chats(str(path), system_prompt="You are Pip.")
+    # The first row's own system turn stays; the second gets the config's.
+    assert chats == [MESSAGES_CHATS[0], [{"role": "system", "content": "You are Pip."}, *chat("2+2?", "4")]]
+    assert load_chats(str(path))[0] == MESSAGES_CHATS  # none given: as written
+
+
 # -------------------------------------------------------------------------------------------------------------- bad data
 
 def test_empty_file_is_a_data_error(tmp_path):

@@ -7,7 +7,7 @@ import pytest
 
 from basics import UserFacingError
 from runs.config import CompareConfig
-from runs.prompt_sets import single_prompt
+from runs.prompt_sets import PromptItem, single_prompt
 from runs.public import (
     PublicLimits,
     PublicModeError,
@@ -61,6 +61,8 @@ def test_a_server_path_is_refused_by_its_text_alone_whether_or_not_it_exists(tmp
 @pytest.mark.parametrize("change, expected", [
     (dict(config=config(sampling=config().sampling.with_(max_new_tokens=4096))), "over this shared app's limit of 512"),
     (dict(items=[single_prompt("x" * 4001)]), "at most 4,000"),
+    (dict(config=config(system_b="x" * 4001)), "the system prompt for Model B has 4,001 characters"),
+    (dict(items=[PromptItem(id="q", prompt="hi", system="x" * 4001)]), "system prompt of prompt 'q' has 4,001"),
     (dict(items=[single_prompt("hi")] * 51), "set Limit to 50 or less"),
     (dict(config=config(template_text="name: x\nmode: single\ntemplate: '{prompt} {answer}'\n"
                                       "output_format: 'Relevance: <1-4>'")), "editing the judge template is off"),

@@ -110,6 +110,18 @@ def test_a_prompt_longer_than_the_context_is_refused_or_cut_with_a_notice_by_cho
     assert "**Notice:**" in status and "cut to fit the context window of model A" in status
 
 
+def test_the_system_prompt_boxes_reach_each_model_and_are_recorded(client):
+    judge = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 3\\nReasons: ok"
+    args = compare_args(model_a="scripted:system a", model_b="scripted:system b", judge=judge,
+                        system_a="Answer only in French.", system_b="")
+    status = client.predict(**args, api_name="/compare")[5]
+    folder = Path(status.split("Saved to `")[1].split("`")[0])
+    record = json.loads((folder / "records.jsonl").read_text())
+    assert (record["system_a"], record["system_b"]) == ("Answer only in French.", None)
+    config = json.loads((folder / "run.json").read_text())["config"]
+    assert (config["system_a"], config["system_b"]) == ("Answer only in French.", None)
+
+
 def test_a_run_saved_after_the_app_started_can_be_exported_through_the_api(client, results_dir):
     """The Results tab's actions are its exports: named by a run folder that did not exist when the page was built."""
     from run_builders import RUN1, write_run
