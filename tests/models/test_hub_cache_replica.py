@@ -17,6 +17,7 @@ from models.spec import known_model_specs
 
 from helpers import judge_cli
 
+pytestmark = pytest.mark.model  # the replica is made of real model files (quantized by llama.cpp, ~15 s once)
 GREEDY = SamplingSettings(temperature=0.0, max_new_tokens=16)
 ASK = [{"role": "user", "content": "Name three fruits."}]
 
@@ -83,7 +84,6 @@ def test_a_4bit_base_stays_where_bitsandbytes_can_run(hub_cache, monkeypatch):
     assert spec.text == f"{BNB_BASE}+{ADAPTER_REPO}" and not spec.notices
 
 
-@pytest.mark.model
 def test_gguf_repos_load_on_llama_cpp_with_the_chosen_file(hub_cache):
     q8 = load_model(f"{GGUF_REPO}:Q8_0")
     described = q8.describe()
@@ -95,7 +95,6 @@ def test_gguf_repos_load_on_llama_cpp_with_the_chosen_file(hub_cache):
     assert base.strip() and with_lora != base  # the hub's GGUF LoRA was applied
 
 
-@pytest.mark.model
 def test_an_adapter_repo_on_a_4bit_base_loads_on_the_twin_here(hub_cache):
     base = load_model(TWIN_BASE)
     adapted = load_model(ADAPTER_REPO)
@@ -109,7 +108,6 @@ def test_an_adapter_repo_on_a_4bit_base_loads_on_the_twin_here(hub_cache):
     assert merged.complete(ASK, GREEDY).text == plain  # the same weights under another repo give the same answer
 
 
-@pytest.mark.model
 def test_the_seed_space_pair_compares_by_name_offline(hub_replica, tmp_path):
     """The README's example, `forestav/LoRA-2000` against `KolumbusLindh/LoRA-6150`, through the CLI in a process
     of its own whose environment names the replica: HF_HUB_CACHE and HF_HUB_OFFLINE=1, as a user would set them."""
@@ -138,7 +136,6 @@ def test_a_damaged_gguf_from_the_hub_is_refused_before_llama_cpp_opens_it(hub_ca
     assert "model.Q4_K_M.gguf is not a usable GGUF file" in str(raised.value)
 
 
-@pytest.mark.model
 def test_what_resolution_chose_is_told_with_the_record(hub_cache, tmp_path):
     """A GGUF repo named alone: the record's warnings say which file was picked and what else is there, and run.json
     names the file and the commit."""
