@@ -72,7 +72,8 @@ def split_hub_reference(text: str) -> tuple[str, str | None, str | None] | None:
     # 'folder/model.gguf' is a local file's path (missing or not), never a repo named 'model.gguf'
     if not match or text.startswith((".", "/")) or (not match["file"] and match["repo"].lower().endswith(".gguf")):
         return None
-    return match["repo"], match["quant"], match["file"]
+    quant = None if (match["quant"] or "").lower() == "latest" else match["quant"]  # Ollama's tag for "the default"
+    return match["repo"], quant, match["file"]
 
 
 def quant_of(filename: str) -> str | None:

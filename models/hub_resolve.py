@@ -59,7 +59,8 @@ def resolve_hub_base(text: str, allow_adapter: bool = True) -> HubBase:
         raise ModelSpecError(f"{choice.repo_id}'s adapter_config.json names no base model: name it as "
                              f"BASE+{choice.repo_id} with the base it was trained on")
     base = wanted.strip()
-    notices = choice.notices
+    # Said even when nothing is swapped: if the base cannot be had, the load error then names the base it wants.
+    notices = (*choice.notices, f"{choice.repo_id} is a LoRA adapter; its adapter_config.json names the base {base}")
     twin = full_precision_twin(base)
     if twin and not bitsandbytes_runnable():
         notices += (_twin_notice(base, twin, f"the base {choice.repo_id} was trained on") +

@@ -83,3 +83,32 @@ def describe_model(backend) -> dict:
     except (OSError, UserFacingError) as exc:  # a file gone since the model loaded: say so rather than stop the run
         files = [{"error": f"could not fingerprint the model's files: {exc}"}]
     return {**backend.describe(), "files": files}
+
+
+ROLE_NAMES = {"model_a": "model A", "model_b": "model B", "judge": "judge"}
+
+
+def _identity(described: dict) -> tuple:
+    """What makes a described model the same model: its spec, its files' hashes, and for a hub model the repo, file
+    and commit (not where the listing was read)."""
+    hub = {role: {k: v for k, v in choice.items() if k != "listed_from"}
+           for role, choice in (described.get("hub") or {}).items()}
+    hashes = sorted((f.get("role"), f.get("sha256")) for f in described.get("files") or [] if "sha256" in f)
+    return described.get("spec"), hashes, sorted(hub.items(), key=lambda kv: kv[0])
+
+
+def model_changes(recorded: dict, current: dict) -> list[str]:
+    """Roles whose model is not what the run began with (a file retrained or overwritten, a hub repo at a newer
+    commit), each said in words: a resumed run's later records come from other weights than its first ones."""
+    changes = []
+    for role in ROLE_NAMES:
+        before, now = recorded.get(role), current.get(role)
+        if not before or not now or _identity(before) == _identity(now):
+            continue
+        revisions = [(c.get("revision") or "?")[:12] for c in ((before.get("hub") or {}).get("base") or {},
+                                                              (now.get("hub") or {}).get("base") or {})]
+        moved = f" (commit {revisions[0]} then, {revisions[1]} now)" if revisions[0] != revisions[1] else ""
+        changes.append(f"{ROLE_NAMES[role]}: its files have changed since this run began{moved}, so the "
+                       "records made from now on come from other weights than the earlier ones; start a new run to "
+                       "compare like with like")
+    return changes

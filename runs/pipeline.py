@@ -25,7 +25,7 @@ from models import load_model
 from models.endpoints import EndpointError
 from runs.config import BATCH_SIZE, CompareConfig
 from runs.costs import actual_cost, cost_line
-from runs.fingerprints import describe_model
+from runs.fingerprints import describe_model, model_changes
 from runs.judge_cache import cached_judges
 from runs.preflight import check_start
 from runs.prompt_sets import PromptItem
@@ -105,7 +105,8 @@ def spec_notices(backends: dict) -> list[str]:
     twin), said with every record: the CLI prints each once, the page shows it beside the answers."""
     roles = [("model A", backends["model_a"]), ("model B", backends["model_b"]),
              *(("judge", judge) for judge in backends["judges"])]
-    return [f"{role}: {notice}" for role, backend in roles for notice in backend.spec.notices]
+    return [*(f"{role}: {notice}" for role, backend in roles for notice in backend.spec.notices),
+            *backends.get("changes", ())]
 
 
 def described_models(config: CompareConfig, backends: dict) -> dict:
@@ -127,7 +128,9 @@ def _run(config, template, items, manifest: RunManifest, writer: RunWriter | Non
                         notes=list(writer.notes) if writer else [])
     backends = load_backends(config)
     items, warnings = check_start(config, template, backends, items)
-    manifest.models.update(described_models(config, backends))
+    described = described_models(config, backends)
+    backends["changes"] = model_changes(manifest.models, described) if writer else []  # a resume: same weights?
+    manifest.models.update(described)
     started_here = writer is None
     if started_here:
         writer = RunWriter(config.out_dir, manifest)

@@ -104,6 +104,12 @@ def build_replica(cache: Path, work: Path) -> dict[str, Path]:
     snapshots[TWIN_BASE] = add_repo(cache, TWIN_BASE, full)
     lora = random_lora(work / "lora", BNB_BASE)
     snapshots[ADAPTER_REPO] = add_repo(cache, ADAPTER_REPO, {p.name: p for p in lora.iterdir() if p.is_file()})
+    config = json.loads((lora / "adapter_config.json").read_text(encoding="utf-8"))
+    for repo, base in (("acme/lora-on-merged", MERGED_REPO), ("acme/lora-on-a-base-not-here", "/content/outputs/base"),
+                       ("acme/lora-on-an-uncached-base", "meta-llama/Llama-3.2-3B-Instruct")):
+        snapshots[repo] = add_repo(cache, repo, {"adapter_model.safetensors": lora / "adapter_model.safetensors",
+                                                 "adapter_config.json": json.dumps({**config,
+                                                                                    "base_model_name_or_path": base})})
     for_export = work / "lora-for-export"
     if not for_export.exists():
         shutil.copytree(lora, for_export)

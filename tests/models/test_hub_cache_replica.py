@@ -35,6 +35,8 @@ def commit_of(cache, repo: str) -> str:
     (SEED_MODELS[1].lower(), f"{SEED_MODELS[1]}/unsloth.F16.gguf", "llamacpp", "unsloth.F16.gguf", None),
     (MERGED_REPO, MERGED_REPO, "transformers", None, None),
     (ADAPTER_REPO, f"{TWIN_BASE}+{ADAPTER_REPO}", "transformers", None, f"its full-precision twin {TWIN_BASE}"),
+    ("acme/lora-on-merged", f"{MERGED_REPO}+acme/lora-on-merged", "transformers", None,
+     f"its adapter_config.json names the base {MERGED_REPO}"),
     (BNB_BASE, TWIN_BASE, "transformers", None, f"{BNB_BASE} (this model) is a bitsandbytes 4-bit model"),
     (f"{MERGED_REPO}+{ADAPTER_REPO}", f"{MERGED_REPO}+{ADAPTER_REPO}", "transformers", None, None),  # explicit wins
     (f"{GGUF_REPO}:F16+{GGUF_LORA_REPO}", f"{GGUF_REPO}/unsloth.F16.gguf+{GGUF_LORA_REPO}/smollm2-lora.gguf",
@@ -63,11 +65,21 @@ def test_each_kind_of_repo_resolves_and_records_its_choice(hub_cache, typed, tex
     (GGUF_LORA_REPO, f"holds only GGUF LoRA adapters (smollm2-lora.gguf): name it as BASE+{GGUF_LORA_REPO}"),
     (f"{MERGED_REPO}+{MERGED_REPO}", f"{MERGED_REPO} is not a PEFT LoRA adapter"),
     (f"smollm2-135m-gguf+{GGUF_REPO}", "holds several GGUF files"),
+    ("acme/lora-on-a-base-not-here", "adapter acme/lora-on-a-base-not-here wants the base '/content/outputs/base'"),
 ])
 def test_what_cannot_be_had_is_named_with_the_fix(hub_cache, typed, says):
     with pytest.raises(ModelSpecError) as raised:
         parse_model_spec(typed)
     assert says in str(raised.value)
+
+
+def test_an_adapter_whose_base_is_not_here_says_which_base_it_wants(hub_cache):
+    from models.errors import ModelLoadError
+
+    with pytest.raises(ModelLoadError) as raised:
+        load_model("acme/lora-on-an-uncached-base")
+    assert "could not load hub model 'meta-llama/Llama-3.2-3B-Instruct' (acme/lora-on-an-uncached-base is a LoRA " \
+           "adapter; its adapter_config.json names the base meta-llama/Llama-3.2-3B-Instruct)" in str(raised.value)
 
 
 def test_the_pickers_offer_cached_hub_models_and_their_quantizations(hub_cache):
@@ -81,7 +93,7 @@ def test_a_4bit_base_stays_where_bitsandbytes_can_run(hub_cache, monkeypatch):
     """A CUDA machine with bitsandbytes cannot exist here; the check is replaced by its answer there."""
     monkeypatch.setattr("models.hub_resolve.bitsandbytes_runnable", lambda: True)
     spec = parse_model_spec(ADAPTER_REPO)
-    assert spec.text == f"{BNB_BASE}+{ADAPTER_REPO}" and not spec.notices
+    assert spec.text == f"{BNB_BASE}+{ADAPTER_REPO}" and not any("bitsandbytes" in n for n in spec.notices)
 
 
 def test_gguf_repos_load_on_llama_cpp_with_the_chosen_file(hub_cache):
@@ -99,7 +111,7 @@ def test_an_adapter_repo_on_a_4bit_base_loads_on_the_twin_here(hub_cache):
     base = load_model(TWIN_BASE)
     adapted = load_model(ADAPTER_REPO)
     assert adapted.spec.text == f"{TWIN_BASE}+{ADAPTER_REPO}"
-    assert adapted.describe()["notices"] and "bitsandbytes" in adapted.describe()["notices"][0]
+    assert any("bitsandbytes" in n for n in adapted.describe()["notices"])
     assert adapted.describe()["hub"]["adapter"]["revision"] == commit_of(hub_cache, ADAPTER_REPO)
     plain = base.complete(ASK, GREEDY).text
     assert plain.strip() and adapted.complete(ASK, GREEDY).text != plain  # the adapter's weights are in use

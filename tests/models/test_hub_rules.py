@@ -98,6 +98,7 @@ def test_a_gguf_lora_repo_gives_its_lora_file(sizes, file, picked, error):
     ("forestav/LoRA-2000", ("forestav/LoRA-2000", None, None)),
     ("unsloth/Llama-3.2-3B-Instruct-GGUF:Q4_K_M", ("unsloth/Llama-3.2-3B-Instruct-GGUF", "Q4_K_M", None)),
     ("hf.co/unsloth/Llama-3.2-3B-Instruct-GGUF:Q4_K_M", ("unsloth/Llama-3.2-3B-Instruct-GGUF", "Q4_K_M", None)),
+    ("hf.co/unsloth/Llama-3.2-3B-Instruct-GGUF:latest", ("unsloth/Llama-3.2-3B-Instruct-GGUF", None, None)),
     ("https://huggingface.co/org/repo", ("org/repo", None, None)),
     ("org/repo/unsloth.F16.gguf", ("org/repo", None, "unsloth.F16.gguf")),
     ("org/repo/sub/dir/x-Q8_0.gguf", ("org/repo", None, "sub/dir/x-Q8_0.gguf")),
