@@ -159,8 +159,9 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     default_rubric = default_template("single").rubric
     with gr.Tab("Compare", elem_id="tab-compare"):
         with gr.Row():
-            model_a = model_picker("Model A", model_a_default)
-            model_b = model_picker("Model B", model_b_default)
+            seed_pair = SEED_SPACE_PAIR if public_gate() is None else ()  # a shared app offers its allow-list only
+            model_a = model_picker("Model A", model_a_default, extra=seed_pair)
+            model_b = model_picker("Model B", model_b_default, extra=seed_pair)
             judge = model_picker("Judge", DEFAULT_JUDGE)
         with gr.Row():
             more_judges = panel_picker("compare-more-judges")
@@ -170,8 +171,8 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                             else None)
         study_prompts = [item.prompt for item in load_prompt_set(DEFAULT_PROMPT_SET)]
         gr.Examples(examples=[[p] for p in study_prompts], inputs=[prompt], label="Study prompts")
-        if public_gate() is None:  # a shared app offers its allow-list only
-            gr.Examples(examples=[[*SEED_SPACE_PAIR, study_prompts[0]]], inputs=[model_a, model_b, prompt],
+        if seed_pair:
+            gr.Examples(examples=[[*seed_pair, study_prompts[0]]], inputs=[model_a, model_b, prompt],
                         label="Hub models: the seed Space's pair (float16 GGUF files, ~6.4 GB each to download)")
         system_a, system_b = system_prompt_boxes()
         with gr.Accordion("Sampling", open=True):

@@ -10,14 +10,17 @@ from runs.system_prompts import MAX_SYSTEM_CHARS
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
 
 
-def model_picker(label: str, value: str, elem_id: str | None = None) -> gr.Dropdown:
+def model_picker(label: str, value: str, elem_id: str | None = None, extra: tuple[str, ...] = ()) -> gr.Dropdown:
+    """`extra`: specs offered besides the usual ones (an example's models: an example shows a dropdown's value only
+    when it is one of its choices)."""
+    offered = offered_models()
     return gr.Dropdown(
         # Typed values are taken even on a shared app: the allow-list (runs/public.py) refuses them with its own
         # message, by their text alone; Gradio's choice check would log a traceback for every refusal.
-        choices=offered_models(), value=value, label=label, allow_custom_value=True,
+        choices=[*offered, *(s for s in extra if s not in offered)], value=value, label=label, allow_custom_value=True,
         elem_id=elem_id or "picker-" + label.lower().replace(" ", "-"),
-        info="BASE or BASE+ADAPTER: an embedded alias, hub id, local folder or .gguf file; a served model as "
-             "openai:MODEL@http://host:8000/v1",
+        info="BASE or BASE+ADAPTER: an embedded alias, a hub id (org/name, org/name:Q4_K_M, org/name/FILE.gguf), "
+             "a local folder or .gguf file; a served model as openai:MODEL@http://host:8000/v1",
     )
 
 

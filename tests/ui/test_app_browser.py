@@ -69,3 +69,15 @@ def test_an_edited_template_changes_the_score_table_rows_and_caption(page):
     for label in ("Accuracy", "Style", "Total (of 20)", "16", "13"):
         assert label in table, table
     assert "Relevance" not in table
+
+
+def test_the_seed_space_pair_is_an_example_and_uncached_hub_ids_say_how_to_get_them(page):
+    """The example fills both pickers with the seed Space's hub ids; this machine's cache does not hold them and it is
+    offline, so Compare says so on the page with the command that downloads them."""
+    page.get_by_text("KolumbusLindh/LoRA-6150").first.click()
+    expect(page.locator("#picker-model-a input")).to_have_value("forestav/LoRA-2000", timeout=20_000)
+    expect(page.locator("#picker-model-b input")).to_have_value("KolumbusLindh/LoRA-6150")
+    page.locator("#compare").click()
+    message = page.get_by_text("could not load hub model 'forestav/LoRA-2000'")
+    message.first.wait_for(timeout=120_000)
+    assert "hf download forestav/LoRA-2000" in message.first.inner_text()
