@@ -23,6 +23,7 @@ from basics import UserFacingError, now_iso
 from judge.templates import JudgeTemplate
 from models import load_model
 from models.endpoints import EndpointError
+from models.threads import busy_notice
 from runs.config import BATCH_SIZE, CompareConfig
 from runs.costs import actual_cost, cost_line
 from runs.fingerprints import describe_model, model_changes
@@ -333,7 +334,7 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
         timings={"answer_a": answers["A"].seconds, "answer_b": answers["B"].seconds,
                  "judge": round(time.perf_counter() - judge_started, 3),
                  "total": round(time.perf_counter() - started, 3)},
-        warnings=warnings or None, **backends["system"].record_fields(item),
+        warnings=[*(warnings or []), *filter(None, [busy_notice()])] or None, **backends["system"].record_fields(item),
     )
     return record.to_dict()
 

@@ -19,6 +19,7 @@ def test_a_cgroup_quota_is_read_as_whole_cores(tmp_path, text, expected):
 def test_generations_running_at_once_share_the_usable_cores(monkeypatch):
     monkeypatch.delenv("LLM_JUDGE_THREADS", raising=False)
     monkeypatch.setattr("models.threads.usable_cores", lambda: 4)
+    monkeypatch.setattr("models.threads.others_busy_cores", lambda cores, quota=False: 0.0)  # a quiet machine
     started, counted, seen = threading.Barrier(2), threading.Barrier(2), []
 
     def generate():
