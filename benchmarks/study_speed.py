@@ -7,7 +7,9 @@ asked for three scores and parsed leniently). The product: `python -m judge comp
 --max-new-tokens 256` with its defaults, in a fresh process, so its loads count.
 
 Reports wall time, answer tokens/s per backend and the share of time per stage (load, answer A, answer B, judge,
-save and the rest), the product process's peak memory, and whether every record is scored. Both use the same
+save and the rest), the product process's peak memory, and whether every record is scored. The yardstick is the
+generation-only bound (generation_bound below): the product's answer tokens at the best batched tokens/s the default
+models reach here, measured in the same run; the goal is a first run within 1.3x of it. Both use the same
 seed. The product runs with an empty results folder, so no cache (judge calls, judge features) from an earlier run
 helps it: a first run. `--rerun` also times the same command again with the caches the first run left (a rerun).
 
@@ -189,13 +191,26 @@ def overlap_effect(args, extra: list[str], tmp: Path) -> dict:
     return found
 
 
-def goal(results: dict) -> dict:
-    """What the 5x goal asks of this deliverable: the wall time, and the answer tokens/s generation alone would need
-    in it if loading and judging took no time at all."""
-    wall = results["naive"]["wall_s"] / 5
-    tokens = sum(results["product"]["answer_tokens"].values())
-    return {"wall_s_for_5x": round(wall, 1), "answer_tokens": tokens,
-            "generation_tok_s_needed_with_free_load_and_judge": round(tokens / wall, 1)}
+def generation_bound(prompts: list[str], max_new_tokens: int, seed: int, product: dict) -> dict:
+    """The generation-only bound: the product's answer tokens divided by the best batched tokens/s the default models
+    reach here, measured now on the same prompts and settings (loaded once, warmed up, no judge, nothing saved), and
+    the product's first-run wall time over it: how close the deliverable is to what generating its answers costs."""
+    from models import load_model
+    from runs.config import BATCH_SIZE, default_model_pair
+
+    settings = PRESETS["p2"].with_(max_new_tokens=max_new_tokens, seed=seed)
+    conversations = [[{"role": "user", "content": p}] for p in prompts]
+    rates = {}
+    for side, spec in zip(("answer_a", "answer_b"), default_model_pair()):
+        backend = load_model(spec)
+        backend.generate_batch(conversations[:2], settings.with_(max_new_tokens=8), batch_size=BATCH_SIZE)  # warm-up
+        started = time.perf_counter()
+        made = backend.generate_batch(conversations, settings, batch_size=BATCH_SIZE)
+        measured = sum(g.n_tokens for g in made) / (time.perf_counter() - started)
+        rates[side] = max(measured, product["answer_tokens_per_s"][side] or 0.0)  # the best seen in this run
+    bound = sum(product["answer_tokens"][side] / rates[side] for side in rates)
+    return {"batched_tok_s": {side: round(r, 1) for side, r in rates.items()}, "bound_s": round(bound, 1),
+            "wall_over_bound": round(product["wall_s"] / bound, 2), "goal": 1.3}
 
 
 def main() -> None:
@@ -230,7 +245,7 @@ def main() -> None:
         if not args.product_only:
             results["naive"] = naive(prompts, args.max_new_tokens, args.seed)
             results["speedup"] = round(results["naive"]["wall_s"] / results["product"]["wall_s"], 2)
-            results["goal"] = goal(results)
+        results["generation_bound"] = generation_bound(prompts, args.max_new_tokens, args.seed, results["product"])
         if args.overlap:
             results["overlap"] = overlap_effect(args, extra, tmp)
         if args.memory:
