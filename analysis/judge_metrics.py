@@ -10,7 +10,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from analysis.stats import mean_with_ci
+from analysis.stats import mean_with_ci, wilson_interval
 
 VERDICTS = ("A", "B", "tie")
 LENGTH_BUCKETS = (("0-99", 0, 100), ("100-299", 100, 300), ("300-699", 300, 700), ("700+", 700, math.inf))
@@ -77,6 +77,9 @@ def pairwise_metrics(outcomes: Sequence[PairOutcome], seed: int = 0, resamples: 
     n = len(outcomes)
     credits = [credit(o.gold, o.predicted) for o in outcomes]
     interval = mean_with_ci(credits, seed, resamples)
+    # Wilson's interval, not the bootstrap's: at 12 of 12 the bootstrap collapses to 100%-100%, which claims a
+    # certainty 12 items cannot give (a tie's half credit counts as half an agreement).
+    wilson = wilson_interval(sum(credits), n)
     decisive = [o for o in outcomes if o.gold in ("A", "B") and o.predicted in ("A", "B")]
     both_orders = [o for o in outcomes if o.order_verdicts.get("AB") is not None
                    and o.order_verdicts.get("BA") is not None]
@@ -88,7 +91,8 @@ def pairwise_metrics(outcomes: Sequence[PairOutcome], seed: int = 0, resamples: 
         "n": n,
         "unparsed_share": _share(sum(o.predicted is None for o in outcomes), n),
         "agreement": interval.mean,
-        "agreement_ci": [interval.low, interval.high] if interval.low is not None else None,
+        "agreement_ci": list(wilson) if wilson else None,
+        "agreement_ci_method": "wilson",
         "agreement_without_ties": _share(sum(o.gold == o.predicted for o in decisive), len(decisive)),
         "kappa": kappa([o.gold for o in outcomes], [o.predicted for o in outcomes]),
         "position_consistency": _share(sum(o.order_verdicts["AB"] == o.order_verdicts["BA"] for o in both_orders),

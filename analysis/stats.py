@@ -90,6 +90,21 @@ def mean_with_ci(values: Iterable[float], seed: int = 0, resamples: int = RESAMP
     return Interval(mean, low, high, int(data.size))
 
 
+def wilson_interval(successes: float, n: int, level: float = LEVEL) -> tuple[float, float] | None:
+    """Wilson's score interval for a proportion of `successes` in `n` (None for n = 0): it never collapses to a
+    point, so 12 of 12 reads 76%-100%, not 100%-100%."""
+    if n <= 0:
+        return None
+    from scipy.stats import norm
+
+    z = float(norm.ppf(1 - (1 - level) / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    low = 0.0 if successes <= 0 else max(0.0, float(centre - half))
+    return low, 1.0 if successes >= n else min(1.0, float(centre + half))
+
+
 def _bootstrap_means(data: np.ndarray, rng: np.random.Generator, resamples: int) -> np.ndarray:
     block = max(1, _BLOCK_CELLS // data.size)
     chunks = []

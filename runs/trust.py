@@ -1,7 +1,8 @@
 """How far to trust the judge behind a verdict, in words for the page and the report: how it scored (token
 probabilities, a parsed reply, a trained scoring head), how sure it was where it says, and what it measured against
-gold labels: the newest Judge Lab validation of that judge, else the measurement it was shipped with, else a plain
-"not validated". A constant judge and a validated one should not look equally authoritative."""
+gold labels: the measurement a shipped judge was trained with and its newest Judge Lab validation side by side (a
+small validation marked as a sanity check), else a plain "not validated". A constant judge and a validated one
+should not look equally authoritative."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -18,9 +19,16 @@ METHOD_WORDS = {
 }
 
 
+SANITY_CHECK_ITEMS = 50  # fewer labelled items than this: a validation checks the judge works, not how well
+
+
 def _interval(metrics: dict) -> str:
+    """The agreement's interval; one that collapsed to a point (a bootstrap over items that all agree, as results
+    written before Wilson's interval have) is left out rather than shown as certainty."""
     ci = metrics.get("agreement_ci")
-    return f" (95% interval {ci[0]:.0%}-{ci[1]:.0%})" if ci and None not in ci else ""
+    if not ci or None in ci or round(ci[0], 2) == round(ci[1], 2):
+        return ""
+    return f" (95% interval {ci[0]:.0%}-{ci[1]:.0%})"
 
 
 def lab_validation(judge: str, method: str | None) -> tuple[dict, str] | None:
@@ -71,13 +79,17 @@ def trust_line(record: dict) -> str:
         words.append(f"confidence {confidence:.0%} (its probability mass on the allowed scores)")
     validated = lab_validation(judge, method)
     shipped = shipped_measurement(judge)
+    if shipped:  # beside a lab result, never replaced by one: a dozen items cannot outweigh a held-out thousand
+        words.append(f"measured when it was trained: {shipped}")
     if validated:
         metrics, data = validated
+        n = metrics.get("n")
+        small = isinstance(n, int) and n < SANITY_CHECK_ITEMS
         words.append(f"validated in the Judge Lab on {as_text(data)}: agrees with the gold labels on "
-                     f"{metrics['agreement']:.0%}{_interval(metrics)} of {metrics.get('n', '?')} items")
-    elif shipped:
-        words.append(f"measured when it was trained: {shipped}")
-    else:
+                     f"{metrics['agreement']:.0%}{_interval(metrics)} of {n if n is not None else '?'} items"
+                     + (f" (a sanity check: under {SANITY_CHECK_ITEMS} items say little about how often it agrees "
+                        "with people)" if small else ""))
+    if not shipped and not validated:
         words.append("**not validated**: nothing says how often it agrees with people; measure it in the Judge "
                      "Lab before trusting its verdicts")
     return " · ".join(words)

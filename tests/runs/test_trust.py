@@ -1,5 +1,8 @@
 """Next to every verdict: how the judge scored, how sure it was, and what it measured against gold labels."""
 import json
+import shutil
+
+import pytest
 
 from runs.trust import trust_line
 from runs.validation import judge_folder_name
@@ -33,3 +36,22 @@ def test_a_shipped_judge_cites_what_it_measured_and_probabilities_show_confidenc
     assert "trained scoring judge" in line and "measured when it was trained" in line and "94%" in line
     assert "confidence 90%" in trust_line(record(method="probabilities",
                                                  confidence={"relevance": 0.8, "coherence": 1.0}))
+
+
+def test_a_small_lab_validation_sits_beside_the_shipped_measurement_as_a_sanity_check(results_dir):
+    """12 of 12 shipped pairs agreeing: Wilson's interval (76%-100%), never 100%-100%, next to the held-out 94%."""
+    from analysis.judge_metrics import PairOutcome, pairwise_metrics
+
+    outcomes = [PairOutcome(gold="A", predicted="A", order_verdicts={}, len_a=10, len_b=5, seconds=0.1)] * 12
+    metrics = pairwise_metrics(outcomes)
+    assert metrics["agreement"] == 1.0 and metrics["agreement_ci"] == [pytest.approx(0.7575, abs=1e-3), 1.0]
+    judge = "smollm2-135m-judge"
+    folder = results_dir / "validation" / "20991231-000000-validate-pairs" / judge_folder_name(judge, "head")
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"judge": judge, "method": "head", **metrics}))
+    (folder.parent / "run.json").write_text(json.dumps({"kind": "validation", "data": "good_vs_broken_pairs"}))
+    line = trust_line(record(judge, "head"))
+    assert "measured when it was trained: 94%" in line  # the held-out measurement stays
+    assert "on 100% (95% interval 76%-100%) of 12 items (a sanity check" in line
+    assert "100%-100%" not in line
+    shutil.rmtree(folder.parent)
