@@ -14,6 +14,7 @@ from models.adapter_files import check_peft_adapter
 from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
 from models.backends.unsloth_inference import load_unsloth_model, prepare_for_inference
 from models.errors import ModelLoadError, ModelSpecError
+from models.hub_files import hub_reachable
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec, transformers_source
@@ -325,21 +326,18 @@ def hub_revision(choice) -> dict:
     return {"revision": choice.revision} if choice is not None and choice.revision else {}
 
 
-def _check_hub_reachable_unless_cached(repo_id: str, timeout: float = 3.0) -> None:
+def _check_hub_reachable_unless_cached(repo_id: str) -> None:
     """A hub model that is not in the local cache needs the hub: when it cannot be reached, say so in seconds
-    (the hub client's own retries took 49 s to fail offline). OSError, as the hub client raises."""
-    import socket
+    (the hub client's own retries took 49 s to fail offline). OSError, as the hub client raises. The reachability
+    check is models/hub_files.hub_reachable's, remembered for a minute: resolving the spec asked it already."""
     from urllib.parse import urlsplit
 
     from huggingface_hub import constants, try_to_load_from_cache
 
     if constants.HF_HUB_OFFLINE or isinstance(try_to_load_from_cache(repo_id, "config.json"), str):
         return  # offline mode fails at once by itself; a cached model needs no network
-    endpoint = urlsplit(constants.ENDPOINT)
-    try:
-        socket.create_connection((endpoint.hostname, endpoint.port or 443), timeout=timeout).close()
-    except OSError as exc:
-        raise OSError(f"cannot reach {endpoint.hostname}: {exc}") from exc
+    if not hub_reachable():
+        raise OSError(f"cannot reach {urlsplit(constants.ENDPOINT).hostname}")
 
 
 def _explain_load_failure(spec: ModelSpec, exc: OSError) -> str:
