@@ -58,6 +58,7 @@ class CompareUpdate:
     run_dir: Path | None = None  # None until the run folder exists (after the models load and the inputs are checked)
     message: str = ""
     notes: list[str] = field(default_factory=list)  # things the person should know once (a repaired records file)
+    chunk: int = 1  # answer stages: how many prompts, from `index` on, are being answered together
 
 
 def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "compare") -> Iterator[CompareUpdate]:
@@ -183,7 +184,8 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done)
                     coming = _answers_ahead(ahead, backends, chunk, sampling)
                 if coming is not None:
                     yield CompareUpdate("answer_a", index, total, chunk[0], run_dir=writer.folder,
-                                        message=f"answering {len(chunk)} prompts in a batch")
+                                        message=f"answering prompts {index + 1}-{index + len(chunk)} together",
+                                        chunk=len(chunk))
                     answers = coming.result()
                 coming = (_answers_ahead(ahead, backends, chunks[number + 1], sampling)
                           if overlap and number + 1 < len(chunks) else None)
