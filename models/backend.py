@@ -16,6 +16,9 @@ from models.spec import ModelSpec
 Message = dict  # {"role": "system" | "user" | "assistant", "content": str}
 
 DEFAULT_BATCH_SIZE = 8  # conversations per forward pass in generate_batch; longer lists are split into chunks
+# Why a generation ended: "stop" = the model ended its reply (an end-of-turn token, a grammar's end), "length" = it hit
+# max_new_tokens and was cut off; None = the backend could not tell (generations recorded before finish reasons).
+STOP, LENGTH = "stop", "length"
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Generation:
     first_token_seconds: float | None = None
     input_tokens: int | None = None  # prompt tokens, where the backend reports them (served models' usage)
     warnings: list[str] = field(default_factory=list)  # settings the backend could not apply, said aloud
+    finish_reason: str | None = None  # STOP or LENGTH (cut off at max_new_tokens); None where unknown
 
     @property
     def tokens_per_second(self) -> float:
@@ -60,6 +64,7 @@ class Generation:
             "tokens_per_second": round(self.tokens_per_second, 2),
             **({"input_tokens": self.input_tokens} if self.input_tokens is not None else {}),
             **({"warnings": list(self.warnings)} if self.warnings else {}),
+            **({"finish_reason": self.finish_reason} if self.finish_reason else {}),
         }
 
 
@@ -78,6 +83,9 @@ class Backend(ABC):
     spec: ModelSpec
     load_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # What the stream running under `lock` found out when it ended ({"finish_reason": ...}): stream() yields text
+    # only, so it leaves this here and generate() hands it on before it lets the lock go.
+    stream_end: dict = field(default_factory=dict, repr=False)
 
     name: str = "backend"
     capabilities: ClassVar[Capabilities] = Capabilities()
@@ -117,17 +125,22 @@ class Backend(ABC):
         return (f"seed {seed} is outside what the {self.name} backend takes ({self.seed_range_note}: {low} to "
                 f"{high}); pick a seed from {low} to {high}")
 
-    def generate(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
-        """Stream the reply while holding the model's lock, so concurrent requests cannot interleave seeds."""
+    def generate(self, messages: list[Message], settings: SamplingSettings, outcome: dict | None = None
+                 ) -> Iterator[str]:
+        """Stream the reply while holding the model's lock, so concurrent requests cannot interleave seeds; a given
+        `outcome` dict receives how the stream ended (its finish_reason, where the backend knows it)."""
         with self.lock:
+            self.stream_end = {}
             yield from self.stream(messages, settings)
+            if outcome is not None:
+                outcome.update(self.stream_end)
 
     def generate_with_progress(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str | Generation]:
         """Yield the reply text so far after each piece, then the finished Generation."""
         started = time.perf_counter()
         first = None
-        text = ""
-        for piece in self.generate(messages, settings):
+        text, outcome = "", {}
+        for piece in self.generate(messages, settings, outcome):
             if first is None and piece:
                 first = time.perf_counter() - started
             text += piece
@@ -136,7 +149,8 @@ class Backend(ABC):
         # Streamed pieces are not tokens, so the text is counted again; a re-tokenised text can come out longer than
         # what was generated (50 for a cap of 48), and more than the cap was never generated.
         n_tokens = min(self.count_tokens(text), settings.max_new_tokens)
-        yield Generation(text=text, n_tokens=n_tokens, seconds=seconds, first_token_seconds=first)
+        yield Generation(text=text, n_tokens=n_tokens, seconds=seconds, first_token_seconds=first,
+                         finish_reason=outcome.get("finish_reason"))
 
     def complete(self, messages: list[Message], settings: SamplingSettings) -> Generation:
         """Run a whole generation and return it."""

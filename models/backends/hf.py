@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 
 from models.accelerators import pick_inference_engine
 from models.adapter_files import check_peft_adapter
-from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
+from models.backend import DEFAULT_BATCH_SIZE, LENGTH, STOP, Backend, Capabilities, Generation, Message, in_chunks
 from models.backends.unsloth_inference import load_unsloth_model, prepare_for_inference
 from models.errors import ModelLoadError, ModelSpecError
 from models.hub_files import hub_reachable
@@ -56,13 +56,14 @@ class TransformersBackend(Backend):
         if grammar:
             kwargs["logits_processor"] = LogitsProcessorList([self._grammar_processor(grammar)])
         failure: list[BaseException] = []
+        made: list = []  # generate()'s output: the new tokens say whether the reply ended or was cut off
 
         def run() -> None:
             try:
                 torch.manual_seed(settings.seed)
                 with generation_running() as threads, torch.inference_mode():
                     torch.set_num_threads(threads)
-                    self.model.generate(**kwargs)
+                    made.append(self.model.generate(**kwargs))
             except BaseException as exc:  # surfaced in the consumer's thread below
                 failure.append(exc)
                 streamer.end()
@@ -79,6 +80,15 @@ class TransformersBackend(Backend):
             worker.join()
         if failure:
             raise failure[0]
+        if made:
+            sequences = getattr(made[0], "sequences", made[0])  # a tensor, or an output object holding one
+            new_tokens = sequences[0, inputs["input_ids"].shape[1]:].tolist()
+            self.stream_end["finish_reason"] = self._finish_reason(new_tokens, len(new_tokens), settings)
+
+    def _finish_reason(self, tokens: list[int], generated: int, settings: SamplingSettings) -> str:
+        """LENGTH when `generated` reached max_new_tokens with no end-of-turn token among `tokens`, else STOP."""
+        ended = any(token in self._stop_ids() for token in tokens)
+        return LENGTH if not ended and generated >= settings.max_new_tokens else STOP
 
     def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
         """The judge's reply, held to the GBNF `grammar` token by token (models/constrained.py); without one,
@@ -135,13 +145,15 @@ class TransformersBackend(Backend):
                 torch.set_num_threads(threads)
                 output = self.model.generate(**batch, **generation_kwargs(settings), pad_token_id=self._pad_id())
         stops = self._stop_ids()
-        rows = [_until_stop(row, stops) for row in output[:, batch["input_ids"].shape[1]:].tolist()]
+        made = output[:, batch["input_ids"].shape[1]:].tolist()
+        rows = [_until_stop(row, stops) for row in made]
         texts = [self.tokenizer.decode(row, skip_special_tokens=True) for row in rows]
         seconds = time.perf_counter() - started
         total = sum(len(row) for row in rows)
         shares = [len(row) / total if total else 1 / len(rows) for row in rows]
-        return [Generation(text=text, n_tokens=len(row), seconds=seconds * share)
-                for text, row, share in zip(texts, rows, shares)]
+        return [Generation(text=text, n_tokens=len(row), seconds=seconds * share,
+                           finish_reason=self._finish_reason(whole, len(whole), settings))
+                for text, row, share, whole in zip(texts, rows, shares, made)]
 
     def perplexity(self, messages: list[Message], reference: str) -> float | None:
         """exp(mean NLL) of the reference's tokens after the chat-templated prompt (see Backend.perplexity).

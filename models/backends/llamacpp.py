@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from models.accelerators import ALL_LAYERS, llama_gpu_layers, llama_supports_offload
-from models.backend import DEFAULT_BATCH_SIZE, Backend, Capabilities, Generation, Message, in_chunks
+from models.backend import DEFAULT_BATCH_SIZE, LENGTH, STOP, Backend, Capabilities, Generation, Message, in_chunks
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf
 from models.errors import ModelLoadError
 from models.gguf_check import check_gguf
@@ -85,7 +85,10 @@ class LlamaCppBackend(Backend):
             grammar=self._grammar(grammar) if grammar else None,
         )
         for chunk in chunks:
-            piece = chunk["choices"][0]["delta"].get("content")
+            choice = chunk["choices"][0]
+            if choice.get("finish_reason"):  # llama-cpp-python: "length" at max_tokens, else "stop"
+                self.stream_end["finish_reason"] = LENGTH if choice["finish_reason"] == LENGTH else STOP
+            piece = choice["delta"].get("content")
             if piece:
                 yield piece
 
@@ -111,10 +114,11 @@ class LlamaCppBackend(Backend):
             decoder = self._decoder_for(len(prompts), seq_context)
             with self._threads(decoder.context):
                 replies, seconds = decoder.generate(prompts, settings)
+            reasons = list(decoder.finish_reasons)
         total = sum(len(r) for r in replies) or 1
         return [Generation(text=self.llm.detokenize(r).decode("utf-8", errors="ignore"), n_tokens=len(r),
-                           seconds=seconds * len(r) / total, input_tokens=len(p))
-                for r, p in zip(replies, prompts)]
+                           seconds=seconds * len(r) / total, input_tokens=len(p), finish_reason=reason)
+                for r, p, reason in zip(replies, prompts, reasons)]
 
     def _decoder_for(self, n_seq: int, seq_context: int):
         """The batch decoder, made (again) large enough for `n_seq` sequences of `seq_context` tokens. Hold the lock."""

@@ -26,6 +26,7 @@ class _Sequence:
     sampler: Any
     tokens: list[int] = field(default_factory=list)
     done: bool = False
+    finish_reason: str = "stop"  # "length" when it reached max_new_tokens without an end-of-generation token
     logits_index: int = -1  # the batch slot whose logits this sequence samples from next
 
 
@@ -69,6 +70,7 @@ class ParallelDecoder:
             llama_cpp.llama_set_adapters_lora(self.context.ctx, adapters, 1, scales)
         self.n_batch, self.n_threads = params.n_batch, n_threads
         self.batch = llama_cpp.llama_batch_init(self.n_batch, 0, 1)
+        self.finish_reasons: list[str] = []  # of the last generate(), per prompt: "stop" or "length"
 
     def close(self) -> None:
         import llama_cpp
@@ -79,7 +81,8 @@ class ParallelDecoder:
         self.context.close()
 
     def generate(self, prompts: list[list[int]], settings: SamplingSettings) -> tuple[list[list[int]], float]:
-        """The generated token ids of each prompt (end-of-generation token excluded), and the wall seconds."""
+        """The generated token ids of each prompt (end-of-generation token excluded), and the wall seconds; why each
+        ended is left in `finish_reasons`."""
         import llama_cpp
 
         started = time.perf_counter()
@@ -104,7 +107,7 @@ class ParallelDecoder:
                     continue
                 s.tokens.append(token)
                 if len(s.tokens) >= settings.max_new_tokens:
-                    s.done = True
+                    s.done, s.finish_reason = True, "length"
                     continue
                 step.append((i, len(s.prompt) + len(s.tokens) - 1, token, True, s))
             if not step:
@@ -113,6 +116,7 @@ class ParallelDecoder:
             self._decode(step)
         for s in sequences:
             s.sampler.close()
+        self.finish_reasons = [s.finish_reason for s in sequences]
         return [s.tokens for s in sequences], time.perf_counter() - started
 
     def logprobs_of(self, ids: list[int], first: int) -> list[float]:

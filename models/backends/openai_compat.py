@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from models.backend import Backend, Capabilities, Generation, Message, TokenChoice
+from models.backend import LENGTH, STOP, Backend, Capabilities, Generation, Message, TokenChoice
 from models.endpoints import API_KEY_VARIABLES, EndpointError, EndpointLimits, api_key_for, redact, split_endpoint_spec
 from models.errors import ModelLoadError
 from models.settings import SamplingSettings
@@ -44,10 +44,14 @@ class OpenAIBackend(Backend):
     name: str = "openai"
     capabilities: Capabilities = field(default_factory=Capabilities)
 
-    def generate(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
+    def generate(self, messages: list[Message], settings: SamplingSettings, outcome: dict | None = None
+                 ) -> Iterator[str]:
         # No model lock: the server batches; the per-endpoint semaphore bounds what is in flight.
+        found: dict = {}
         with endpoint_semaphore(self.base_url, self.limits.concurrency):
-            yield from self.stream(messages, settings)
+            yield from self._stream(messages, settings, found)
+        if outcome is not None and found.get("finish_reason"):
+            outcome["finish_reason"] = found["finish_reason"]
 
     def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
         yield from self._stream(messages, settings, {})
@@ -60,7 +64,9 @@ class OpenAIBackend(Backend):
                 if getattr(chunk, "usage", None):
                     usage.update(input=chunk.usage.prompt_tokens, output=chunk.usage.completion_tokens)
                 if chunk.choices:
-                    finished = finished or chunk.choices[0].finish_reason is not None
+                    if chunk.choices[0].finish_reason is not None:
+                        finished = True
+                        usage["finish_reason"] = finish_reason(chunk.choices[0].finish_reason)
                     piece = chunk.choices[0].delta.content
                     if piece:
                         usage["chunks"] = usage.get("chunks", 0) + 1
@@ -84,7 +90,8 @@ class OpenAIBackend(Backend):
         # Servers that send no usage in streams (llama.cpp's) send about one token per chunk.
         yield Generation(text=text, n_tokens=usage.get("output", usage.get("chunks", 0)),
                          seconds=time.perf_counter() - started, first_token_seconds=first,
-                         input_tokens=usage.get("input"), warnings=self.warnings(settings))
+                         input_tokens=usage.get("input"), warnings=self.warnings(settings),
+                         finish_reason=usage.get("finish_reason"))
 
     def score(self, messages: list[Message], settings: SamplingSettings, grammar: str | None = None) -> Generation:
         return self.reply_with_probabilities(messages, settings, grammar, top_logprobs=0)[2]
@@ -103,7 +110,8 @@ class OpenAIBackend(Backend):
         usage = response.usage
         generation = Generation(text=text, n_tokens=usage.completion_tokens if usage else len(tokens),
                                 seconds=time.perf_counter() - started,
-                                input_tokens=usage.prompt_tokens if usage else None, warnings=self.warnings(settings))
+                                input_tokens=usage.prompt_tokens if usage else None, warnings=self.warnings(settings),
+                                finish_reason=finish_reason(choice.finish_reason))
         return text, tokens, generation
 
     # context_length / prompt_tokens stay unknown (None): the protocol reports neither, so long prompts are left to
@@ -143,6 +151,14 @@ class OpenAIBackend(Backend):
     def describe(self) -> dict:
         return {**super().describe(), "capabilities": self.capabilities.to_dict(), "base_url": self.base_url,
                 "model": self.model, "accepts": dict(self.accepts)}
+
+
+def finish_reason(reported: str | None) -> str | None:
+    """The server's finish_reason as a Generation's: "length" (cut off at max_tokens) stays, any other end ("stop",
+    "eos", "tool_calls", ...) is STOP; None where the server sent none."""
+    if not reported:
+        return None
+    return LENGTH if reported == LENGTH else STOP
 
 
 def _refuses_field(exc: Exception, name: str) -> bool:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-from models.backend import Backend, Capabilities, Generation, Message
+from models.backend import LENGTH, STOP, Backend, Capabilities, Generation, Message
 from models.errors import ModelLoadError, ModelSpecError
 from models.settings import SamplingSettings
 from models.spec import SCRIPTED_PREFIX, ModelSpec
@@ -86,7 +86,9 @@ class ScriptedBackend(Backend):
     def stream(self, messages: list[Message], settings: SamplingSettings) -> Iterator[str]:
         # Word by word, so that streaming consumers see partial text as they would from a real model; the
         # length limit cuts on the same whitespace-token count that count_tokens reports.
-        words = self.next_reply(messages).split(" ")[: settings.max_new_tokens]
+        every = self.next_reply(messages).split(" ")
+        words = every[: settings.max_new_tokens]
+        self.stream_end["finish_reason"] = LENGTH if len(every) > len(words) else STOP
         for index, word in enumerate(words):
             yield word if index == 0 else " " + word
 
@@ -103,7 +105,8 @@ class ScriptedBackend(Backend):
         started = time.perf_counter()
         with self.lock:
             text = self.next_reply(messages)
-        return Generation(text=text, n_tokens=self.count_tokens(text), seconds=time.perf_counter() - started)
+        return Generation(text=text, n_tokens=self.count_tokens(text), seconds=time.perf_counter() - started,
+                          finish_reason=STOP)  # a judge's scripted reply is given whole, whatever the limit
 
 
 def load_scripted_backend(spec: ModelSpec) -> ScriptedBackend:
