@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from dataclasses import fields as dataclass_fields
 
+from analysis.margins import DEFAULT_TIE_BAND, check_band
 from basics import adapters_dir, results_dir
 from finetune.config import DEMO_STEPS
 from judge.judging import HEAD, METHODS, PARSED, PROBABILITIES
@@ -59,6 +60,9 @@ class CompareConfig:
     constrain_judge: bool = True  # hold grammar-capable judges to the template's output format
     judge_method: str = DEFAULT_JUDGE_METHOD  # "probabilities", "parsed", or "auto": probabilities where the judge can
     judge_reasons: bool = False  # probabilities method: also ask the judge for reasons, after its scores are fixed
+    # The band of no difference (analysis/margins.py): a favourite with P(A better) within 0.5 +/- tie_band, or parsed
+    # totals less than one scale step apart, is "too close to call" and counts as a tie; 0 = any lead wins.
+    tie_band: float = DEFAULT_TIE_BAND
     concurrency: int = 0  # prompts in flight at once; 0 = auto: ENDPOINT_CONCURRENCY where a served model takes part
     judge_cache: bool = True  # answer identical judge calls from the on-disk cache (runs/judge_cache.py)
     prices: str | None = None  # a price table YAML (runs/costs.py); None = prompts/prices.yaml
@@ -114,6 +118,10 @@ class CompareConfig:
         self.system_b = checked_system_prompt(self.system_b, "the system prompt for model B")
         if len(set(self.judges)) != len(self.judges):
             raise SettingsError(f"a judge appears twice on the panel ({self.judge_label}): name each judge once")
+        try:
+            self.tie_band = check_band(self.tie_band)
+        except ValueError as exc:
+            raise SettingsError(str(exc)) from exc
         if not 0 <= self.concurrency <= 64:
             raise SettingsError(f"concurrency must be 0 (auto) to 64, got {self.concurrency}")
         self.sampling_plan()
@@ -136,6 +144,7 @@ class CompareConfig:
         data["sampling"] = SamplingSettings(**data["sampling"])
         data["judge_sampling"] = SamplingSettings(**data["judge_sampling"])
         known = {f.name for f in dataclass_fields(cls)}
+        data.setdefault("tie_band", 0.0)  # a run from before the band called every lead a win: a resume goes on so
         return cls(**{k: v for k, v in data.items() if k in known})
 
     def to_dict(self) -> dict:

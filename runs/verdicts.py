@@ -1,10 +1,12 @@
 """The judge's part of a record: one judge's verdict fields, or a panel's (judge/panel.py) with each member's kept.
 
 A panel member whose served judge failed a request leaves the panel for that item (its error kept); a lone judge's
-failure fails the record (runs/pipeline.py writes it as `failed`, and --resume retries it).
+failure fails the record (runs/pipeline.py writes it as `failed`, and --resume retries it). Every verdict then goes
+through the band of no difference (analysis/margins.py): a favourite inside it is a tie, "too close to call".
 """
 from __future__ import annotations
 
+from analysis.margins import verdict_margin
 from judge.judging import OK, UNPARSED, judge_pair, judge_single, single_winner
 from judge.panel import PanelMember, combine_panel
 from judge.templates import JudgeTemplate
@@ -32,15 +34,34 @@ def verdict_fields(config: CompareConfig, template: JudgeTemplate, judges: list,
         members.append(PanelMember(judge.spec.text, found["status"], found["winner"], found["scores"],
                                    found["totals"], found["method"], found.get("error")))
     panel = combine_panel(members, config.mode)
+    # A panel of judges that each give P(A better) is as close as their mean; otherwise its mean totals' gap counts.
+    shares = [(f.get("margin") or {}).get("p_a_better") for f in fields
+              if f["status"] == OK and f.get("winner") is not None]
+    shared_p = sum(shares) / len(shares) if shares and None not in shares else None
     reasons = {side: "\n".join(f"[{m.judge}] {f['reasons'].get(side)}" for m, f in zip(members, fields)
                                if f["reasons"].get(side)) for side in ("A", "B")}
     methods = sorted({m.method for m in members})
-    return dict(status=panel.status, winner=panel.winner, scores=panel.scores, totals=panel.totals,
-                method=methods[0] if len(methods) == 1 else "+".join(methods), consistent=None, reasons=reasons,
-                judgement={"panel": [{"judge": m.judge, **{k: f[k] for k in ("judgement", "consistent", "reasons")}}
-                                     for m, f in zip(members, fields)]},
-                panel={"size": panel.size, "used": panel.used, "votes": panel.votes,
-                       "members": [m.__dict__ for m in members]})
+    found = dict(status=panel.status, winner=panel.winner, scores=panel.scores, totals=panel.totals,
+                 method=methods[0] if len(methods) == 1 else "+".join(methods), consistent=None, reasons=reasons,
+                 judgement={"panel": [{"judge": m.judge, **{k: f[k] for k in ("judgement", "consistent", "reasons")}}
+                                      for m, f in zip(members, fields)]},
+                 panel={"size": panel.size, "used": panel.used, "votes": panel.votes,
+                        "members": [m.__dict__ for m in members]})
+    if config.mode == "pairwise":  # a majority of the members' verdicts, each already through the band
+        return found
+    return with_band({**found, "mode": config.mode}, template, config.tie_band, shared_p)
+
+
+def with_band(fields: dict, template: JudgeTemplate, band: float, p_a_better: float | None = None) -> dict:
+    """`fields` with their `margin`, and a favourite inside the band of no difference turned into a tie."""
+    margin = verdict_margin(fields, template.criteria, template.scale, band, p_a_better)
+    fields = {k: v for k, v in fields.items() if k != "mode"}
+    if margin is None:
+        return fields
+    fields["margin"] = margin.to_dict()
+    if margin.too_close:
+        fields["winner"] = "tie"
+    return fields
 
 
 def one_judge(config: CompareConfig, template: JudgeTemplate, judge, item: PromptItem, answer_a: str,
@@ -51,17 +72,19 @@ def one_judge(config: CompareConfig, template: JudgeTemplate, judge, item: Promp
     if config.mode == "single":
         ja, jb = (judge_single(judge, template, item.prompt, answer, config.judge_sampling, item.reference, **options)
                   for answer in (answer_a, answer_b))
-        return dict(judgement={"A": ja.to_dict(), "B": jb.to_dict()}, method=method,
-                    status=OK if ja.status == jb.status == OK else UNPARSED,
-                    scores={"A": ja.scores, "B": jb.scores}, totals={"A": ja.total, "B": jb.total},
-                    winner=single_winner(ja, jb), consistent=None, reasons={"A": ja.reasons, "B": jb.reasons})
+        found = dict(judgement={"A": ja.to_dict(), "B": jb.to_dict()}, method=method,
+                     status=OK if ja.status == jb.status == OK else UNPARSED,
+                     scores={"A": ja.scores, "B": jb.scores}, totals={"A": ja.total, "B": jb.total},
+                     winner=single_winner(ja, jb), consistent=None, reasons={"A": ja.reasons, "B": jb.reasons})
+        return with_band({**found, "mode": config.mode}, template, config.tie_band)
     verdict = judge_pair(judge, template, item.prompt, answer_a, answer_b, config.judge_sampling, item.reference,
                          swap=config.swap, **options)
-    return dict(judgement=verdict.to_dict(), status=verdict.status, method=method,
-                scores={"A": verdict.scores_a, "B": verdict.scores_b},
-                totals={"A": _total(verdict.scores_a), "B": _total(verdict.scores_b)},
-                winner=verdict.winner, consistent=verdict.consistent,
-                reasons={"A": verdict.reasons, "B": verdict.reasons})
+    found = dict(judgement=verdict.to_dict(), status=verdict.status, method=method,
+                 scores={"A": verdict.scores_a, "B": verdict.scores_b},
+                 totals={"A": _total(verdict.scores_a), "B": _total(verdict.scores_b)},
+                 winner=verdict.winner, consistent=verdict.consistent,
+                 reasons={"A": verdict.reasons, "B": verdict.reasons})
+    return with_band({**found, "mode": config.mode}, template, config.tie_band)
 
 
 def judge_usage(judgement: dict) -> dict:
