@@ -5,8 +5,10 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 from analysis.stats import count_outcomes, length_stats, summarize_scores
-from runs.records import SIDES
+from runs.conclusion import BETTER, FEW, MIXED, NONE, difference_verdict
+from runs.records import SIDES, cut_off_at, too_close
 from runs.store import Run
+from runs.summary import with_new_fields
 
 COLORS = {"A": "#1f77b4", "B": "#ff7f0e", "tie": "#999999", "unknown": "#d62728"}
 _LAYOUT = dict(template="plotly_white", height=340, margin=dict(l=50, r=20, t=50, b=40))
@@ -31,14 +33,28 @@ def criteria_figure(run: Run) -> go.Figure:
     return fig
 
 
+def outcome_verdict(run: Run) -> str:
+    """What the outcomes add up to, for the chart's title: a side is named only when the paired difference's
+    interval (and the win rate's) excludes no change, so more bars for one side never read as a win by themselves."""
+    kind, side = difference_verdict(with_new_fields(run.summary, run.records))
+    return {FEW: "too few scored prompts to call a winner",
+            NONE: "no detectable difference: the mean total's 95% interval includes no change",
+            MIXED: f"{side} scores higher on average, but its win rate's 95% interval includes 50%",
+            BETTER: f"{side} is better: the 95% intervals exclude no change"}[kind]
+
+
 def wins_figure(run: Run) -> go.Figure:
-    """How many prompts A won, B won, tied, or got no verdict."""
+    """How many prompts A won, B won, tied (those too close to call said), or got no verdict; the title says what
+    the intervals say, not the tallest bar."""
     outcomes = count_outcomes(run.records)
-    labels = {"A": "A wins", "B": "B wins", "tie": "Tie", "unknown": "No verdict"}
+    close = sum(too_close(r) for r in run.records)
+    labels = {"A": "A wins", "B": "B wins", "tie": f"Tie ({close} too close to call)" if close else "Tie",
+              "unknown": "No verdict"}
     counts = [outcomes[k] for k in labels]
     fig = go.Figure(go.Bar(x=list(labels.values()), y=counts, marker_color=[COLORS[k] for k in labels],
                            text=counts, textposition="auto"))
-    fig.update_layout(title="Outcomes per prompt", yaxis_title="prompts", **_LAYOUT)
+    fig.update_layout(title=dict(text=f"Outcomes per prompt<br><sup>{outcome_verdict(run)}</sup>"),
+                      yaxis_title="prompts", **_LAYOUT)
     return fig
 
 
@@ -73,7 +89,18 @@ def length_figure(run: Run) -> go.Figure:
     rho = length_stats(run.records).preference.spearman
     fig.update_layout(title="Do longer answers score higher?" + _length_words(rho), xaxis_title="answer tokens",
                       yaxis=dict(title=f"total (of {run.rubric.max_total})", dtick=1), **_LAYOUT)
+    _mark_token_limits(fig, run.records)
     return fig
+
+
+def _mark_token_limits(fig: go.Figure, records: list[dict]) -> None:
+    """A dashed line at each token limit answers were cut off at, saying how many: they pile up there because they
+    were stopped, not because they were finished."""
+    for limit in sorted({cut_off_at(r, side) for r in records for side in SIDES} - {None}):
+        cut = {side: sum(cut_off_at(r, side) == limit for r in records) for side in SIDES}
+        fig.add_vline(x=limit, line_dash="dash", line_color="#555555",
+                      annotation_text=f"cut off at {limit} tokens (max new tokens): A {cut['A']}, B {cut['B']}",
+                      annotation_position="top left", annotation_font_size=11)
 
 
 def _length_words(rho: float | None) -> str:

@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 from analysis.agreement import judge_agreement
+from runs.conclusion import band_words, conclusion_sentence, cut_off_words, too_close_words
 from runs.store import Run
+from runs.summary import with_new_fields
 from runs.trust import trust_line
 from runs.views import plural, win_rate_text
 from runs.votes import read_votes
@@ -14,7 +16,9 @@ def _num(value) -> str:
 
 def summary_markdown(run: Run) -> str:
     """The run's headline numbers in words, for the dashboard and the HTML report."""
-    s, stats = run.summary, run.summary.get("stats") or {}
+    s = with_new_fields(run.summary, run.records)
+    stats = s.get("stats") or {}
+    band = (run.manifest.get("config") or {}).get("tie_band")
     models = run.models
     rubric = run.rubric
     wr = stats.get("win_rate") or {}
@@ -33,6 +37,10 @@ def summary_markdown(run: Run) -> str:
         lines.append("- **Win rate of A:** no decided records")
     lines.append(f"- **Mean total (of {rubric.max_total}):** A {_num(mean.get('A'))} · B {_num(mean.get('B'))} "
                  f"· rubric: {rubric.describe()}")
+    close = too_close_words(s, band)
+    lines.append(f"- **Too close to call:** {close}" if close else f"- **Ties:** {band_words(band)}")
+    if cut := cut_off_words(s):
+        lines.append(f"- **Cut off:** {cut}")
     if pos.get("consistency_rate") is not None:
         lines.append(f"- **Position consistency:** {pos['consistency_rate']:.0%} of {pos['n']} pairwise records kept "
                      f"their verdict when the answers were swapped")
@@ -49,6 +57,7 @@ def summary_markdown(run: Run) -> str:
         rate = "n/a" if agreement.agreement is None else f"{agreement.agreement:.0%}"
         lines.append(f"- **Judge vs people:** agrees on {rate} of {agreement.n_usable} voted records "
                      f"(Cohen's kappa {kappa}; {agreement.n_votes} votes in all)")
+    lines.append(f"**Conclusion:** {conclusion_sentence(s, rubric.max_total)}")
     return "\n".join(lines)
 
 

@@ -8,9 +8,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from analysis.margins import DEFAULT_TIE_BAND
 from basics import PROMPTS_DIR, UserFacingError, check_utf8_arguments, results_dir
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, preset_settings
 from models.endpoints import with_base_url
+from runs.conclusion import closing_lines
 from runs.config import (
     DEFAULT_JUDGE,
     DEFAULT_JUDGE_METHOD,
@@ -25,6 +27,8 @@ from runs.costs import cost_line, estimate_cost
 from runs.distill import GOLD, DistillConfig, registered_judges_dir, run_distill
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
+from runs.store import SUMMARY_FILE, load_run
+from runs.summary import with_new_fields
 from runs.validation import VALIDATION_MODES, ValidationConfig, run_validation
 from runs.views import answer_warnings, record_line
 
@@ -62,6 +66,10 @@ def make_parser() -> argparse.ArgumentParser:
                    help="how the judge scores: read its token probabilities, or parse a generated reply; "
                         "auto = probabilities where the judge's backend can")
     c.add_argument("--reasons", action="store_true", help="probabilities method: also ask the judge for reasons")
+    c.add_argument("--tie-band", type=float, default=DEFAULT_TIE_BAND,
+                   help="band of no difference: a verdict with P(A better) within 0.5 +/- this (or parsed totals less "
+                        f"than one scale step apart) is 'too close to call' and counts as a tie (default "
+                        f"{DEFAULT_TIE_BAND:g}; 0 = any lead wins)")
     c.add_argument("--judge-temperature", type=float, default=DEFAULT_JUDGE_SETTINGS.temperature,
                    help="0 = greedy, deterministic verdicts (default)")
     c.add_argument("--judge-max-new-tokens", type=int, default=DEFAULT_JUDGE_SETTINGS.max_new_tokens)
@@ -227,11 +235,22 @@ def config_from_args(args: argparse.Namespace) -> CompareConfig:
         judge_cache=not args.no_cache, prices=args.prices,
         preset=None if customised else first, sampling=sampling, more_presets=more, judge_sampling=judge_sampling,
         template=args.template, swap=not args.no_swap, out_dir=args.out or str(results_dir()),
-        judge_method=args.method, judge_reasons=args.reasons, **({"long_prompts": args.long_prompts}
+        judge_method=args.method, judge_reasons=args.reasons, tie_band=args.tie_band,
+        **({"long_prompts": args.long_prompts}
                                                                   if args.long_prompts else {}),
         system_a=args.system if args.system_a is None else args.system_a,
         system_b=args.system if args.system_b is None else args.system_b,
     )
+
+
+def closing_summary(run_dir) -> list[str]:
+    """The lines printed after the last prompt: outcomes, mean totals, ties too close to call, answers cut off, and
+    the closing sentence; none for a run that did not finish (no summary.json)."""
+    if run_dir is None or not (Path(run_dir) / SUMMARY_FILE).is_file():
+        return []
+    run = load_run(run_dir)
+    band = (run.manifest.get("config") or {}).get("tie_band")
+    return closing_lines(with_new_fields(run.summary, run.records), run.rubric.max_total, band)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -289,6 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                 say(update.message)
         if bar is not None:
             bar.close()
+        for line in closing_summary(run_dir):
+            print(line, file=sys.stderr)
     except (UserFacingError, KeyboardInterrupt) as exc:
         kept = f" ({saved} finished record(s) are kept in {run_dir}: finish the run with --resume {run_dir})" if (
             saved and run_dir is not None) else ""

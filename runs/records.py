@@ -14,7 +14,7 @@ SCHEMA_VERSION = 2
 SIDES = ("A", "B")
 OK, UNPARSED, FAILED = "ok", "unparsed", "failed"
 # Judge-free measures are written only when a prompt has checks or a reference (absent keys, not nulls).
-OPTIONAL_KEYS = ("checks", "checks_summary", "reference_metrics", "error", "panel", "warnings")
+OPTIONAL_KEYS = ("checks", "checks_summary", "reference_metrics", "error", "panel", "warnings", "margin")
 
 
 @dataclass
@@ -49,6 +49,10 @@ class CompareRecord:
     panel: dict | None = None  # several judges: size, used, votes, and each member's verdict (judge/panel.py)
     usage: dict = field(default_factory=dict)  # tokens: A / B / judge -> {input, output} (input None: not reported)
     warnings: list | None = None  # what was done to the prompt that the reader must know (it was cut to fit)
+    # How close the verdict was (analysis/margins.py Margin.to_dict()): P(A better) or the totals' gap, the band, and
+    # whether a lead inside the band was called a tie ("too close to call"). Absent where it cannot be measured
+    # (unparsed, failed, a parsed pairwise verdict) and in records from before the band.
+    margin: dict | None = None
     # The system prompt each model got before the prompt; None = none was sent (its chat template's default applies).
     # Always written, so a record says so; records from before system prompts read as None, which they were.
     system_a: str | None = None
@@ -99,6 +103,26 @@ class CompareRecord:
         values["category"] = values.get("category") or ""
         values["reference"] = values.get("reference") or ""
         return cls(**values)
+
+
+def cut_off_at(record: dict, side: str) -> int | None:
+    """The token limit `side`'s answer was cut off at (it stopped at max_new_tokens, unfinished), else None.
+
+    The answer's finish_reason says so ("length"); answers recorded before finish reasons were kept count as cut off
+    when they are as long as the limit, the one sign those records carry.
+    """
+    answer = (record.get("answers") or {}).get(side) or {}
+    limit = (record.get("sampling") or {}).get("max_new_tokens")
+    reason = answer.get("finish_reason")
+    if reason is not None:
+        return (limit or answer.get("n_tokens")) if reason == "length" else None
+    n_tokens = answer.get("n_tokens")
+    return limit if limit and n_tokens is not None and n_tokens >= limit else None
+
+
+def too_close(record: dict) -> bool:
+    """The judge had a favourite, but inside the band of no difference: the record's winner is a tie."""
+    return bool((record.get("margin") or {}).get("too_close"))
 
 
 def _rubric_from_scores(scores: dict) -> Rubric:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from analysis.difference import paired_difference
 from analysis.panel_agreement import panel_agreement
 from analysis.stats import count_outcomes, mean_totals, rubric_of, summarize_run
-from runs.records import FAILED, SIDES, UNPARSED
+from runs.records import FAILED, SIDES, UNPARSED, cut_off_at, too_close
 
 REFERENCE_METRICS = ("rouge_l", "bleu", "perplexity")
 
@@ -13,8 +14,7 @@ REFERENCE_METRICS = ("rouge_l", "bleu", "perplexity")
 def summarize(records: Sequence[dict]) -> dict:
     """Counts, mean totals, the rubric and the statistics of analysis/stats.py, for the run and per preset."""
     presets = list(dict.fromkeys(r.get("preset") or "custom" for r in records))
-    summary = {**run_counts(records), "rubric": rubric_of(records).to_dict(),
-               "stats": summarize_run(records) if records else {}}
+    summary = {**run_counts(records), "rubric": rubric_of(records).to_dict(), "stats": run_stats(records)}
     agreement = panel_agreement(records)
     if agreement is not None:
         summary["panel_agreement"] = agreement
@@ -22,8 +22,29 @@ def summarize(records: Sequence[dict]) -> dict:
         summary["by_preset"] = {}
         for preset in presets:
             subset = [r for r in records if (r.get("preset") or "custom") == preset]
-            summary["by_preset"][preset] = {**run_counts(subset), "stats": summarize_run(subset)}
+            summary["by_preset"][preset] = {**run_counts(subset), "stats": run_stats(subset)}
     return summary
+
+
+def with_new_fields(summary: dict, records: Sequence[dict]) -> dict:
+    """A summary with what summaries written before the band, finish reasons and the paired difference lack
+    computed from its records (a summary that has them is returned as it is)."""
+    summary = dict(summary)
+    if "too_close" not in summary or "cut_off" not in summary:
+        counts = run_counts(records)
+        for key in ("too_close", "cut_off", "max_new_tokens"):
+            summary.setdefault(key, counts[key])
+    stats = summary.get("stats") or {}
+    if records and "difference" not in stats:
+        summary["stats"] = {**stats, "difference": paired_difference(records).to_dict()}
+    return summary
+
+
+def run_stats(records: Sequence[dict]) -> dict:
+    """analysis/stats.py's statistics and the paired difference in total (A - B) with the prompts it would need."""
+    if not records:
+        return {}
+    return {**summarize_run(records), "difference": paired_difference(records).to_dict()}
 
 
 def run_counts(records: Sequence[dict]) -> dict:
@@ -34,6 +55,9 @@ def run_counts(records: Sequence[dict]) -> dict:
         "unparsed": sum(r["status"] == UNPARSED for r in records),
         "failed": sum(r["status"] == FAILED for r in records),
         "inconsistent": sum(r.get("consistent") is False for r in records),
+        "too_close": sum(too_close(r) for r in records),  # ties that were a favourite inside the band
+        "cut_off": {side: sum(cut_off_at(r, side) is not None for r in records) for side in SIDES},
+        "max_new_tokens": sorted({cut_off_at(r, s) for r in records for s in SIDES} - {None}),  # the caps hit
         "mean_total": mean_totals(records),
         "judge_free": judge_free_summary(records),
     }

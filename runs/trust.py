@@ -9,6 +9,7 @@ from pathlib import Path
 
 from basics import read_json, results_dir
 from models.spec import shipped_judges
+from runs.records import cut_off_at
 from runs.validation import judge_folder_name
 from runs.views import as_text
 
@@ -92,4 +93,24 @@ def trust_line(record: dict) -> str:
     if not shipped and not validated:
         words.append("**not validated**: nothing says how often it agrees with people; measure it in the Judge "
                      "Lab before trusting its verdicts")
+    if cut := cut_off_words(record):
+        words.append(cut)
     return " · ".join(words)
+
+
+def cut_off_words(record: dict) -> str:
+    """A flag for answers graded although the token limit cut them off: a judge of completeness read unfinished
+    text ('' when neither was cut off)."""
+    cut = {side: limit for side in ("A", "B") if (limit := cut_off_at(record, side))}
+    if not cut:
+        return ""
+    which = " and ".join(f"answer {side}" for side in cut)
+    limits = " / ".join(str(v) for v in dict.fromkeys(cut.values()))
+    criteria = (record.get("rubric") or {}).get("criteria") or []
+    both = len(cut) > 1
+    if "completeness" in criteria:
+        graded = f"{'their' if both else 'its'} completeness was"
+    else:
+        graded = "they were" if both else "it was"
+    return (f"**{which} {'were' if both else 'was'} cut off at {limits} tokens** (max new tokens): "
+            f"{graded} graded on unfinished text")

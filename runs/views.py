@@ -7,6 +7,7 @@ import re
 
 from basics import UserFacingError
 from judge.rubric import Rubric
+from runs.records import cut_off_at
 
 SCORE_HEADERS = ["Criterion", "A", "B"]
 
@@ -41,17 +42,44 @@ def scores_label(rubric: Rubric, mode: str = "single") -> str:
     return label + (" · pairwise: each score is the mean of both answer orders" if mode == "pairwise" else "")
 
 
+def margin_words(record: dict) -> str:
+    """How close the verdict was, in words: P(A better) against the band, or the totals' gap against one scale step
+    ('' for a record without a margin: a written pairwise verdict, or one from before the band)."""
+    margin = record.get("margin")
+    if not margin:
+        return ""
+    ahead = margin.get("ahead")
+    if margin["basis"] == "probability":
+        p, band = margin["p_a_better"], margin["band"]
+        side, share = ("B", 1 - p) if ahead == "B" or (ahead is None and p < 0.5) else ("A", p)
+        where = "inside" if abs(p - 0.5) < band else "outside"
+        band_text = f", {where} the band of no difference ({0.5 - band:.0%}-{0.5 + band:.0%})" if band else ""
+        return f"P({side} better) {share:.1%}{band_text}"
+    gap = margin["gap"]
+    if not gap:
+        return "equal totals"
+    side = "A" if gap > 0 else "B"
+    size = "less than" if abs(gap) < margin["band"] else "at least"
+    return f"{side}'s total is {abs(gap):.2f} higher, {size} one point, the smallest step of the judge's scale"
+
+
 def verdict_line(record: dict) -> str:
     winner = record["winner"]
     if winner is None:
         return "No verdict: the judge's reply could not be parsed (raw replies are saved with the run)."
+    if (record.get("margin") or {}).get("too_close"):
+        return (f"Too close to call (counted as a tie): the judge leaned to {record['margin']['ahead']}, but "
+                f"{margin_words(record)}")
     text = "Tie" if winner == "tie" else f"Winner: {winner}"
     probabilities = record["judgement"].get("probabilities") if record["mode"] == "pairwise" else None
     if probabilities:
         shown = ", ".join(f"P({k}) {v:.2f}" for k, v in probabilities.items())
         return f"{text} ({shown}: the judge's probabilities, averaged over both answer orders)"
+    close = f"; {margin_words(record)}" if (record.get("margin") or {}).get("basis") == "probability" else ""
     if record["method"] == "probabilities":
-        return f"{text} (by the expected totals read from the judge's probabilities)"
+        return f"{text} (by the expected totals read from the judge's probabilities{close})"
+    if close and winner != "tie":
+        text += f" ({close[2:]})"
     if record["consistent"] is False:
         text += " (inconsistent: the verdict flipped when the answers were swapped, so it counts as a tie)"
     elif record["consistent"] is True:
@@ -129,9 +157,22 @@ def reasons_markdown(record: dict) -> str:
 def timings_line(record: dict) -> str:
     t = record["timings"]
     a, b = record["answers"]["A"], record["answers"]["B"]
-    return (f"answer A {t['answer_a']:.1f} s ({a['n_tokens']} tokens, {a['tokens_per_second']:.1f} tok/s) · "
-            f"answer B {t['answer_b']:.1f} s ({b['n_tokens']} tokens, {b['tokens_per_second']:.1f} tok/s) · "
+    cut = {side: f", **cut off at {limit} tokens**" if (limit := cut_off_at(record, side)) else "" for side in "AB"}
+    return (f"answer A {t['answer_a']:.1f} s ({a['n_tokens']} tokens{cut['A']}, {a['tokens_per_second']:.1f} tok/s) · "
+            f"answer B {t['answer_b']:.1f} s ({b['n_tokens']} tokens{cut['B']}, {b['tokens_per_second']:.1f} tok/s) · "
             f"judge {t['judge']:.1f} s · total {t['total']:.1f} s")
+
+
+def cut_off_note(record: dict, side: str) -> str:
+    """'cut off at 192 tokens' for an answer that stopped at the token limit, unfinished; '' otherwise."""
+    limit = cut_off_at(record, side)
+    return f"cut off at {limit} tokens" if limit else ""
+
+
+def answer_label(record: dict | None, side: str) -> str:
+    """An answer box's label: 'Answer A', and why it may be unfinished when it was cut off."""
+    note = cut_off_note(record, side) if record else ""
+    return f"Answer {side} · {note} (max new tokens): it may be unfinished" if note else f"Answer {side}"
 
 
 def answer_warnings(record: dict) -> set[str]:
@@ -169,6 +210,10 @@ def record_line(index: int, total: int, record: dict) -> str:
     show = {s: ("unparsed" if v is None else f"{v:g}/{top}") for s, v in record["totals"].items()}
     flag = " (inconsistent)" if record["consistent"] is False else ""
     winner = record["winner"] or "unknown"
+    if (record.get("margin") or {}).get("too_close"):
+        flag += f" (too close to call: {margin_words(record)})"
+    cut = [f"{side} {note}" for side in ("A", "B") if (note := cut_off_note(record, side))]
+    flag += f" ({'; '.join(cut)})" if cut else ""
     return f"[{index + 1}/{total}] {record['id']}: A {show['A']}  B {show['B']}  winner {winner}{flag}"
 
 
@@ -181,6 +226,8 @@ def batch_row(record: dict) -> list:
     totals = [format_score(t) if t is None else f"{format_score(t)}/{top}" for t in
               (record["totals"]["A"], record["totals"]["B"])]
     winner = "failed (resume retries it)" if record["status"] == "failed" else record["winner"] or "unknown"
+    if (record.get("margin") or {}).get("too_close"):
+        winner = "tie (too close to call)"
     return [record["id"], record["preset"] or "custom", *totals, winner]
 
 

@@ -1,0 +1,122 @@
+"""What a run's numbers mean, in words a stakeholder can act on: the closing sentence (is the difference between A and
+B real?), the ties that were too close to call, and the answers cut off at the token limit. Shared by the Results
+page, the HTML report and the CLI's closing summary."""
+from __future__ import annotations
+
+from analysis.difference import ALPHA, POWER
+from analysis.margins import SCALE_STEP
+
+FEW_PROMPTS = 5  # fewer scored pairs than this: intervals are artefacts (as runs/views.FEW_RECORDS says of win rates)
+
+
+def _points(value: float) -> str:
+    return f"{value:.2f} point" + ("" if round(abs(value), 2) == 1 else "s")
+
+
+def _needed_words(diff: dict) -> str:
+    """How many more prompts the power calculation estimates, in words ('' where it cannot say)."""
+    mean, n, needed = diff.get("mean"), diff.get("n") or 0, diff.get("prompts_needed")
+    if mean is None:
+        return ""
+    if mean == 0:
+        return "; the totals were equal on average, so more prompts would not be expected to show a difference"
+    if needed is None:
+        return ""
+    how = (f"{POWER:.0%} power, {ALPHA:.0%} two-sided; an estimate that takes this run's difference and its spread "
+           "as the true ones")
+    more = needed - n
+    if more > 0:
+        return (f"; to detect a difference of {_points(abs(mean))}, an estimated {more:,} more prompts would be needed "
+                f"({needed:,} in all; {how})")
+    return (f"; a power calculation puts the prompts needed to detect {_points(abs(mean))} at {needed:,}, about what "
+            f"this run has ({how}): the difference is at the edge of detection")
+
+
+FEW, NONE, BETTER, MIXED = "few", "none", "better", "mixed"
+
+
+def difference_verdict(part: dict) -> tuple[str, str | None]:
+    """(kind, side) for a summary: FEW prompts for intervals; NONE detectable (the paired difference's interval
+    includes 0); `side` BETTER (both the difference's and the win rate's intervals exclude no change); or `side`
+    higher on average but its win rate's interval includes 50% (MIXED)."""
+    stats = part.get("stats") or {}
+    rate, diff = stats.get("win_rate") or {}, stats.get("difference") or {}
+    if (diff.get("n") or 0) < FEW_PROMPTS or diff.get("low") is None:
+        return FEW, None
+    if diff["low"] <= 0 <= diff["high"]:
+        return NONE, None
+    side = "A" if diff["mean"] > 0 else "B"
+    agrees = rate.get("low") is None or (rate["low"] > 0.5 if side == "A" else rate["high"] < 0.5)
+    return (BETTER if agrees else MIXED), side
+
+
+def conclusion_sentence(part: dict, max_total: float | None = None) -> str:
+    """One sentence on whether A or B is better, for a summary (or one preset's part of it): the win rate and the
+    paired difference in mean total, each with its 95% interval, and "no detectable difference" when the
+    difference's interval includes no change, with the prompts a power calculation says would be needed."""
+    stats = part.get("stats") or {}
+    rate, diff = stats.get("win_rate") or {}, stats.get("difference") or {}
+    n = diff.get("n") or 0
+    kind, better = difference_verdict(part)
+    if kind == FEW:
+        return (f"Too few prompts with both answers scored ({n}) to tell whether A or B is better: run a prompt set "
+                f"of at least {FEW_PROMPTS}{_needed_words(diff)}.")
+    of = f" of {max_total:g}" if max_total else ""
+    mean, low, high = diff["mean"], diff["low"], diff["high"]
+    higher = "higher" if mean > 0 else "lower"
+    scored = (f"A's total was {_points(abs(mean))} {higher} than B's on average (95% interval {low:+.2f} to "
+              f"{high:+.2f}{of}, over {n} prompts)") if mean else (
+              f"A's and B's totals were equal on average (95% interval {low:+.2f} to {high:+.2f}{of}, over {n} "
+              "prompts)")
+    won = ""
+    if rate.get("rate") is not None and rate.get("low") is not None:
+        won = (f"A won {rate['rate']:.0%} of the decided prompts (95% interval {rate['low']:.0%}-"
+               f"{rate['high']:.0%}, ties counted half) and ")
+    if kind == NONE:
+        return f"No detectable difference between A and B: {won}{scored}, an interval that includes no change" \
+               f"{_needed_words(diff)}."
+    if kind == BETTER:
+        return f"{better} is better: {won}{scored}."
+    return (f"{better} scored higher on average, but not on most prompts: {won}{scored}; the win rate's interval "
+            "still includes 50%, so it is not better on a typical prompt yet.")
+
+
+def band_words(band: float | None) -> str:
+    """The band of no difference in words."""
+    if not band:
+        return "no tie band (any lead wins)"
+    return (f"tie band {band:g}: P(A better) within {0.5 - band:.0%}-{0.5 + band:.0%}, or parsed totals less than "
+            f"{SCALE_STEP:g} point apart")
+
+
+def too_close_words(summary: dict, band: float | None) -> str:
+    """How many ties were a favourite inside the band ('' when none were)."""
+    close, ties = summary.get("too_close") or 0, (summary.get("wins") or {}).get("tie", 0)
+    if not close:
+        return ""
+    return (f"{close} of the {ties} ties were too close to call ({band_words(band)}): the judge leaned one way, "
+            "inside the band, so they count as ties (half a win each)")
+
+
+def cut_off_words(summary: dict) -> str:
+    """How many answers stopped at the token limit, unfinished ('' when none did)."""
+    cut = summary.get("cut_off") or {}
+    if not any(cut.values()):
+        return ""
+    caps = summary.get("max_new_tokens") or []
+    limit = " / ".join(str(c) for c in caps) or "the"
+    n = summary.get("n", 0)
+    return (f"{cut.get('A', 0)} of A's and {cut.get('B', 0)} of B's {n} answers were cut off at {limit} tokens "
+            "(max new tokens): they may be unfinished, and their completeness was graded on cut-off text")
+
+
+def closing_lines(summary: dict, max_total: float | None, band: float | None) -> list[str]:
+    """The CLI's closing summary: outcomes, mean totals, the notes above, and the closing sentence."""
+    wins, mean = summary.get("wins") or {}, summary.get("mean_total") or {}
+    show = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    lines = [f"summary: {summary.get('n', 0)} records: A won {wins.get('A', 0)}, B won {wins.get('B', 0)}, "
+             f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict; mean total"
+             f"{f' (of {max_total:g})' if max_total else ''}: A {show(mean.get('A'))}, B {show(mean.get('B'))}"]
+    lines += [f"note: {words}" for words in (too_close_words(summary, band), cut_off_words(summary)) if words]
+    lines.append(f"conclusion: {conclusion_sentence(summary, max_total)}")
+    return lines
