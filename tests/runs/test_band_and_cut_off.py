@@ -97,3 +97,19 @@ def test_a_bad_tie_band_exits_2_naming_the_range(tmp_path):
                        "--tie-band", "0.7", out=tmp_path)
     assert result.returncode == 2 and "tie band must be a number from 0 (off) to below 0.5" in result.stderr
     assert "Traceback" not in result.stderr and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("answer, sampling, expected", [
+    ({"n_tokens": 4, "finish_reason": "length"}, {"max_new_tokens": 4}, 4),
+    ({"n_tokens": 4, "finish_reason": "stop"}, {"max_new_tokens": 4}, None),  # ended exactly at the limit
+    ({"n_tokens": 4}, {"max_new_tokens": 4}, 4),  # recorded before finish reasons: as long as the limit
+    ({"n_tokens": 3}, {"max_new_tokens": 4}, None),
+    ({"n_tokens": 9}, {"temperature": 0.5}, None),  # no limit recorded: nothing to say
+    ({"text": "", "n_tokens": None}, {}, None),  # a failed record's missing answer
+])
+def test_cut_off_reads_the_finish_reason_and_old_records_by_their_length(answer, sampling, expected):
+    from runs.records import cut_off_at
+
+    record = {"answers": {"A": answer, "B": {}}, "sampling": sampling}
+    assert cut_off_at(record, "A") == expected
+    assert cut_off_at(record, "B") is None
