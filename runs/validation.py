@@ -191,7 +191,7 @@ class ValidationConfig:
 
 @dataclass
 class ValidationUpdate:
-    stage: str  # "loading" | "item" | "judge_done" | "done"
+    stage: str  # "loading" | "judging" (loaded; its rows begin) | "item" | "judge_done" | "done"
     judge: str
     method: str
     index: int  # items done for this judge and method
@@ -223,6 +223,7 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
             for requested in asked:  # a panel by method counts this judge under each method that meant it
                 rows_by_method.setdefault(requested, {})[spec] = rows
             (folder / name).mkdir(exist_ok=True)
+            yield ValidationUpdate("judging", spec, method, 0, len(data.items), folder)
             for index, item in enumerate(data.items):
                 try:
                     row = judge_item(judge, template, config, data.kind, item, method)
@@ -233,7 +234,9 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
                 append_jsonl(folder / name / "verdicts.jsonl", row)
                 rows.append(row)
                 yield ValidationUpdate("item", spec, method, index + 1, len(data.items), folder)
-            metrics = {"judge": spec, "method": method, "mode": config.mode, **metrics_of(data.kind, rows, template)}
+            # The methods ticked that this one stands for: a scoring judge runs its head whatever was ticked.
+            metrics = {"judge": spec, "method": method, "methods_ticked": asked, "mode": config.mode,
+                       **metrics_of(data.kind, rows, template)}
             write_json_atomic(folder / name / "metrics.json", metrics)
             summary[name] = metrics
             yield ValidationUpdate("judge_done", spec, method, len(data.items), len(data.items), folder, metrics)

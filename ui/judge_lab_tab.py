@@ -12,10 +12,13 @@ from basics import UserFacingError
 from dashboard.judge_lab import (
     DISAGREEMENT_HEADERS,
     calibration_figure,
+    calibration_note,
+    column_widths,
     confusion_figure,
     disagreement_rows,
     export_validation,
     length_bucket_figure,
+    method_notes,
     metrics_table,
 )
 from judge.judging import METHODS, PROBABILITIES
@@ -71,11 +74,20 @@ def save(text: str, name: str):
 
 
 def views(folder: str):
-    """Every output that shows a validation folder (finished or still running)."""
+    """Every output that shows a validation folder (finished or still running), after the status: the table, the
+    plots (the calibration plot hidden where no judge states probabilities, a note saying so instead) and the rows
+    judges get wrong."""
     run = load_validation(folder)
     headers, rows = metrics_table(run)
-    return (gr.Dataframe(value=rows, headers=headers), confusion_figure(run), length_bucket_figure(run),
-            calibration_figure(run), disagreement_rows(run))
+    calibration = calibration_figure(run)
+    notes = [*method_notes(run), calibration_note(run)]
+    return (gr.Dataframe(value=rows, headers=headers, column_widths=column_widths(headers)),
+            confusion_figure(run), length_bucket_figure(run),
+            gr.Plot(value=calibration, visible=calibration is not None), disagreement_rows(run),
+            "  \n".join(n for n in notes if n))
+
+
+N_VIEWS = 6  # outputs of views()
 
 
 @gpu_handler(validation_seconds)
@@ -90,18 +102,23 @@ def run_lab(data, mode, template_text, judges, methods, limit, panel=False, prog
         with visitor_slot(visitor(request)):
             yield from _validation_views(config, progress)
     except UserFacingError as exc:
-        yield f"**Failed:** {exc}", *[gr.skip()] * 6
+        yield f"**Failed:** {exc}", *[gr.skip()] * (N_VIEWS + 1)
         raise user_error(exc) from exc
 
 
 def _validation_views(config: ValidationConfig, progress):
+    """(status, the views, folder) as the validation goes: the status names the stage, loading or judging, until
+    the run is finished."""
     folder = None
     for update in run_validation(config):
         folder = str(update.folder)
         if update.stage == "item":
             progress((update.index, update.total), desc=f"{update.judge} · {update.method}", unit="rows")
         elif update.stage == "loading":
-            yield f"*Loading `{update.judge}`…*", *[gr.skip()] * 5, folder
+            yield f"*Loading `{update.judge}`…*", *[gr.skip()] * N_VIEWS, folder
+        elif update.stage == "judging":
+            yield (f"*Judging {update.total} rows with `{update.judge}` · {update.method}…*",
+                   *[gr.skip()] * N_VIEWS, folder)
         elif update.stage in ("judge_done", "done"):
             status = ("**Finished.**" if update.stage == "done" else f"**Done:** {update.judge} · "
                       f"{update.method}; next judge…") + f" Saved to `{folder}`"
@@ -159,12 +176,15 @@ def judge_lab_tab() -> None:
             save_status = gr.Markdown(elem_id="lab-save-status")
         run = gr.Button("Validate", variant="primary", elem_id="lab-run")
         status = gr.Markdown("*Pick a labelled file and judges, then press Validate.*", elem_id="lab-status")
+        # The real columns come with the first measured judge. Up to 17 of them: wrapped, so the last one is not
+        # pushed past the page's edge at 1366 px.
         table = gr.Dataframe(headers=["judge", "method", "agreement"], label="Judges side by side", interactive=False,
-                             elem_id="lab-metrics")  # the real columns come with the first measured judge
+                             wrap=True, elem_id="lab-metrics")
         with gr.Row():
             confusion = gr.Plot(label="Confusion matrix", elem_id="lab-confusion")
             lengths = gr.Plot(label="Agreement by length gap", elem_id="lab-lengths")
             calibration = gr.Plot(label="Calibration", elem_id="lab-calibration")
+        lab_notes = gr.Markdown(elem_id="lab-notes")  # the method that ran where another was ticked; no calibration
         disagreements = gr.Dataframe(headers=DISAGREEMENT_HEADERS, interactive=False, elem_id="lab-disagreements",
                                      label="Rows where a judge disagrees with the gold label")
         with gr.Row():
@@ -182,7 +202,7 @@ def judge_lab_tab() -> None:
     template_pick.input(show_template, template_pick, template_text, **PRIVATE)
     save_button.click(save, [template_text, save_name], [save_status, template_pick], **PRIVATE)
     run.click(run_lab, [data, mode, template_text, judges, methods, limit, panel],
-              [status, table, confusion, lengths, calibration, disagreements, folder], api_name="validate",
+              [status, table, confusion, lengths, calibration, disagreements, lab_notes, folder], api_name="validate",
               concurrency_limit=app_concurrency(), concurrency_id="validate")
     for button, kind in ((csv_button, "csv"), (json_button, "json")):
         button.click(functools.partial(export, kind=kind), folder, download, **PRIVATE)

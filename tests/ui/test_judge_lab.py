@@ -48,6 +48,39 @@ def test_validating_the_default_judge_fills_the_lab(lab):
     lab.screenshot(path=str(SCREENSHOT), full_page=True)
 
 
+def test_a_scoring_judge_s_run_fits_the_page_and_says_what_it_could_not_measure(browser, app_url):
+    """At 1366x900: the status leaves Loading; every metric column is inside the table's box and the page (or the
+    table scrolls inside its box); a judge stating no probabilities gets a note instead of an empty calibration
+    plot; the method that ran (head) stands beside the one ticked, with why."""
+    lab = browser.new_page(viewport={"width": 1366, "height": 900})
+    try:
+        lab.goto(app_url)
+        lab.get_by_role("tab", name="Judge Lab").click()
+        limit = lab.locator("#lab-limit input")
+        limit.fill("2")
+        limit.press("Enter")
+        lab.locator("#lab-run").click()  # the default judge alone: a scoring judge, probabilities ticked
+        lab.wait_for_function("() => document.querySelector('#lab-status')?.innerText.includes('Finished')",
+                              timeout=300_000)
+        assert "Loading" not in lab.locator("#lab-status").inner_text()
+        expect(lab.locator("#lab-metrics")).to_contain_text("s / item")
+        box = lab.locator("#lab-metrics").bounding_box()
+        last = lab.locator("#lab-metrics th").last.bounding_box()
+        scrolls = lab.evaluate("""() => [...document.querySelectorAll('#lab-metrics *')].some(
+            e => e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))""")
+        inside = last["x"] + last["width"] <= min(box["x"] + box["width"], 1366) + 3  # the cells' borders
+        assert inside or scrolls, (last, box)
+        assert inside, ("every column fits at 1366 px", last, box)  # what the wrapped, sized columns give  # what the wrapped, sized columns give today
+        assert "head (ticked: probabilities)" in lab.locator("#lab-metrics").inner_text()
+        notes = lab.locator("#lab-notes").inner_text()
+        assert "ran head where probabilities was ticked" in notes and "scoring judge" in notes
+        assert "No calibration plot" in notes
+        assert lab.locator("#lab-calibration").is_hidden()
+        lab.screenshot(path=str(Path(tempfile.gettempdir()) / "judge_lab_1366.png"), full_page=True)
+    finally:
+        lab.close()
+
+
 def test_a_template_written_in_the_lab_is_validated_before_it_is_saved(lab):
     lab.locator("#lab-template-settings").get_by_text("Judge template", exact=True).first.click()
     editor = lab.locator("#lab-template-text .cm-content")
