@@ -6,6 +6,7 @@ import html
 import re
 
 from basics import UserFacingError
+from judge.echo import echoed_reasons
 from judge.rubric import Rubric
 from runs.records import cut_off_at
 
@@ -127,18 +128,25 @@ def loading_text(specs: list[str]) -> str:
     return f"Loading {as_text(', '.join(names))}{note}…"
 
 
-def reasons_markdown(record: dict) -> str:
+def reasons_markdown(record: dict, template: str = "") -> str:
+    """The judge's reasons per side (single) or per answer order (pairwise). Reasons that only repeat the answer or
+    the judge's prompt (judge/echo.py; `template`: the template it was judged with, when known) are shown as none,
+    the reply itself behind a disclosure."""
     judgement = record["judgement"]
     parts = judgement.get("orders") or [judgement.get(side, {}) for side in ("A", "B")]
     if record.get("method") == "head" and all(part.get("status") == "ok" for part in parts):
         return HEAD_REASONS.format(judge=record.get("judge", "the judge"))
+
+    def written(part: dict, missing: str) -> str:
+        return _reasons_text(record, part, template) if part.get("reasons") else missing
+
     if record["mode"] == "single":
         parts = []
         for side in ("A", "B"):
             j = judgement.get(side, {})
             if j.get("status") == "ok":
                 missing = NO_REASONS if record["method"] == "probabilities" else "(no reasons given)"
-                parts.append(f"**{side}:** {as_text(j['reasons']) if j.get('reasons') else missing}")
+                parts.append(f"**{side}:** {written(j, missing)}")
             else:
                 parts.append(f"**{side}:** unparsed: {as_text(j.get('call', {}).get('error'))}")
         return "\n\n".join(parts)
@@ -147,11 +155,28 @@ def reasons_markdown(record: dict) -> str:
         label = "A shown first" if order["order"] == "AB" else "B shown first"
         if order["status"] == "ok":
             missing = NO_REASONS if record["method"] == "probabilities" else ""
-            lines.append(f"**{label}:** verdict {order['verdict']}. "
-                         f"{as_text(order['reasons']) if order['reasons'] else missing}")
+            lines.append(f"**{label}:** verdict {order['verdict']}. {written(order, missing)}")
         else:
             lines.append(f"**{label}:** unparsed: {as_text(order['call']['error'])}")
     return "\n\n".join(lines)
+
+
+NO_WRITTEN_REASONS = "(the judge wrote no reasons)"
+
+
+def _reasons_text(record: dict, part: dict, template: str) -> str:
+    """One part's reasons as text, or NO_WRITTEN_REASONS and the judge's reply in a closed disclosure."""
+    reasons = part["reasons"]
+    answers = [((record.get("answers") or {}).get(side) or {}).get("text") or "" for side in ("A", "B")]
+    if not echoed_reasons(reasons, answers, record.get("prompt", ""), template):
+        return as_text(reasons)
+    # The probabilities method asks for reasons in a reply of their own; the parsed method's are part of its reply.
+    raw = reasons if record.get("method") == "probabilities" else \
+        ((part.get("call") or {}).get("raw_replies") or [reasons])[-1]
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", raw)), default=0))
+    # In a code block the reply shows as its own characters: nothing in it becomes Markdown or HTML.
+    return (f"{NO_WRITTEN_REASONS}\n\n<details><summary>Its reply, which repeats the answer or its prompt</summary>"
+            f"\n\n{fence}text\n{raw}\n{fence}\n\n</details>")
 
 
 def timings_line(record: dict) -> str:
