@@ -34,6 +34,14 @@ class NamedCheckpoints(TrainerCallback):
     resumed_from: str | None = None
     saved: list[Path] = field(default_factory=list)
     _pending: int | None = None
+    _steps_began: tuple[float, int] | None = None  # (when, step) the first step of this process began
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        # Loading is over: the page stops saying so, and steps are timed from here (a resume starts past 0).
+        self._steps_began = (time.perf_counter(), state.global_step)
+        if self.on_progress is not None:
+            self.on_progress(Progress(step=state.global_step, max_steps=self.config.max_steps, loss=None,
+                                      elapsed=time.perf_counter() - self.started, loaded=True))
 
     def loss_curve(self, state) -> list[dict]:
         return [{"step": e["step"], "loss": round(e["loss"], 4), "learning_rate": e.get("learning_rate")}
@@ -49,7 +57,16 @@ class NamedCheckpoints(TrainerCallback):
             saved = self._save(state, model)
         if self.on_progress is not None:
             loss = (logs or {}).get("loss")
-            self.on_progress(_progress(state, self.config, loss, time.perf_counter() - self.started, saved))
+            self.on_progress(Progress(step=state.global_step, max_steps=self.config.max_steps, loss=loss,
+                                      elapsed=time.perf_counter() - self.started, saved=saved,
+                                      seconds_per_step=self.seconds_per_step(state.global_step)))
+
+    def seconds_per_step(self, step: int) -> float | None:
+        """Wall seconds per step over the steps this process ran (checkpoint saves included: they are part of it)."""
+        if self._steps_began is None or step <= self._steps_began[1]:
+            return None
+        began, first = self._steps_began
+        return (time.perf_counter() - began) / (step - first)
 
     def on_train_end(self, args, state, control, model=None, **kwargs):
         if self._pending is not None and model is not None:  # the step's log never came
@@ -68,6 +85,7 @@ class NamedCheckpoints(TrainerCallback):
             # Served without it, the adapter answers differently: comparisons give it this one by default.
             "system_prompt": self.config.system_prompt,
             "hyperparameters": self.config.to_dict(),
+            "warmup_steps_used": self.config.warmup_steps_used(),  # capped at a share of the steps (config.py)
             "dataset": self.report.to_dict(),
             "loss_curve": self.loss_curve(state),
             "wall_seconds": round(elapsed, 1),
@@ -85,7 +103,3 @@ class NamedCheckpoints(TrainerCallback):
             (folder / "meta.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
         self.saved.append(folder)
         return str(folder)
-
-
-def _progress(state, config, loss, elapsed, saved):
-    return Progress(step=state.global_step, max_steps=config.max_steps, loss=loss, elapsed=elapsed, saved=saved)

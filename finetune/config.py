@@ -22,6 +22,9 @@ DEMO_DATA = str(Path(__file__).resolve().parent / "data" / "demo_chat.jsonl")
 # The demo's two checkpoints stand in for the study's 2000- and 6150-step ones, at CPU scale: accumulation 1
 # and 384-token chats keep a step to a few seconds here (the study's 2 x 4 x 2048 would take ~20 s a step).
 DEMO_STEPS = (25, 100)
+# Warm-up takes at most this share of the steps: a linear warm-up starts at learning rate 0, so 5 warm-up steps in a
+# 4-step run trained step 1 at lr 0 and never reached the peak.
+WARMUP_SHARE = 0.1
 # transformers' set_seed seeds numpy too, whose seeds are 32-bit: a larger one fails when training starts.
 MAX_TRAIN_SEED = 2**32 - 1
 
@@ -63,7 +66,7 @@ class FinetuneConfig:
     learning_rate: float = _help("peak learning rate", default=2e-4)
     weight_decay: float = _help("AdamW weight decay", default=0.01)
     lr_scheduler: str = _help("learning-rate schedule", default="linear")
-    warmup_steps: int = _help("linear warmup steps", default=5)
+    warmup_steps: int = _help("linear warmup steps (at most a tenth of max_steps are used)", default=5)
     optimizer: str = _help("'auto' = adamw_8bit on CUDA with bitsandbytes, else adamw_torch", default="auto")
     max_seq_length: int = _help("longer conversations are truncated", default=2048)
     seed: int = _help("seed for LoRA init, data order and dropout", default=3407)
@@ -104,6 +107,10 @@ class FinetuneConfig:
         if problems:
             raise ConfigError("; ".join(problems))
         return self
+
+    def warmup_steps_used(self) -> int:
+        """The warm-up steps training uses: warmup_steps, capped at WARMUP_SHARE of max_steps."""
+        return max(0, min(self.warmup_steps, int(self.max_steps * WARMUP_SHARE)))
 
     def checkpoint_steps(self) -> list[int]:
         return sorted({*self.save_steps, self.max_steps})

@@ -10,7 +10,7 @@ from pathlib import Path
 from basics import adapters_dir
 from finetune.config import FIELDS, ConfigError, FinetuneConfig, load_config
 from finetune.train import RESUME_DIR, last_resume_checkpoint  # torch and transformers load only when training
-from models.spec import adapter_name, adapter_spec, list_local_adapters
+from models.spec import adapter_name, adapter_spec, gguf_twin_spec, list_local_adapters
 
 META_HEADERS = ["Adapter", "Base", "Steps", "Engine", "Rows used", "Final loss", "Settings", "Wall time", "Tokens/s"]
 SYMBOLS = ["circle", "square", "diamond", "triangle-up", "x", "star"]
@@ -101,9 +101,28 @@ def format_seconds(seconds: float) -> str:
 
 
 def status_line(progress, last_loss: float | None) -> str:
-    loss = "–" if last_loss is None else f"{last_loss:.4f}"
+    """Where training is: loaded and on its first step, or the last step logged, with the time per step and the
+    time left once a step has been timed (loading is no part of either)."""
     elapsed = format_seconds(progress.elapsed)
-    return f"**step {progress.step} / {progress.max_steps}** · loss {loss} · elapsed {elapsed}"
+    if progress.loaded:
+        return (f"**Loaded** the model and the data in {elapsed}; training step {progress.step + 1} of "
+                f"{progress.max_steps}…")
+    loss = "–" if last_loss is None else f"{last_loss:.4f}"
+    line = f"**step {progress.step} / {progress.max_steps}** · loss {loss} · elapsed {elapsed}"
+    if progress.seconds_per_step is not None:
+        line += f" · {progress.seconds_per_step:.1f} s per step"
+        if progress.step < progress.max_steps:
+            line += f" · about {format_seconds(progress.seconds_left())} left"
+    return line
+
+
+def progress_words(progress) -> str:
+    """The progress bar's words: loading until the first step begins, then training."""
+    if progress is None:
+        return "loading model and data"
+    if progress.seconds_per_step is None:
+        return "training"
+    return f"training · {progress.seconds_per_step:.1f} s per step"
 
 
 relative_name = adapter_name  # an adapter folder as shown in the app: relative to the adapters folder
@@ -115,7 +134,13 @@ def done_markdown(result) -> str:
     lines = [f"**Done** in {format_seconds(result.seconds)} (engine {result.engine}). Saved checkpoints: {saved}",
              f"Data: {result.report.summary()}"]
     if result.checkpoints:
-        lines.append(f"Compare them in the Compare tab, e.g. as `{adapter_spec(result.checkpoints[-1])}`.")
+        last = result.checkpoints[-1]
+        twin = gguf_twin_spec(last)
+        if twin:  # what the pickers offer first: the same adapter on llama.cpp, several times faster
+            lines.append(f"Compare them in the Compare tab, e.g. as `{twin}` (its GGUF twin on llama.cpp, faster; "
+                         f"`{adapter_spec(last)}` is the same adapter on transformers).")
+        else:
+            lines.append(f"Compare them in the Compare tab, e.g. as `{adapter_spec(last)}`.")
     return "  \n".join(lines)
 
 

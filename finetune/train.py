@@ -80,7 +80,7 @@ def training_arguments(config: FinetuneConfig, engine: str):
         learning_rate=config.learning_rate,
         weight_decay=config.weight_decay,
         lr_scheduler_type=config.lr_scheduler,
-        warmup_steps=config.warmup_steps,
+        warmup_steps=config.warmup_steps_used(),
         optim=optimizer_name(config),
         seed=config.seed,
         bf16=_bf16_supported(),  # never on CPU: see load_for_training

@@ -7,6 +7,7 @@ from basics import UserFacingError, adapters_dir
 from finetune import progress_view as pv
 from finetune.config import DEMO_DATA, FIELDS
 from models import EMBEDDED_MODELS
+from runs.public import offered_answering_models
 from ui.widgets import PRIVATE, refreshed_pickers
 from ui.zerogpu import gpu_handler, training_seconds
 
@@ -35,13 +36,13 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
         status = f"*Loading `{config.base}` and the data, then training {config.max_steps} steps…*"
         empty_curve = pv.loss_figure({}, max_steps=config.max_steps)
         yield gr.Markdown(visible=True), status, empty_curve, *[gr.skip()] * 4
-        progress((0, config.max_steps), desc="loading model and data", unit="steps")
+        progress((0, config.max_steps), desc=pv.progress_words(None), unit="steps")
         last_loss = None
         for event in pv.run_training(config):
             if not hasattr(event, "step"):  # the TrainResult
                 yield (gr.Markdown(visible=False), pv.done_markdown(event),
                        pv.loss_figure({name: event.loss_curve or curve}, max_steps=config.max_steps),
-                       *refreshed_pickers(),
+                       *picker_updates(),
                        gr.CheckboxGroup(choices=pv.trained_adapters()))
                 return
             if event.loss is not None:
@@ -51,7 +52,8 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
             if event.saved:
                 status += f" · saved `{pv.relative_name(event.saved)}`"
             yield gr.skip(), status, pv.loss_figure({name: curve}, max_steps=config.max_steps), *[gr.skip()] * 4
-            progress((min(event.step, event.max_steps), event.max_steps), desc="training", unit="steps")
+            progress((min(event.step, event.max_steps), event.max_steps), desc=pv.progress_words(event),
+                     unit="steps")
     except Exception as exc:  # noqa: BLE001 - a bad setting, or e.g. out of memory: say what failed
         message = str(exc) if isinstance(exc, UserFacingError) else f"training failed ({type(exc).__name__}): {exc}"
         # The status keeps the message after the pop-up closes.
@@ -59,6 +61,12 @@ def start_training(base, data, name, max_steps, save_steps, lora_r, lora_alpha, 
         failed_curve = gr.skip() if curve else pv.loss_figure({}, title="Training failed before its first logged step")
         yield gr.Markdown(visible=False), f"**Failed:** {message}", failed_curve, *[gr.skip()] * 4
         raise gr.Error(message, print_exception=not isinstance(exc, UserFacingError)) from exc
+
+
+def picker_updates() -> list[gr.Dropdown]:
+    """Model A, Model B and the judge learn the new adapters; A and B are not offered the scoring judges."""
+    answering = offered_answering_models()
+    return [gr.Dropdown(choices=answering), gr.Dropdown(choices=answering), *refreshed_pickers(1)]
 
 
 def fill_data_path(file_path):

@@ -27,6 +27,13 @@ def test_defaults_are_the_studys():
     assert config.checkpoint_steps() == [config.max_steps]
 
 
+@pytest.mark.parametrize("max_steps, warmup_steps, used", [(4, 5, 0), (25, 5, 2), (60, 5, 5), (100, 5, 5),
+                                                         (100, 0, 0)])
+def test_warmup_is_capped_at_a_tenth_of_the_steps(max_steps, warmup_steps, used):
+    config = FinetuneConfig(max_steps=max_steps, warmup_steps=warmup_steps)
+    assert config.warmup_steps_used() == used
+
+
 def test_load_config_layers_defaults_file_and_overrides(tmp_path):
     path = tmp_path / "run.yaml"
     path.write_text("lora_r: 8\nlearning_rate: 0.0001\nmax-steps: 30\nsave-steps: 10,20\n"

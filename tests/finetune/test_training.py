@@ -55,6 +55,45 @@ def test_training_writes_a_named_checkpoint_per_requested_step(two_step_run):
 
 
 @pytest.mark.model
+def test_progress_says_when_loading_ends_and_times_the_steps(two_step_run):
+    first, *steps = two_step_run.progress
+    assert first.loaded and first.step == 0 and first.loss is None  # sent before step 1 is trained
+    assert not any(p.loaded for p in steps)
+    assert all(p.seconds_per_step is not None and p.seconds_per_step > 0 for p in steps)
+    assert steps[-1].seconds_per_step <= steps[-1].elapsed  # loading is no part of a step's time
+
+
+def learning_rates(config, warmup_steps: int | None = None) -> list[float]:
+    """The learning rate of each optimizer step, from the real Trainer's optimizer and scheduler on the embedded
+    model (stepped without gradients: only the schedule moves)."""
+    from transformers import Trainer
+
+    from finetune.train import load_for_training, training_arguments
+
+    args = training_arguments(config, "peft")
+    if warmup_steps is not None:
+        args.warmup_steps = warmup_steps
+    model, _ = load_for_training(config, "peft")
+    trainer = Trainer(model=model, args=args)
+    trainer.create_optimizer_and_scheduler(num_training_steps=config.max_steps)
+    rates = []
+    for _ in range(config.max_steps):
+        rates.append(trainer.optimizer.param_groups[0]["lr"])
+        trainer.optimizer.step()
+        trainer.lr_scheduler.step()
+    return rates
+
+
+@pytest.mark.model
+def test_warmup_is_capped_so_step_1_of_a_4_step_run_trains(train_data, converted, tmp_path):
+    config = tiny_config(train_data, tmp_path / "short", max_steps=4, warmup_steps=5)  # the default warm-up
+    assert config.warmup_steps_used() == 0
+    rates = learning_rates(config)
+    assert rates[0] == pytest.approx(config.learning_rate) and all(rate > 0 for rate in rates), rates
+    assert learning_rates(config, warmup_steps=5)[0] == 0, "uncapped, step 1 would train at learning rate 0"
+
+
+@pytest.mark.model
 @pytest.mark.parametrize("step", [1, 2])
 def test_checkpoint_meta_describes_the_run(two_step_run, step):
     meta = read_meta(two_step_run.out / f"step-{step}")

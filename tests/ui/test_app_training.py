@@ -130,6 +130,42 @@ def test_closing_the_stream_stops_the_training_at_its_next_step():
     assert stopped.wait(10)
 
 
+def test_the_status_says_loaded_at_the_first_step_and_times_steps_once_one_is_done():
+    loaded = Progress(step=0, max_steps=4, loss=None, elapsed=12.0, loaded=True)
+    assert pv.status_line(loaded, None).startswith("**Loaded** the model and the data in 12 s; training step 1 of 4")
+    assert pv.progress_words(None) == "loading model and data" and pv.progress_words(loaded) == "training"
+    first = Progress(step=1, max_steps=4, loss=2.5, elapsed=20.0, seconds_per_step=8.0)
+    assert pv.status_line(first, 2.5).endswith("· 8.0 s per step · about 24 s left")
+    assert pv.progress_words(first) == "training · 8.0 s per step"
+    last = Progress(step=4, max_steps=4, loss=2.0, elapsed=44.0, seconds_per_step=8.0)
+    assert "left" not in pv.status_line(last, 2.0)
+
+
+def test_the_done_message_suggests_the_gguf_twin_the_pickers_offer(tmp_path, monkeypatch):
+    from types import SimpleNamespace
+
+    from finetune.data import DataReport
+    from models.spec import known_model_specs
+
+    monkeypatch.setenv("LLM_JUDGE_ADAPTERS", str(tmp_path))
+    folder = make_adapter(tmp_path / "run" / "step-2")
+    result = SimpleNamespace(checkpoints=[folder], seconds=30.0, engine="peft", report=DataReport(source="d.jsonl", layout="messages", rows=8, used=8))
+    assert "`smollm2-135m+run/step-2`." in pv.done_markdown(result)  # no twin: the transformers spec
+    (folder / "adapter.gguf").write_bytes(b"GGUF")
+    done = pv.done_markdown(result)
+    twin = "smollm2-135m-f32-gguf+run/step-2/adapter.gguf"
+    assert f"e.g. as `{twin}` (its GGUF twin" in done and twin in known_model_specs()
+
+
+def test_model_a_and_b_are_not_offered_the_scoring_judges():
+    from runs.public import offered_answering_models, offered_models
+
+    judges = {"smollm2-135m-judge", "toxicity"}
+    assert judges <= set(offered_models())  # the judge picker offers them
+    assert not judges & set(offered_answering_models())
+    assert "smollm2-135m-gguf" in offered_answering_models()
+
+
 def test_meta_rows_and_curves_figure():
     hyperparameters = {"lora_r": 4, "lora_alpha": 16, "learning_rate": 2e-4, "per_device_batch_size": 1,
                        "gradient_accumulation_steps": 2, "max_seq_length": 128}
@@ -211,6 +247,11 @@ def test_training_from_the_page_streams_the_loss_and_lists_the_new_checkpoints(p
     seen = page.evaluate("() => window.__seen")
     assert any("step 1 / 2" in text and "loss" in text for text in seen["status"]), seen["status"]
     assert any("/2 steps" in text for text in seen["progress"]), f"no progress bar seen: {seen['progress']}"
+    # Loading ends before step 1 is trained: the status and the bar say so, then time the steps.
+    assert any("training step 1 of 2" in text for text in seen["status"]), seen["status"]
+    assert any("training" in text and "loading" not in text for text in seen["progress"]), seen["progress"]
+    assert any("s per step" in text and "left" in text for text in seen["status"]), seen["status"]
+    assert "e.g. as smollm2-135m-f32-gguf+ui-run/step-2/adapter.gguf (its GGUF twin" in status, status
 
     page.locator("#adapter-refresh").click()
     for name in ("ui-run/step-1", "ui-run/step-2"):
@@ -228,6 +269,7 @@ def test_training_from_the_page_streams_the_loss_and_lists_the_new_checkpoints(p
     page.get_by_role("tab", name="Compare").click()
     page.locator("#picker-model-a input").click()
     page.get_by_role("option", name="smollm2-135m+ui-run/step-2").wait_for(timeout=10_000)
+    assert page.get_by_role("option", name="smollm2-135m-judge", exact=True).count() == 0, "a judge as Model A"
 
 
 @pytest.mark.model
