@@ -11,7 +11,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 
-from models.backend import Backend
+from models.backend import Backend, Capabilities
 from models.errors import ModelSpecError
 from models.spec import ModelSpec, parse_model_spec
 
@@ -24,6 +24,17 @@ BACKENDS: dict[str, str] = {
     "head": "models.backends.head:load_head_backend",
 }
 
+# backend name -> "module:Class" whose class-level `capabilities` say what its models can do before one loads. A served
+# model's are probed when it loads (models/backends/openai_compat.py): its class declares the defaults.
+BACKEND_CLASSES: dict[str, str] = {
+    "transformers": "models.backends.hf:TransformersBackend",
+    "llamacpp": "models.backends.llamacpp:LlamaCppBackend",
+    "scripted": "models.backends.scripted:ScriptedBackend",
+    "openai": "models.backends.openai_compat:OpenAIBackend",
+    "head": "models.backends.head:HeadBackend",
+}
+PROBED_BACKENDS = frozenset({"openai"})  # what these can do is known only once the server has answered
+
 _LOADED: OrderedDict[str, Backend] = OrderedDict()  # least recently used first
 _LOAD_LOCK = threading.RLock()  # re-entrant: a scoring judge loads its base model while it loads
 _MAX_LOADED = [int(os.environ.get("LLM_JUDGE_MAX_MODELS") or 0)]  # 0 = no limit
@@ -35,6 +46,16 @@ def backend_factory(name: str) -> Callable[[ModelSpec], Backend]:
         raise ModelSpecError(f"no backend named {name!r}; known backends: {', '.join(BACKENDS)}")
     module, _, function = BACKENDS[name].partition(":")
     return getattr(importlib.import_module(module), function)
+
+
+def declared_capabilities(spec: str | ModelSpec) -> Capabilities:
+    """What the backend that would serve `spec` declares it can do, without loading the model (a settings page asks
+    this while a person picks one); ModelSpecError for a spec that names nothing."""
+    parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
+    if parsed.backend not in BACKEND_CLASSES:
+        raise ModelSpecError(f"no backend named {parsed.backend!r}; known backends: {', '.join(BACKEND_CLASSES)}")
+    module, _, name = BACKEND_CLASSES[parsed.backend].partition(":")
+    return getattr(importlib.import_module(module), name).capabilities
 
 
 def load_model(spec: str | ModelSpec) -> Backend:

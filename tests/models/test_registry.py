@@ -52,6 +52,19 @@ def test_capabilities_are_declared_per_backend():
     assert all(c.streaming for c in (TransformersBackend.capabilities, LlamaCppBackend.capabilities))
 
 
+def test_declared_capabilities_come_from_the_serving_backend_class_without_loading_anything():
+    from models.registry import BACKEND_CLASSES, declared_capabilities, loaded_models
+
+    assert set(BACKEND_CLASSES) == set(BACKENDS)  # every registered backend declares its capabilities
+    assert declared_capabilities("smollm2-135m-judge").answer_scores  # the shipped scoring judge: a reward head
+    assert declared_capabilities("smollm2-135m-gguf") == LlamaCppBackend.capabilities
+    assert declared_capabilities("scripted:hello") == ScriptedBackend.capabilities
+    assert not declared_capabilities("openai:m@http://127.0.0.1:9/v1").answer_scores  # probed when it loads
+    assert loaded_models() == []
+    with pytest.raises(ModelSpecError):
+        declared_capabilities("no-such-model-alias")
+
+
 def test_scripted_replies_come_in_turn_and_cycle():
     backend = load_model("scripted:first||second\\nline two")
     assert isinstance(backend, ScriptedBackend)
