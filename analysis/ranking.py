@@ -27,6 +27,17 @@ class BradleyTerryRanking:
     models: dict[str, ModelScore]
     ranking: list[str]  # strongest first
 
+    def ranks(self, decimals: int = 2) -> dict[str, int]:
+        """Competition ranks (1, 1, 3): models whose strengths are equal at `decimals` share a rank, so two models
+        shown as 1.00 and 1.00 are not ranked 1 and 2."""
+        ranks: dict[str, int] = {}
+        for place, name in enumerate(self.ranking, 1):
+            previous = self.ranking[place - 2] if place > 1 else None
+            same = previous is not None and (round(self.models[previous].score, decimals)
+                                             == round(self.models[name].score, decimals))
+            ranks[name] = ranks[previous] if same else place
+        return ranks
+
 
 def comparisons_from_records(records: Sequence[dict]) -> list[tuple]:
     """Records as Bradley-Terry comparisons between model names; unknown winners and self-matches are skipped."""

@@ -29,11 +29,19 @@ def model_ranking(runs: list[Run], seed: int = 0):
 
 
 def ranking_markdown(runs: list[Run]) -> str:
+    """The ranking as a table: a shared rank ('1=') where strengths are equal as shown, and every interval, with
+    what they mean in words."""
     ranking = model_ranking(runs)
     if ranking is None:
         return "No decided verdicts between two or more models in the selected runs."
+    ranks = ranking.ranks()
+    shared = {rank for rank in ranks.values() if list(ranks.values()).count(rank) > 1}
     lines = ["| rank | model | strength | 95% interval |", "|---|---|---|---|"]
-    for place, name in enumerate(ranking.ranking, 1):
-        score = ranking.models[name]
-        lines.append(f"| {place} | `{name}` | {score.score:.2f} | {score.low:.2f}-{score.high:.2f} |")
+    for name in ranking.ranking:
+        score, rank = ranking.models[name], ranks[name]
+        shown = f"{rank}=" if rank in shared else str(rank)
+        lines.append(f"| {shown} | `{name}` | {score.score:.2f} | {score.low:.2f}-{score.high:.2f} |")
+    lines += ["", "A strength of 2 beats a strength of 1 two times in three. "
+              + ("'=' marks models with equal strengths: the verdicts do not order them. " if shared else "")
+              + "Where two intervals overlap, the runs do not settle which of the two models is stronger."]
     return "\n".join(lines)

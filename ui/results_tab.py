@@ -10,7 +10,7 @@ from dashboard.charts import figures, history_figure
 from dashboard.diff import CHANGE_HEADERS, compare_markdown, compare_runs
 from dashboard.exports import export_run
 from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_table, record_detail, record_keys
-from dashboard.history import HISTORY_METRICS, history
+from dashboard.history import HISTORY_METRICS, history_points, judges_note
 from dashboard.ranking import ranking_markdown
 from dashboard.summary_text import summary_markdown
 from runs.public import public_gate
@@ -102,8 +102,10 @@ def compare_with(name, other):
 
 
 def show_history(metric):
-    points = history(None, metric)
-    return history_figure(points, HISTORY_METRICS[metric])
+    """The metric's history across runs, and which judges judged those runs (a warning where they differ)."""
+    points = history_points(None, metric)
+    return (history_figure([(p.created, p.value) for p in points], HISTORY_METRICS[metric]),
+            judges_note(points))
 
 
 def export(name, kind):
@@ -158,6 +160,7 @@ def results_tab() -> None:
             metric = gr.Dropdown(choices=[(v, k) for k, v in HISTORY_METRICS.items()],
                                  value="win_rate_A", label="Metric", elem_id="results-metric")
             history_plot = gr.Plot(label="History", elem_id="results-history")
+            history_note = gr.Markdown(elem_id="results-history-note")
         with gr.Accordion("Rank models across runs (Bradley-Terry)", open=False):
             rank_runs = gr.Dropdown(choices=[], multiselect=True, label="Runs to pool (several adapters or presets)",
                                     elem_id="results-rank-runs")
@@ -184,8 +187,8 @@ def results_tab() -> None:
     table.select(pick_row, None, record_pick, **private)
     record_pick.change(show_record, [run_pick, record_pick], [answer_a, answer_b, detail], **private)
     other.change(compare_with, [run_pick, other], [compare_md, changes], **private)
-    metric.change(show_history, metric, history_plot, **private)
-    tab.select(show_history, metric, history_plot, **private)
+    metric.change(show_history, metric, [history_plot, history_note], **private)
+    tab.select(show_history, metric, [history_plot, history_note], **private)
     # The exports are the tab's API: a run saved after the page was built can be named (the list is read when asked).
     for button, kind, api_name in ((csv_button, "csv", "export_csv"), (json_button, "json", "export_json"),
                                    (html_button, "html", "export_report")):
