@@ -84,3 +84,27 @@ def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
     assert served.ok and b"Plotly.newPlot" in served.body() and b">q3<" in served.body()
     page.screenshot(path=SCREENSHOT, full_page=True)
     assert Path(SCREENSHOT).stat().st_size > 10_000
+
+
+def test_a_run_with_no_prompt_in_common_says_so_and_the_history_names_its_judges(page, demo_runs, results_dir):
+    from run_builders import make_record
+
+    _, newer = demo_runs
+    elsewhere = write_run(results_dir, "ui-elsewhere", "2998-12-31T00:00:00+00:00",
+                          [make_record(f"z{i}", "p1", (4, 4, 4), (2, 2, 2), "A") for i in range(2)])
+    page.locator("#results-refresh").click()
+    pick_run(page, newer.name)
+    page.wait_for_function("() => document.querySelector('#results-summary')?.innerText.includes('consistency')",
+                           timeout=20_000)
+    page.locator("#results-compare-settings").get_by_text("Compare with another run").first.click()
+    page.locator("#results-other input").click()
+    page.get_by_role("option", name=elsewhere.name).first.click()
+    page.wait_for_function("() => document.querySelector('#results-compare')?.innerText.includes('no prompt in common')",
+                           timeout=20_000)
+    assert "Win rate" not in page.locator("#results-compare").inner_text()  # no deltas of unrelated prompts
+    assert "z1" not in page.locator("#results-changes").inner_text() and "q1" not in \
+        page.locator("#results-changes").inner_text()
+    page.locator("#results-history-settings").get_by_text("History across runs").first.click()
+    page.wait_for_function("() => document.querySelector('#results-history-note')?.innerText.includes('judged by')",
+                           timeout=20_000)
+    page.locator("#results-history .js-plotly-plot").wait_for(timeout=20_000)
