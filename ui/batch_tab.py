@@ -14,7 +14,7 @@ from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
-from runs.public import app_concurrency, public_gate, visitor_slot
+from runs.public import app_concurrency, offered_answering_models, public_gate, visitor_slot
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
 from ui.widgets import (
@@ -130,7 +130,10 @@ def check_prompt_file(path):
 
 
 def refresh_batch_lists():
-    return *refreshed_pickers(), gr.Dropdown(choices=unfinished_runs())
+    """The pickers and the unfinished runs read now; Model A and B are not offered the scoring judges."""
+    answering = offered_answering_models()
+    return (gr.Dropdown(choices=answering), gr.Dropdown(choices=answering), *refreshed_pickers(1),
+            gr.Dropdown(choices=unfinished_runs()))
 
 
 def batch_tab(pickers) -> None:

@@ -164,6 +164,12 @@ def test_model_a_and_b_are_not_offered_the_scoring_judges():
     assert judges <= set(offered_models())  # the judge picker offers them
     assert not judges & set(offered_answering_models())
     assert "smollm2-135m-gguf" in offered_answering_models()
+    from ui.batch_tab import refresh_batch_lists
+    from ui.training_tab import picker_updates
+
+    for model_a, model_b, judge in (picker_updates(), refresh_batch_lists()[:3]):  # after training; on the Batch tab
+        offered = [{value for _, value in picker.choices} for picker in (model_a, model_b, judge)]
+        assert not judges & (offered[0] | offered[1]) and judges <= offered[2]
 
 
 def test_meta_rows_and_curves_figure():
