@@ -14,7 +14,7 @@ from dashboard.filters import PROMPT_HEADERS, prompt_rows
 from dashboard.summary_text import summary_markdown
 from runs.records import SIDES
 from runs.store import Run
-from runs.views import HEAD_REASONS, NO_REASONS, format_score
+from runs.views import HEAD_REASONS, NO_REASONS, cut_off_note, format_score
 
 
 def _markdown_to_html(text: str) -> str:
@@ -39,11 +39,13 @@ def html_report(run: Run, path) -> Path:
     top = run.rubric.max_total
     for r in run.records:
         cells = "".join(
-            f"<td><h4>Model {s} — total {html.escape(format_score(r['totals'][s]))} of {top}</h4>"
+            f"<td><h4>Model {s} — total {html.escape(format_score(r['totals'][s]))} of {top}"
+            f"{' · ' + cut_off_note(r, s) if cut_off_note(r, s) else ''}</h4>"
             f"<pre>{html.escape(r['answers'][s]['text'] or '')}</pre>"
             f"{_reasons_html(r, s)}</td>" for s in SIDES)
+        winner = "tie (too close to call)" if (r.get("margin") or {}).get("too_close") else r["winner"] or "unknown"
         details.append(f"<h3>{html.escape(str(r['id']))} · {html.escape(str(r['preset']))} · winner "
-                       f"{html.escape(str(r['winner'] or 'unknown'))}</h3>"
+                       f"{html.escape(str(winner))}</h3>"
                        f"<p><b>Prompt:</b> {html.escape(r['prompt'])}</p><table><tr>{cells}</tr></table>"
                        f"{_no_reasons_html(r)}")
     page = f"""<!DOCTYPE html>

@@ -17,6 +17,7 @@ from runs.config import (
     DEFAULT_JUDGE,
     DEFAULT_JUDGE_METHOD,
     DEFAULT_LONG_PROMPTS,
+    DEFAULT_TIE_BAND,
     JUDGE_METHODS,
     MODES,
     SEED_SPACE_PAIR,
@@ -30,6 +31,7 @@ from runs.store import read_manifest
 from runs.trust import trust_line
 from runs.views import (
     SCORE_HEADERS,
+    answer_label,
     as_text,
     notices_line,
     reasons_markdown,
@@ -81,13 +83,13 @@ def template_for_mode(mode: str) -> str:
 def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
             mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
             more_judges=None, base_url="", judge_cache=True, long_prompts=DEFAULT_LONG_PROMPTS, system_a="",
-            system_b="", request: gr.Request = None):
+            system_b="", tie_band=DEFAULT_TIE_BAND, request: gr.Request = None):
     """Stream both answers, then the judge's scores; every click is saved as a run folder."""
     try:
         with visitor_slot(visitor(request)):
             yield from _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens,
                                 seed, mode, template_text, swap, judge_temperature, judge_method, judge_reasons,
-                                more_judges, base_url, judge_cache, long_prompts, system_a, system_b)
+                                more_judges, base_url, judge_cache, long_prompts, system_a, system_b, tie_band)
     except UserFacingError as exc:
         # Answers already streamed stay on the page; the error stays too, next to them, after the pop-up fades.
         yield (gr.skip(), gr.skip(), "### Not compared", gr.skip(), gr.skip(), f"**Failed:** {as_text(exc)}",
@@ -97,7 +99,7 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
 
 def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
              mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
-             judge_cache, long_prompts, system_a, system_b):
+             judge_cache, long_prompts, system_a, system_b, tie_band=DEFAULT_TIE_BAND):
     """The comparison itself; a shared app checks the request against its allow-list and limits first."""
     answer_a = answer_b = ""
     sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
@@ -110,6 +112,7 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
         sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
         template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
         long_prompts=long_prompts or DEFAULT_LONG_PROMPTS, system_a=system_a, system_b=system_b,
+        tie_band=DEFAULT_TIE_BAND if tie_band is None else float(tie_band),
     )
     item = single_prompt(prompt)
     if gate := public_gate():
@@ -133,7 +136,15 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
            f"#### The judge's reasons\n{reasons_markdown(record)}",
            f"{trust_line(record)}  \n{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
            {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
-            "rubric": record["rubric"], "mode": record["mode"]})
+            "rubric": record["rubric"], "mode": record["mode"],
+            "answer_labels": [answer_label(record, side) for side in ("A", "B")]})
+
+
+def label_answers(shown: dict | None):
+    """An answer stopped at the token limit says so in its box's label: "cut off at N tokens" (a label only, so API
+    clients still get the answers' text)."""
+    labels = (shown or {}).get("answer_labels") or [answer_label(None, side) for side in ("A", "B")]
+    return tuple(gr.Textbox(label=label) for label in labels)
 
 
 def label_scores(shown: dict | None):
@@ -202,6 +213,10 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                 judge_reasons = gr.Checkbox(value=True, label="Ask the judge for reasons (probabilities method; "
                                                               "asked after the scores are fixed)")
                 judge_cache = cache_box("compare-judge-cache")
+                tie_band = gr.Slider(0, 0.45, value=DEFAULT_TIE_BAND, step=0.01, label="Tie band (too close to call)",
+                                     elem_id="tie-band",
+                                     info="a verdict with P(A better) within 50% ± this, or written totals less than "
+                                          "one point apart, is a tie; 0 = any lead wins")
             editable = public_gate() is None  # a shared app judges with the shipped templates only
             template_text = gr.Code(template_for_mode("single"), language="yaml", lines=14, interactive=editable,
                                     label="Judge template (editable)" if editable else "Judge template")
@@ -226,14 +241,17 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     for slider in (temperature, min_p):
         slider.input(lambda: CUSTOM, None, preset, **PRIVATE)
     mode.change(template_for_mode, mode, template_text, **PRIVATE)
+    # No stale "cut off" from the last comparison: registered first and not queued, so it runs before the comparison.
+    compare_button.click(lambda: label_answers(None), None, [answer_a, answer_b], queue=False, **PRIVATE)
     compare_button.click(
         compare,
         [model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens, seed,
          mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
-         judge_cache, long_prompts, system_a, system_b],
+         judge_cache, long_prompts, system_a, system_b, tie_band],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
         api_name="compare", concurrency_limit=app_concurrency(),
-    ).then(label_scores, shown_record, scores, **PRIVATE).success(
+    ).then(label_scores, shown_record, scores, **PRIVATE).then(
+        label_answers, shown_record, [answer_a, answer_b], **PRIVATE).success(
         lambda: [gr.Button(interactive=True)] * len(vote_buttons), None, list(vote_buttons.values()), **PRIVATE)
     compare_button.click(lambda: VOTE_PROMPT, None, vote_status, **PRIVATE)
     for choice, button in vote_buttons.items():

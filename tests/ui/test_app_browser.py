@@ -25,7 +25,7 @@ def test_compare_click_streams_both_answers_and_shows_the_score_table(page):
     for label in ("Relevance", "Coherence", "Completeness", "Total (of 12)"):
         assert label in table
     assert "unparsed" not in table  # the default judge scores every answer: nothing to parse
-    assert "Winner" in page.locator("#verdict").inner_text() or "Tie" in page.locator("#verdict").inner_text()
+    assert any(word in page.locator("#verdict").inner_text() for word in ("Winner", "Tie", "Too close to call"))
     assert "scoring judge" in page.locator("#reasons").inner_text()  # the default writes no reasons, and says so
     page.screenshot(path=str(Path(tempfile.gettempdir()) / "llm-judge-compare.png"), full_page=True)
 
