@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from analysis.difference import ALPHA, POWER
 from analysis.margins import SCALE_STEP
+from runs.store import load_run
+from runs.summary import with_new_fields
 
 FEW_PROMPTS = 5  # fewer scored pairs than this: intervals are artefacts (as runs/views.FEW_RECORDS says of win rates)
 
@@ -120,3 +122,13 @@ def closing_lines(summary: dict, max_total: float | None, band: float | None) ->
     lines += [f"note: {words}" for words in (too_close_words(summary, band), cut_off_words(summary)) if words]
     lines.append(f"conclusion: {conclusion_sentence(summary, max_total)}")
     return lines
+
+
+def closing_markdown(folder) -> str:
+    """The notes and the closing sentence of a finished run folder, as Markdown for a page."""
+    run = load_run(folder)
+    summary = with_new_fields(run.summary, run.records)
+    band = (run.manifest.get("config") or {}).get("tie_band")
+    notes = [f"**{name}:** {words}" for name, words in (("Too close to call", too_close_words(summary, band)),
+                                                         ("Cut off", cut_off_words(summary))) if words]
+    return "  \n".join([*notes, f"**Conclusion:** {conclusion_sentence(summary, run.rubric.max_total)}"])

@@ -4,6 +4,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from runs.conclusion import closing_markdown
 from runs.pipeline import CompareUpdate
 from runs.store import read_summary
 from runs.views import as_text, batch_row, summary_table_markdown
@@ -128,7 +129,7 @@ class RunProgress:
             note = "  \n" + note[0].upper() + note[1:] if note else ""
             return (f"**Finished:** {total} record(s) in {clock(self.now() - self.started)}. "
                     f"Saved to `{folder}`{note}{self.notices_text()}\n\n"
-                    f"{summary_table_markdown(read_summary(folder))}")
+                    f"{summary_table_markdown(read_summary(folder))}\n\n{closing_markdown(folder)}")
         timing = ""
         per_prompt, left = self.times.per_prompt(), self.times.seconds_left(done, total)
         if per_prompt is not None:

@@ -113,3 +113,19 @@ def test_cut_off_reads_the_finish_reason_and_old_records_by_their_length(answer,
     record = {"answers": {"A": answer, "B": {}}, "sampling": sampling}
     assert cut_off_at(record, "A") == expected
     assert cut_off_at(record, "B") is None
+
+
+def test_the_batch_tabs_finished_status_ends_with_the_notes_and_the_closing_sentence(tmp_path):
+    from runs.progress import RunProgress
+
+    config = CompareConfig(model_a=LONG_A, model_b=SHORT_B, judge=LEANS_A, more_judges=[EVEN], out_dir=str(tmp_path))
+    config.sampling = config.sampling.with_(max_new_tokens=4)
+    watch = RunProgress()
+    shown = [watch.status(u) for u in run_compare(config, [PromptItem(id=f"q{i}", prompt="Hi?") for i in range(5)])
+             if watch.follow(u)]
+    assert shown[-1].startswith("**Finished:** 5 record(s)")
+    closing = shown[-1]
+    assert "**Too close to call:** 5 of the 5 ties were too close to call (tie band 0.05" in closing
+    assert "**Cut off:** 5 of A's and 0 of B's 5 answers were cut off at 4 tokens" in closing
+    assert closing.rstrip().endswith("so it is not better on a typical prompt yet.")
+    assert "**Conclusion:** A scored higher on average, but not on most prompts" in closing
