@@ -4,7 +4,7 @@ import json
 import pytest
 
 from models import SamplingSettings
-from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, GENERATIVE_JUDGE, CompareConfig
+from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_TIE_BAND, GENERATIVE_JUDGE, CompareConfig
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem, load_prompt_set
 
@@ -123,7 +123,11 @@ def test_the_default_method_reads_probabilities_and_records_them(tmp_path):
     assert record["method"] == "probabilities" and record["status"] == "ok"
     probabilities = record["judgement"]["probabilities"]
     assert set(probabilities) == {"A", "B", "tie"} and sum(probabilities.values()) == pytest.approx(1, abs=1e-3)
-    assert record["winner"] == max(probabilities, key=probabilities.get)
+    # The most probable verdict, unless P(A better) = P(A) + P(tie) / 2 is inside the band: too close to call.
+    leader, p_a = max(probabilities, key=probabilities.get), probabilities["A"] + probabilities["tie"] / 2
+    too_close = leader != "tie" and abs(p_a / sum(probabilities.values()) - 0.5) < DEFAULT_TIE_BAND
+    assert record["margin"]["too_close"] is too_close and record["margin"]["p_a_better"] == pytest.approx(p_a, abs=1e-3)
+    assert record["winner"] == ("tie" if too_close else leader)
     for order in record["judgement"]["orders"]:
         assert order["readings"] and order["call"]["raw_replies"][0].startswith("Relevance: A=")
     assert all(1 <= v <= 4 for v in record["scores"]["A"].values())
