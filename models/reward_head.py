@@ -31,18 +31,48 @@ WORD = re.compile(r"[a-z0-9]+")
 GRADING_TEXT = re.compile(r"\[\[\s*(?:a|b|tie)\s*\]\]|\b(?:verdict|score|rating)\s*[:=]|\b(?:relevance|coherence|"
                           r"completeness|accuracy|helpfulness)\s*[:=]\s*\d|ignore (?:the|all|any) (?:other|previous)",
                           re.IGNORECASE)
-FEATURES_VERSION = 2  # part of the cache key: features of another version are computed afresh
+# Part of the cache key (features of another version are computed afresh) and of a head's meta.json ("features"; a
+# head saved without it reads version 2). Version 3 reads the mutual information over the first PMI_TOKENS tokens
+# only, a shorter second pass (benchmarks/judge_reading.py); heads are fit on version 2 until a refit shows version 3
+# agrees as well on the held-out sets.
+FEATURES_VERSION = 2
+PMI_TOKENS = 48
 
 
-def _token_passes(backend, conversations: list[list[dict]], batch_size: int):
-    """For each conversation ending in an assistant turn: the last hidden layer over its tokens, each token's log
-    probability given what precedes it, and its token ids; right-padded batches, one forward pass each."""
+def chat_ids(backend, conversation: list[dict]) -> list[int]:
+    """The token ids of `conversation` as the backend's chat template makes them (a generation prompt after)."""
+    if backend.name == "llamacpp":
+        return backend._token_ids(backend._chat_prompt(conversation))
+    return backend.encode_chat(conversation)["input_ids"][0].tolist()
+
+
+def _end_id(backend) -> int:
+    """The token that ends an assistant turn (SmolLM2's <|im_end|>), else the end-of-sequence token."""
+    if backend.name == "llamacpp":
+        found = backend.llm.tokenize(b"<|im_end|>", add_bos=False, special=True)
+        return found[0] if len(found) == 1 else backend.llm.token_eos()
+    end_id = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
+    if end_id is None or end_id == backend.tokenizer.unk_token_id:
+        end_id = backend.tokenizer.eos_token_id
+    return end_id
+
+
+def _token_passes(backend, sequences: list[list[int]], batch_size: int):
+    """For each token list: the last hidden layer over its tokens, each token's log probability given what precedes
+    it (0 for the first), and its token ids. llama.cpp reads a batch in one decode, their shared prefix once
+    (models/llamacpp_reading.py); transformers in right-padded batches, one forward pass each."""
     import torch
 
+    if backend.name == "llamacpp":
+        from models.llamacpp_reading import llamacpp_token_passes
+
+        for (hidden, logprobs), sequence in zip(llamacpp_token_passes(backend, sequences, batch_size), sequences):
+            yield torch.from_numpy(hidden), torch.from_numpy(logprobs), torch.tensor(sequence)
+        return
     tokenizer, model = backend.tokenizer, backend.model
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-    for start in range(0, len(conversations), batch_size):
-        encoded = [backend.encode_chat(c)["input_ids"][0].cpu() for c in conversations[start:start + batch_size]]
+    for start in range(0, len(sequences), batch_size):
+        encoded = [torch.tensor(s, dtype=torch.long) for s in sequences[start:start + batch_size]]
         width = max(len(ids) for ids in encoded)
         ids = torch.full((len(encoded), width), pad, dtype=torch.long)
         mask = torch.zeros((len(encoded), width), dtype=torch.long)
@@ -77,10 +107,10 @@ def text_signals(prompt: str, answer: str) -> np.ndarray:
     return np.array([overlap, repetition, float(bool(GRADING_TEXT.search(answer)))], dtype=np.float32)
 
 
-def answer_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True
-                    ) -> np.ndarray:
+def answer_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True,
+                    version: int = FEATURES_VERSION) -> np.ndarray:
     """The features a head reads (see model_features), with TEXT_SIGNALS after the model's when `signals`."""
-    found = model_features(backend, prompt, answers, batch_size, signals)
+    found = model_features(backend, prompt, answers, batch_size, signals, version)
     return with_text_signals(found, prompt, answers) if signals else found
 
 
@@ -89,38 +119,43 @@ def with_text_signals(found: np.ndarray, prompt: str, answers: list[str]) -> np.
     return np.concatenate([found, np.stack([text_signals(prompt, a) for a in answers])], axis=1)
 
 
-def model_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True
-                   ) -> np.ndarray:
-    """(len(answers), 2 x hidden + len(MODEL_SIGNALS)) features of each answer to `prompt` from a transformers backend:
-    the last hidden layer averaged over the answer's tokens and at its last token, then the model's own reading of
-    the answer (SIGNALS): how likely its tokens are after the prompt (fluency), how much likelier than with no
-    prompt (pointwise mutual information: relevance), how likely the turn ends where the answer stops
-    (completeness), its length, and how often a token surprises the model (shuffled or injected text). Without
-    `signals` only the hidden-layer part, in one pass instead of two (what a text classifier needs)."""
+def model_features(backend, prompt: str, answers: list[str], batch_size: int = 8, signals: bool = True,
+                   version: int = FEATURES_VERSION) -> np.ndarray:
+    """(len(answers), 2 x hidden + len(MODEL_SIGNALS)) features of each answer to `prompt` from a transformers or
+    llama.cpp backend: the last hidden layer averaged over the answer's tokens and at its last token, then the model's
+    own reading of the answer (SIGNALS): how likely its tokens are after the prompt (fluency), how much likelier than
+    with no prompt (pointwise mutual information: relevance), how likely the turn ends where the answer stops
+    (completeness), its length, and how often a token surprises the model (shuffled or injected text). Version 3 reads
+    the mutual information over the answer's first PMI_TOKENS tokens (whether it starts on the question), so the pass
+    without the prompt is that short; version 2 read it over the whole answer, a second full pass. Without `signals`
+    only the hidden-layer part, in one pass (what a text classifier needs)."""
     import torch
 
-    end_id = backend.tokenizer.convert_tokens_to_ids("<|im_end|>")
-    if end_id is None or end_id == backend.tokenizer.unk_token_id:
-        end_id = backend.tokenizer.eos_token_id
     asked = [{"role": "user", "content": prompt}]
     unprompted = [{"role": "user", "content": ""}]
-    with_prompt = len(backend.encode_chat(asked)["input_ids"][0])
-    without_prompt = len(backend.encode_chat(unprompted)["input_ids"][0])
+    with_prompt, without_prompt = len(chat_ids(backend, asked)), len(chat_ids(backend, unprompted))
     turns = [[{"role": "assistant", "content": a}] for a in answers]
+    prompted = [chat_ids(backend, asked + t) for t in turns]
     if not signals:
         return np.stack([np.concatenate([hidden[min(with_prompt, len(seq) - 1):].mean(0).numpy(),
                                          hidden[len(seq) - 1].numpy()])
-                         for hidden, _, seq in _token_passes(backend, [asked + t for t in turns], batch_size)])
-    alone = [lp[slice(*_answer_span(seq, without_prompt, end_id))].sum().item() for _, lp, seq in
-             _token_passes(backend, [unprompted + t for t in turns], batch_size)]
+                         for hidden, _, seq in _token_passes(backend, prompted, batch_size)])
+    end_id = _end_id(backend)
+    head = PMI_TOKENS if version >= 3 else None
+    alone_ids = [chat_ids(backend, unprompted + t) for t in turns]
+    if head:  # only the first tokens are compared: the pass without the prompt reads no further
+        alone_ids = [ids[: without_prompt + head] for ids in alone_ids]
+    alone = [lp[slice(*_answer_span(seq, without_prompt, end_id))] for _, lp, seq in
+             _token_passes(backend, alone_ids, batch_size)]
     rows = []
-    for (hidden, lp, seq), lp_alone in zip(_token_passes(backend, [asked + t for t in turns], batch_size), alone):
+    for (hidden, lp, seq), lp_alone in zip(_token_passes(backend, prompted, batch_size), alone):
         first, stop = _answer_span(seq, with_prompt, end_id)
         own = lp[first:stop] if stop > first else torch.zeros(1)
         n = max(stop - first, 1)
-        pmi = (own.sum().item() - lp_alone)
+        compared = min(len(own), len(lp_alone)) if head else len(own)
+        pmi = own[:compared].sum().item() - lp_alone[:compared].sum().item()
         end_lp = lp[stop].item() if stop < len(seq) else 0.0
-        signals = [own.mean().item(), pmi / n, pmi / 100.0, end_lp, float(np.log1p(n)),
+        signals = [own.mean().item(), pmi / max(compared, 1), pmi / 100.0, end_lp, float(np.log1p(n)),
                    (own < -6).float().mean().item(), torch.quantile(own, 0.1).item()]
         answer_part = hidden[min(with_prompt, len(seq) - 1):]
         rows.append(np.concatenate([answer_part.mean(0).numpy(), hidden[len(seq) - 1].numpy(),
@@ -131,19 +166,20 @@ def model_features(backend, prompt: str, answers: list[str], batch_size: int = 8
 class FeatureCache:
     """Features on disk by (base, prompt, answer), so measuring again or training more heads costs nothing twice."""
 
-    def __init__(self, folder: Path, base: str, signals: bool = True):
-        self.folder, self.base, self.signals = Path(folder), base, signals
+    def __init__(self, folder: Path, base: str, signals: bool = True, version: int = FEATURES_VERSION):
+        self.folder, self.base, self.signals, self.version = Path(folder), base, signals, version
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, prompt: str, answer: str) -> Path:
-        kind = [FEATURES_VERSION] if self.signals else [FEATURES_VERSION, "hidden only"]
+        kind = [self.version] if self.signals else [2, "hidden only"]  # the hidden layer is the same in versions 2, 3
         key = hashlib.sha256(json.dumps([self.base, *kind, prompt, answer]).encode("utf-8")).hexdigest()
         return self.folder / f"{key}.npy"
 
     def features(self, backend, prompt: str, answers: list[str]) -> np.ndarray:
         missing = [a for a in dict.fromkeys(answers) if not self._path(prompt, a).is_file()]
         if missing:
-            for answer, row in zip(missing, model_features(backend, prompt, missing, signals=self.signals)):
+            for answer, row in zip(missing, model_features(backend, prompt, missing, signals=self.signals,
+                                                           version=self.version)):
                 np.save(self._path(prompt, answer), row)
         found = np.stack([np.load(self._path(prompt, a)) for a in answers])
         return with_text_signals(found, prompt, answers) if self.signals else found
@@ -169,7 +205,8 @@ class RewardHead:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
         np.savez(folder / HEAD_FILE, **self.weights)
-        (folder / META_FILE).write_text(json.dumps({"signals": True, **self.meta, "kind": "reward_head",
+        (folder / META_FILE).write_text(json.dumps({"signals": True, "features": FEATURES_VERSION, **self.meta,
+                                                    "kind": "reward_head",
                                                     "scale": list(self.scale),
                                                     "criteria": list(self.weights)}, indent=2), encoding="utf-8")
         return folder
@@ -185,6 +222,10 @@ class RewardHead:
     @property
     def signals(self) -> bool:
         return bool(self.meta.get("signals"))  # heads saved before the signals existed read the hidden layer only
+
+    @property
+    def features_version(self) -> int:
+        return int(self.meta.get("features", 2))  # heads saved before version 3 read version 2
 
 
 @dataclass

@@ -13,7 +13,7 @@ that criterion. Measured with the validation harness (runs/validation.py, pairwi
 held-out pair, and today's default judge (the embedded model on llama.cpp with the pairwise template) on a fixed
 sample of them. Writes adapters/shipped/smollm2-135m-judge/ (head.npz, meta.json, DATA_CARD.md).
 
-Usage: python recipes/default_judge.py [--train-good 300] [--baseline-rows 100]
+Usage: python recipes/default_judge.py [--train-good 300] [--baseline-rows 100] [--measure-only] [--keep-baseline]
 """
 from __future__ import annotations
 
@@ -28,10 +28,14 @@ import numpy as np
 from _common import ROOT, SHARED_DATA, sample, validate
 
 from finetune.head_training import HeadRecipe, fit_criterion_heads
+from models.reward_head import FEATURES_VERSION
 from runs.distill import is_held_out
 
 NAME = "smollm2-135m-judge"
 BASELINE = "smollm2-135m-gguf"
+# The base whose features the head reads: the embedded model's float32 GGUF on llama.cpp, the model that answers as
+# Model A by default (one model in memory; the same features transformers reads, models/llamacpp_reading.py).
+BASE_MODEL = "smollm2-135m-f32-gguf"
 
 
 def winner(row: dict) -> str:
@@ -76,7 +80,7 @@ def features_of(parts: dict) -> dict:
     from models.reward_head import FeatureCache
     from runs.distill import pair_features
 
-    backend = load_model("smollm2-135m")
+    backend = load_model(BASE_MODEL)
     cache = FeatureCache(results_dir() / ".cache" / "features", backend.spec.text)
     return {name: pair_features(cache, backend, rows) for name, rows in parts.items()}
 
@@ -113,7 +117,7 @@ def train_head(parts: dict, folder: Path, recipe: HeadRecipe | None = None) -> t
         recipe, tried = select_recipe(parts, features)
     human, degraded = parts["train"], parts["train_degraded"]
     head = fit_criterion_heads([(human, features["train"]), (degraded, features["train_degraded"])], recipe)
-    head.meta.update({"base": "smollm2-135m", "signals": True, "name": NAME,
+    head.meta.update({"base": BASE_MODEL, "signals": True, "features": FEATURES_VERSION, "name": NAME,
                       "trained_on": {"pandalm_human_pairs (Apache-2.0)": len(human),
                                      "degraded pairs of their preferred answers": len(degraded)},
                       "recipe_script": "recipes/default_judge.py", "recipes_tried_on_dev": tried})
@@ -204,6 +208,10 @@ def main() -> int:
     parser.add_argument("--baseline-rows", type=int, default=100, help="held-out pairs of each kind the untrained "
                                                                        "default judge is measured on")
     parser.add_argument("--out", default=str(ROOT / "adapters" / "shipped" / NAME))
+    parser.add_argument("--measure-only", action="store_true", help="measure the head already in --out again (its "
+                        "base or the engine reading its features changed), without training")
+    parser.add_argument("--keep-baseline", action="store_true", help="reuse the baseline judge's figures stored in "
+                        "--out's meta.json (the same rows and judge: only the head changed)")
     args = parser.parse_args()
 
     from basics import results_dir, write_jsonl_rows
@@ -211,10 +219,15 @@ def main() -> int:
     parts = pandalm_parts(Path(args.data), args.train_good)
     counts = {k: len(v) for k, v in parts.items()}
     print(counts, flush=True)
+    meta_path = Path(args.out) / "meta.json"
+    stored = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     started = time.perf_counter()
-    _, tried = train_head(parts, Path(args.out))
-    train_seconds = time.perf_counter() - started
+    if not args.measure_only:
+        train_head(parts, Path(args.out))
+    train_seconds = stored.get("train_seconds", 0.0) if args.measure_only else time.perf_counter() - started
     work = results_dir() / "recipes" / NAME
+    shipped = (ROOT / "adapters" / "shipped" / NAME).resolve()
+    judge = NAME if Path(args.out).resolve() == shipped else f"head:{Path(args.out).resolve()}"  # the head just made
     measured = {}
     for part, title in (("test_degraded", "degraded pairs from unseen prompts"), ("test", "held-out human pairs")):
         columns = ("id", "prompt", "answer_a", "answer_b", "label")
@@ -222,15 +235,17 @@ def main() -> int:
         sampled = write_jsonl_rows(work / f"{part}_sample.jsonl",
                                    [{k: r[k] for k in columns} for r in sample(parts[part], args.baseline_rows, 3)])
         print(f"measuring on {title}", flush=True)
-        whole = validate(data, [NAME], "pairwise", work / "validation")[NAME]
-        same = validate(sampled, [BASELINE, NAME], "pairwise", work / "validation")
+        whole = validate(data, [judge], "pairwise", work / "validation")[judge]
+        kept = stored.get("measured", {}).get(part, {}) if args.keep_baseline else {}
+        same = validate(sampled, [judge] if kept else [BASELINE, judge], "pairwise", work / "validation")
         measured[part] = {"title": title, "head": summary(whole), "longer_wins": longer_wins(parts[part]),
-                          "sample": {"baseline": summary(same[BASELINE]), "head": summary(same[NAME]),
+                          "sample": {"baseline": kept["sample"]["baseline"] if kept else summary(same[BASELINE]),
+                                     "head": summary(same[judge]),
                                      "longer_wins": longer_wins(sample(parts[part], args.baseline_rows, 3))}}
         if part == "test_degraded":
             measured[part]["head_by_kind"] = by_kind(whole["rows"])
-            measured[part]["baseline_by_kind"] = by_kind(same[BASELINE]["rows"])
-    meta_path = Path(args.out) / "meta.json"
+            measured[part]["baseline_by_kind"] = (kept["baseline_by_kind"] if kept else
+                                                  by_kind(same[BASELINE]["rows"]))
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta.update(counts=counts, train_seconds=round(train_seconds, 1), measured=measured)
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,7 +24,7 @@ from models.spec import HEAD_PREFIX, ModelSpec
 
 @dataclass
 class HeadBackend(Backend):
-    base: Any = None  # the base model's loaded TransformersBackend
+    base: Any = None  # the base model, loaded (transformers or llama.cpp)
     head: RewardHead | LabelHead | None = None
     name: str = "head"
     features: FeatureCache | None = None  # on disk: an answer judged again (other order, re-run) is not re-read
@@ -51,22 +52,31 @@ class HeadBackend(Backend):
 
     def answer_scores(self, prompt: str, answers: list[str]) -> list[dict[str, float]]:
         """Each answer's score per criterion, on the head's scale."""
-        with self.base.lock, self.base.compute_threads():
+        with self.base.lock, self._threads():
             features = self.features.features(self.base, prompt, answers)
         scores = self.head.scores(features)
         return [{c: round(float(scores[c][i]), 4) for c in self.criteria} for i in range(len(answers))]
 
     def label_probabilities(self, texts: list[str]) -> list[dict[str, float]]:
         """Each text's probability of each label (a label head: read under the instruction it was trained with)."""
-        with self.base.lock, self.base.compute_threads():
+        with self.base.lock, self._threads():
             features = self.features.features(self.base, self.head.prompt, texts)
         found = self.head.probabilities(features)
         return [{x: round(float(row[i]), 5) for i, x in enumerate(self.labels)} for row in found]
+
+    def _threads(self):
+        """transformers takes its share of the cores for the whole reading; llama.cpp takes it per decode
+        (models/llamacpp_reading.py)."""
+        compute_threads = getattr(self.base, "compute_threads", None)
+        return compute_threads() if compute_threads else nullcontext()
 
     def describe(self) -> dict:
         kind = {"labels": list(self.labels)} if self.labels else {"criteria": list(self.criteria)}
         # Where the features are computed: the base model's device, dtype and engine (models/accelerators.py).
         where = {k: v for k, v in self.base.describe().items() if k in ("device", "dtype", "engine")}
+        if self.base.name == "llamacpp":
+            where = {"device": "cpu" if self.base.computes_on_this_cpu else "gpu", "engine": "llama.cpp",
+                     "dtype": "float32" if self.base.spec.float32_gguf else "gguf"}
         return {**super().describe(), "base": self.head.meta.get("base"), **kind, **where}
 
 
@@ -81,7 +91,10 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
         raise ModelLoadError(f"cannot read the scoring judge in {folder} ({exc}): it needs head.npz and {META_FILE}, "
                              "as finetune/head_training.py writes them") from exc
     base = load_model(head.meta.get("base") or "smollm2-135m")
-    if base.name != "transformers":
-        raise ModelLoadError(f"the scoring judge in {folder} needs a transformers base, not {base.spec.text}")
-    cache = FeatureCache(results_dir() / ".cache" / "features", base.spec.text, signals=head.signals)
+    if base.name not in ("transformers", "llamacpp"):
+        raise ModelLoadError(f"the scoring judge in {folder} needs a transformers or llama.cpp base, not "
+                             f"{base.spec.text}")
+    version = head.features_version if isinstance(head, RewardHead) else 2
+    cache = FeatureCache(results_dir() / ".cache" / "features", base.spec.text, signals=head.signals,
+                         version=version)
     return HeadBackend(spec=spec, base=base, head=head, features=cache, load_seconds=time.perf_counter() - started)

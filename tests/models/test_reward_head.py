@@ -80,3 +80,59 @@ def test_a_label_head_learns_classes_with_their_priors_and_survives_saving(tmp_p
     assert np.allclose(loaded.probabilities(features), found)
     with pytest.raises(ValueError, match="not among the labels"):
         fit_label_head(features, ["spam"] * 200, ("toxic", "non_toxic"), "p")
+
+
+PROMPT = "Explain how to bake a chocolate cake without using eggs."
+CAKE = ("To bake a chocolate cake without eggs, replace each egg with a quarter cup of applesauce or mashed banana. "
+        "Mix flour, sugar, cocoa and baking soda, add oil, vinegar and water, and bake at 180C for 30 minutes. ")
+
+
+@pytest.mark.model
+@pytest.mark.parametrize("version", [2, 3])
+def test_llamacpp_reads_the_features_transformers_reads(version):
+    """The head's weights read either engine: the same float32 weights give the same features (float rounding apart),
+    answers of very different lengths read together included (llama.cpp needs no padding)."""
+    from models import load_model
+
+    answers = [CAKE * 4, "Bananas are yellow. " * 10, "Paris."]
+    on_torch = answer_features(load_model("smollm2-135m"), PROMPT, answers, version=version)
+    on_llama = answer_features(load_model("smollm2-135m-f32-gguf"), PROMPT, answers, version=version)
+    assert on_llama.shape == on_torch.shape
+    assert np.abs(on_llama - on_torch).max() < 0.05
+    assert np.abs(on_llama[:, -len(SIGNALS):] - on_torch[:, -len(SIGNALS):]).max() < 0.02
+
+
+@pytest.mark.model
+def test_llamacpp_reading_shares_the_prompt_without_changing_any_answer():
+    from models import load_model
+    from models.llamacpp_reading import llamacpp_token_passes
+    from models.reward_head import chat_ids
+
+    backend = load_model("smollm2-135m-f32-gguf")
+    sequences = [chat_ids(backend, [{"role": "user", "content": PROMPT}, {"role": "assistant", "content": a}])
+                 for a in (CAKE, CAKE * 2, "No idea.")]
+    together = list(llamacpp_token_passes(backend, sequences))
+    for sequence, (hidden, logprobs) in zip(sequences, together):
+        (alone_hidden, alone_logprobs), = llamacpp_token_passes(backend, [sequence])
+        assert hidden.shape == (len(sequence), alone_hidden.shape[1]) and logprobs.shape == (len(sequence),)
+        # batched matrix products round differently: hidden values reach ~50, so 0.05 is a relative 1e-3
+        assert np.abs(hidden - alone_hidden).max() < 0.05 and np.abs(logprobs - alone_logprobs).max() < 0.05
+    assert together[0][1][1:].max() <= 0 and together[0][1][0] == 0  # log probabilities; the first token has none
+
+
+@pytest.mark.model
+def test_version_3_compares_only_the_first_tokens_with_and_without_the_prompt():
+    """Version 3's mutual information reads the answer's first PMI_TOKENS tokens: a short answer gets version 2's
+    features exactly, a long one differs in the two mutual-information signals only."""
+    from models import load_model
+    from models.reward_head import MODEL_SIGNALS, PMI_TOKENS, model_features
+
+    backend = load_model("smollm2-135m-f32-gguf")
+    short, long = "Use applesauce instead of eggs.", CAKE * 3
+    assert backend.count_tokens(short) < PMI_TOKENS < backend.count_tokens(long)
+    v2, v3 = (model_features(backend, PROMPT, [short, long], version=v) for v in (2, 3))
+    assert np.allclose(v2[0], v3[0], atol=1e-4)
+    signals = -len(MODEL_SIGNALS)
+    changed = {name for i, name in enumerate(MODEL_SIGNALS) if abs(v2[1, signals + i] - v3[1, signals + i]) > 1e-4}
+    assert changed == {"mean_pmi", "total_pmi"}
+    assert np.allclose(v2[1, :signals], v3[1, :signals], atol=1e-4)
