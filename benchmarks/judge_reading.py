@@ -52,8 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from models import load_model
-    from models.threads import free_cores, usable_cores
     from models.reward_head import model_features
+    from models.threads import free_cores, usable_cores
 
     ways = [w.strip() for w in args.ways.split(",")]
     pairs = alpaca_length_pairs(args.pairs)
