@@ -14,7 +14,7 @@ with contextlib.suppress(ImportError):  # ZeroGPU's package first: its guide say
     import spaces  # noqa: F401
 
 from runs.public import app_auth  # noqa: E402
-from ui.app import build_app, preload_default_models  # noqa: E402
+from ui.app import APP_CSS, build_app, preload_default_models  # noqa: E402
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Launch the LLM as a Judge app.")
@@ -28,4 +28,4 @@ if __name__ == "__main__":
         sys.exit(f"error: {exc}")
     if os.environ.get("LLM_JUDGE_PRELOAD", "1") == "1":
         threading.Thread(target=preload_default_models, daemon=True).start()
-    demo.queue().launch(auth=auth)
+    demo.queue().launch(auth=auth, css_paths=[APP_CSS])

@@ -1,7 +1,7 @@
 """One registry of backends (name -> factory, imported on first use) and one in-process cache of loaded models.
 
 A backend's heavy library is imported only when a model of its kind loads: the llama.cpp backend must not need
-torch, nor the reverse. A new backend is one file in models/backends/ and one line in BACKENDS.
+torch, nor the reverse. A new backend is one file in models/backends/ and a line in BACKENDS and in BACKEND_CLASSES.
 """
 from __future__ import annotations
 

@@ -56,11 +56,10 @@ def pair_line(model_a: str, model_b: str, shared: bool = False) -> str:
     """One line for the top of the page: what Model A and Model B are by default, and how to compare fine-tunes."""
     if (model_a, model_b) == (DEFAULT_MODEL_A, DEFAULT_MODEL_B):
         name = EMBEDDED_MODELS[DEFAULT_MODEL].hub_id.split("/")[-1]
-        how = ("pick another pair in the Model A / B lists" if shared else
-               "train the demo adapters (Training tab, or `python -m finetune --demo`), or type two hub models "
-               "(org/name) in Model A and B")
-        return (f"**A and B by default are one model, {name}**: A computed in float32, B from its 4-bit file, so "
-                f"their answers are often identical. To compare real fine-tunes, {how}.")
+        how = "pick another pair in the lists" if shared else \
+            "train the demo adapters (Training tab) or type two hub ids (org/name)"
+        return (f"**A and B by default are one model**, {name} in float32 and in 4 bits: their answers often match. "
+                f"To compare real fine-tunes, {how}.")
     if all(f"demo/step-{steps}" in spec for spec, steps in zip((model_a, model_b), DEMO_STEPS)):
         return (f"**A and B by default are two fine-tunes**: the demo adapters of the embedded model after "
                 f"{DEMO_STEPS[0]} (A) and {DEMO_STEPS[1]} (B) training steps. Type any model spec or hub id to "

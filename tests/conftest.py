@@ -45,11 +45,12 @@ def results_dir() -> Path:
 @pytest.fixture(scope="session")
 def app_url():
     """The real app, launched in this process on a free port, for gradio_client and the browser."""
-    from ui.app import build_app
+    from ui.app import APP_CSS, build_app
 
     demo = build_app()
     demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
+                            css_paths=[APP_CSS])
     yield url
     demo.close()
 

@@ -1,6 +1,8 @@
 """The Gradio app assembled from its tabs; each tab module wires widgets to package functions."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import gradio as gr
 
 from basics import UserFacingError
@@ -15,6 +17,8 @@ from ui.results_tab import results_tab
 from ui.training_tab import refresh_adapters, training_tab
 from ui.widgets import PRIVATE, refreshed_pickers
 
+APP_CSS = Path(__file__).with_name("app.css")  # launch(css_paths=[APP_CSS]): Gradio 6 takes CSS at launch
+
 
 def build_app(public: bool | None = None) -> gr.Blocks:
     """The whole page. `public` (default: public_mode_on(), i.e. on a Space or with $LLM_JUDGE_PUBLIC=1) builds the
@@ -27,10 +31,9 @@ def build_app(public: bool | None = None) -> gr.Blocks:
     rubric = default_template("single").rubric
     with gr.Blocks(title="LLM as a Judge") as demo:
         gr.Markdown(
-            "# LLM as a Judge\nPick two models and a judge, write an instruction, and compare the answers on "
+            "# LLM as a Judge\nTwo models answer your instruction and a judge scores both answers on "
             f"**{rubric.describe()}** with the default template"
-            + (" (a shared app: the models it offers, within its limits)." if shared
-               else "; or fine-tune an adapter to compare.")
+            + (" (a shared app: the models it offers, within its limits)." if shared else ".")
         )
         compare = compare_tab(model_a_default, model_b_default)
         adapters = None if shared else training_tab(compare.pickers)  # visitors never start training

@@ -23,6 +23,7 @@ from runs.config import (
     SEED_SPACE_PAIR,
     CompareConfig,
 )
+from runs.judge_options import judge_options, pair_line
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
@@ -50,6 +51,7 @@ from ui.widgets import (
     longest_answer,
     model_picker,
     panel_picker,
+    picker_help,
     system_prompt_boxes,
     user_error,
     visitor,
@@ -133,7 +135,7 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
         served_by = f"{notices}  \n{served_by}"
     # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
     yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record),
-           f"#### The judge's reasons\n{reasons_markdown(record)}",
+           f"#### The judge's reasons\n{reasons_markdown(record, template_text)}",
            f"{trust_line(record)}  \n{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
            {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
             "rubric": record["rubric"], "mode": record["mode"],
@@ -145,6 +147,23 @@ def label_answers(shown: dict | None):
     clients still get the answers' text)."""
     labels = (shown or {}).get("answer_labels") or [answer_label(None, side) for side in ("A", "B")]
     return tuple(gr.Textbox(label=label) for label in labels)
+
+
+def judge_settings(judge: str, method: str, editable: bool = True) -> tuple:
+    """The judge settings switched on or off for the judge picked (runs/judge_options.py), and the note saying why;
+    a scoring judge is judged single (it scores each answer alone)."""
+    options = judge_options(judge, method)
+    writes = options.writes
+    return (gr.Radio(interactive=writes, **({"value": "single"} if options.scoring else {})),
+            gr.Checkbox(interactive=writes), gr.Slider(interactive=writes), gr.Radio(interactive=writes),
+            gr.Checkbox(interactive=options.reasons),
+            gr.Code(interactive=editable and writes, label=template_label(editable, writes)), options.note)
+
+
+def template_label(editable: bool, writes: bool) -> str:
+    if not writes:
+        return "Judge template (its wording is not read by a scoring judge; its criteria and scale must be the judge's)"
+    return "Judge template (editable)" if editable else "Judge template"
 
 
 def label_scores(shown: dict | None):
@@ -168,27 +187,38 @@ def cast_vote(choice: str, shown: dict | None) -> str:
 def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     """The Compare tab's widgets and events (called inside gr.Blocks)."""
     default_rubric = default_template("single").rubric
+    editable = public_gate() is None  # a shared app judges with the shipped templates only
+    judging = judge_options(DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD)
     with gr.Tab("Compare", elem_id="tab-compare"):
-        with gr.Row():
-            seed_pair = SEED_SPACE_PAIR if public_gate() is None else ()  # a shared app offers its allow-list only
-            model_a = model_picker("Model A", model_a_default, extra=seed_pair)
-            model_b = model_picker("Model B", model_b_default, extra=seed_pair)
-            judge = model_picker("Judge", DEFAULT_JUDGE)
-        with gr.Row():
-            more_judges = panel_picker("compare-more-judges")
-            base_url = base_url_box("compare-base-url")
+        # Instruction and Compare first, so the button is on a laptop's first screen (1366x900); the models in one
+        # row under them, with their help once; what hardly anyone changes under "Advanced".
         prompt = gr.Textbox(label="Instruction", lines=3, placeholder="Type an instruction or pick an example below",
                             elem_id="prompt", max_length=public_gate().policy.limits.prompt_chars if public_gate()
                             else None)
+        compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
+        with gr.Row(elem_id="pickers"):
+            seed_pair = SEED_SPACE_PAIR if public_gate() is None else ()  # a shared app offers its allow-list only
+            model_a = model_picker("Model A", model_a_default, extra=seed_pair, info=False)
+            model_b = model_picker("Model B", model_b_default, extra=seed_pair, info=False)
+            judge = model_picker("Judge", DEFAULT_JUDGE, info=False)
+        if line := pair_line(model_a_default, model_b_default, shared=not editable):
+            gr.Markdown(line, elem_id="pair-line")
+        picker_help("picker-help")
         study_prompts = [item.prompt for item in load_prompt_set(DEFAULT_PROMPT_SET)]
         gr.Examples(examples=[[p] for p in study_prompts], inputs=[prompt], label="Study prompts")
         if seed_pair:
             gr.Examples(examples=[[*seed_pair, study_prompts[0]]], inputs=[model_a, model_b, prompt],
                         label="Hub models: the seed Space's pair (float16 GGUF files, ~6.4 GB each to download)")
+        with gr.Accordion("Advanced: more judges (a panel), a base URL for served models", open=False,
+                          elem_id="advanced"):
+            with gr.Row():
+                more_judges = panel_picker("compare-more-judges")
+                base_url = base_url_box("compare-base-url")
         system_a, system_b = system_prompt_boxes()
         with gr.Accordion("Sampling", open=True):
             with gr.Row():
-                preset = gr.Radio([*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Preset",
+                preset = gr.Radio([*PRESETS, CUSTOM], value=DEFAULT_PRESET, label="Preset", elem_id="preset",
+                                  min_width=270,  # its three choices on one line
                                   info="p1: temperature 0.5, min_p 0.05 · p2: temperature 1.5, min_p 0.1")
                 temperature = gr.Slider(0, 2, value=PRESETS[DEFAULT_PRESET].temperature, step=0.05,
                                         label="temperature")
@@ -199,28 +229,32 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                 seed = gr.Number(value=0, precision=0, minimum=0, label="seed")
             long_prompts = long_prompts_choice("long-prompts")  # its own line: in the row it squeezed the sliders
         with gr.Accordion("Judge", open=False, elem_id="judge-settings"):
+            # Settings that do nothing for the chosen judge are switched off, and this note says why.
+            judge_note = gr.Markdown(judging.note, elem_id="judge-settings-note")
             with gr.Row():
-                mode = gr.Radio(list(MODES), value="single", label="Mode", elem_id="mode",
+                mode = gr.Radio(list(MODES), value="single", label="Mode", elem_id="mode", interactive=judging.writes,
                                 info="single: each answer graded alone · pairwise: both shown, judged in both orders")
-                swap = gr.Checkbox(value=True, label="Pairwise: also judge with A and B swapped")
-                judge_temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label="judge temperature (0 = greedy)")
+                swap = gr.Checkbox(value=True, label="Pairwise: also judge with A and B swapped", elem_id="swap",
+                                   interactive=judging.writes)
+                judge_temperature = gr.Slider(0, 1.5, value=0.0, step=0.05, label="judge temperature (0 = greedy)",
+                                              elem_id="judge-temperature", interactive=judging.writes)
             with gr.Row():
                 judge_method = gr.Radio(list(JUDGE_METHODS), value=DEFAULT_JUDGE_METHOD, label="Judge method",
-                                        elem_id="judge-method",
+                                        elem_id="judge-method", interactive=judging.writes,
                                         info="probabilities: scores are expected values of the judge's token "
                                              "probabilities · parsed: the judge writes a reply that is parsed · "
                                              "auto: probabilities where the judge's backend can")
                 judge_reasons = gr.Checkbox(value=True, label="Ask the judge for reasons (probabilities method; "
-                                                              "asked after the scores are fixed)")
+                                                              "asked after the scores are fixed)",
+                                            elem_id="judge-reasons", interactive=judging.reasons)
                 judge_cache = cache_box("compare-judge-cache")
                 tie_band = gr.Slider(0, 0.45, value=DEFAULT_TIE_BAND, step=0.01, label="Tie band (too close to call)",
                                      elem_id="tie-band",
                                      info="a verdict with P(A better) within 50% ± this, or written totals less than "
                                           "one point apart, is a tie; 0 = any lead wins")
-            editable = public_gate() is None  # a shared app judges with the shipped templates only
-            template_text = gr.Code(template_for_mode("single"), language="yaml", lines=14, interactive=editable,
-                                    label="Judge template (editable)" if editable else "Judge template")
-        compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
+            template_text = gr.Code(template_for_mode("single"), language="yaml", lines=14, elem_id="judge-template",
+                                    interactive=editable and judging.writes,
+                                    label=template_label(editable, judging.writes))
         with gr.Row():
             answer_a = gr.Textbox(label="Answer A", lines=12, interactive=False, elem_id="answer-a")
             answer_b = gr.Textbox(label="Answer B", lines=12, interactive=False, elem_id="answer-b")
@@ -241,6 +275,10 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     for slider in (temperature, min_p):
         slider.input(lambda: CUSTOM, None, preset, **PRIVATE)
     mode.change(template_for_mode, mode, template_text, **PRIVATE)
+    for changed in (judge, judge_method):
+        changed.change(functools.partial(judge_settings, editable=editable), [judge, judge_method],
+                       [mode, swap, judge_temperature, judge_method, judge_reasons, template_text, judge_note],
+                       **PRIVATE)
     # No stale "cut off" from the last comparison: registered first and not queued, so it runs before the comparison.
     compare_button.click(lambda: label_answers(None), None, [answer_a, answer_b], queue=False, **PRIVATE)
     compare_button.click(

@@ -10,18 +10,28 @@ from runs.system_prompts import MAX_SYSTEM_CHARS
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
 
 
-def model_picker(label: str, value: str, elem_id: str | None = None, extra: tuple[str, ...] = ()) -> gr.Dropdown:
+PICKER_HELP = ("BASE or BASE+ADAPTER: an embedded alias, a hub id (org/name, org/name:Q4_K_M, org/name/FILE.gguf), "
+               "a local folder or .gguf file; a served model as openai:MODEL@http://host:8000/v1")
+
+
+def model_picker(label: str, value: str, elem_id: str | None = None, extra: tuple[str, ...] = (),
+                 info: bool = True) -> gr.Dropdown:
     """`extra`: specs offered besides the usual ones (an example's models: an example shows a dropdown's value only
-    when it is one of its choices)."""
+    when it is one of its choices). `info=False`: no help under the label (a row of pickers has picker_help once)."""
     offered = offered_models()
     return gr.Dropdown(
         # Typed values are taken even on a shared app: the allow-list (runs/public.py) refuses them with its own
         # message, by their text alone; Gradio's choice check would log a traceback for every refusal.
         choices=[*offered, *(s for s in extra if s not in offered)], value=value, label=label, allow_custom_value=True,
-        elem_id=elem_id or "picker-" + label.lower().replace(" ", "-"),
-        info="BASE or BASE+ADAPTER: an embedded alias, a hub id (org/name, org/name:Q4_K_M, org/name/FILE.gguf), "
-             "a local folder or .gguf file; a served model as openai:MODEL@http://host:8000/v1",
+        elem_id=elem_id or "picker-" + label.lower().replace(" ", "-"), info=PICKER_HELP if info else None,
     )
+
+
+def picker_help(elem_id: str) -> gr.Markdown:
+    """The pickers' help, once under their row, in the size of a widget's help (ui/app.css .help-line)."""
+    return gr.Markdown("Model specs: `BASE` or `BASE+ADAPTER`: an embedded alias, a hub id (`org/name`, "
+                       "`org/name:Q4_K_M`, `org/name/FILE.gguf`), a local folder or `.gguf` file; a served model as "
+                       "`openai:MODEL@http://host:8000/v1`", elem_id=elem_id, elem_classes="help-line")
 
 
 def panel_picker(elem_id: str) -> gr.Dropdown:

@@ -37,9 +37,9 @@ def test_a_spec_that_names_nothing_leaves_every_setting_on(judge):
 
 def test_the_default_pair_line_says_it_is_one_model_and_how_to_compare_fine_tunes():
     line = pair_line(DEFAULT_MODEL_A, DEFAULT_MODEL_B)
-    assert "one model" in line and "float32" in line and "4-bit" in line
-    assert "python -m finetune --demo" in line and "hub models" in line
-    assert "finetune" not in pair_line(DEFAULT_MODEL_A, DEFAULT_MODEL_B, shared=True)  # no training there
+    assert "one model" in line and "float32" in line and "4 bits" in line
+    assert "train the demo adapters" in line and "hub ids" in line
+    assert "train" not in pair_line(DEFAULT_MODEL_A, DEFAULT_MODEL_B, shared=True)  # no training there
     assert "\n" not in line
 
 

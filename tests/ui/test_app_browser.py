@@ -38,7 +38,11 @@ def test_empty_prompt_shows_an_error_message_in_the_page(page):
 
 
 def test_switching_to_pairwise_loads_the_pairwise_template(page):
+    box = page.locator("#picker-judge input")  # a writing judge: the default scores each answer alone, single only
+    box.fill("smollm2-135m-gguf")
+    box.press("Enter")
     page.locator("#judge-settings").get_by_text("Judge", exact=True).first.click()
+    expect(page.locator("#mode input").first).to_be_enabled(timeout=15_000)
     page.locator("#mode").get_by_label("pairwise", exact=True).check()
     page.wait_for_function("() => document.body.innerText.includes('{answer_b}')", timeout=15_000)
 
