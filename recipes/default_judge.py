@@ -191,7 +191,8 @@ dev quarter of the training prompts.
 {chr(10).join(lines)}
 
 The head's seconds per pair are near 0 here because training had already read (and cached) every answer; a pair it
-has never seen costs two passes of the embedded model per answer (see the README for the measured figure).
+has never seen costs two passes of the embedded model per answer, read on llama.cpp from its float32 GGUF
+(`smollm2-135m-f32-gguf`; see benchmarks/judge_reading.py and the README for the measured figure).
 
 By degradation (agreement on the held-out degraded pairs; today's default judge on its sample):
 
