@@ -62,6 +62,7 @@ pre{{white-space:pre-wrap;font-size:0.9em}}.charts{{display:grid;grid-template-c
     path.write_text(page, encoding="utf-8")
     return path
 
+
 def _reasons_html(record: dict, side: str) -> str:
     reasons = record["reasons"].get(side)
     return f"<p><i>Reasons:</i> {html.escape(str(reasons))}</p>" if reasons else ""

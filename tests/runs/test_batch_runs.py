@@ -125,7 +125,7 @@ def test_prompt_set_answers_are_batched_and_equal_one_at_a_time_answers(tmp_path
                            max_new_tokens=24), out_dir=str(tmp_path))
     items = load_prompt_set("study")[:3]
     updates = list(run_compare(config, items))
-    assert any("in a batch" in u.message for u in updates), "a prompt set is answered in batches"
+    assert any("together" in u.message for u in updates), "a prompt set is answered in batches (a chunk together)"
     batched = [u.record["answers"]["A"]["text"] for u in updates if u.stage == "record"]
     single = []
     for item in items:
