@@ -198,8 +198,8 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
         compare_button = gr.Button("Compare", variant="primary", elem_id="compare")
         with gr.Row(elem_id="pickers"):
             seed_pair = SEED_SPACE_PAIR if public_gate() is None else ()  # a shared app offers its allow-list only
-            model_a = model_picker("Model A", model_a_default, extra=seed_pair, info=False)
-            model_b = model_picker("Model B", model_b_default, extra=seed_pair, info=False)
+            model_a = model_picker("Model A", model_a_default, extra=seed_pair, info=False, answering=True)
+            model_b = model_picker("Model B", model_b_default, extra=seed_pair, info=False, answering=True)
             judge = model_picker("Judge", DEFAULT_JUDGE, info=False)
         if line := pair_line(model_a_default, model_b_default, shared=not editable):
             gr.Markdown(line, elem_id="pair-line")

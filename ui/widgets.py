@@ -4,7 +4,7 @@ from __future__ import annotations
 import gradio as gr
 
 from runs.config import DEFAULT_LONG_PROMPTS, LONG_PROMPTS
-from runs.public import offered_models, public_gate
+from runs.public import offered_answering_models, offered_models, public_gate
 from runs.system_prompts import MAX_SYSTEM_CHARS
 
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
@@ -15,10 +15,11 @@ PICKER_HELP = ("BASE or BASE+ADAPTER: an embedded alias, a hub id (org/name, org
 
 
 def model_picker(label: str, value: str, elem_id: str | None = None, extra: tuple[str, ...] = (),
-                 info: bool = True) -> gr.Dropdown:
+                 info: bool = True, answering: bool = False) -> gr.Dropdown:
     """`extra`: specs offered besides the usual ones (an example's models: an example shows a dropdown's value only
-    when it is one of its choices). `info=False`: no help under the label (a row of pickers has picker_help once)."""
-    offered = offered_models()
+    when it is one of its choices). `info=False`: no help under the label (a row of pickers has picker_help once).
+    `answering`: a Model A / B picker, which does not offer the scoring judges (they write no answers)."""
+    offered = offered_answering_models() if answering else offered_models()
     return gr.Dropdown(
         # Typed values are taken even on a shared app: the allow-list (runs/public.py) refuses them with its own
         # message, by their text alone; Gradio's choice check would log a traceback for every refusal.
@@ -49,9 +50,9 @@ def base_url_box(elem_id: str) -> gr.Textbox:
 
 
 def refreshed_pickers(n: int = 3) -> list[gr.Dropdown]:
-    """New adapters (e.g. just trained) appear in the pickers."""
-    choices = offered_models()
-    return [gr.Dropdown(choices=choices) for _ in range(n)]
+    """New adapters (e.g. just trained) appear in the pickers: Model A and B (all but the last), then the judge."""
+    answering = offered_answering_models()
+    return [*(gr.Dropdown(choices=answering) for _ in range(n - 1)), gr.Dropdown(choices=offered_models())]
 
 
 def cache_box(elem_id: str) -> gr.Checkbox:
