@@ -12,9 +12,10 @@ from pathlib import Path
 from dashboard.charts import figures
 from dashboard.filters import PROMPT_HEADERS, prompt_rows
 from dashboard.summary_text import summary_markdown
+from judge.echo import echoed_reasons
 from runs.records import SIDES
 from runs.store import Run
-from runs.views import HEAD_REASONS, NO_REASONS, cut_off_note, format_score
+from runs.views import HEAD_REASONS, NO_REASONS, NO_WRITTEN_REASONS, cut_off_note, format_score
 
 
 def _markdown_to_html(text: str) -> str:
@@ -65,7 +66,13 @@ pre{{white-space:pre-wrap;font-size:0.9em}}.charts{{display:grid;grid-template-c
 
 def _reasons_html(record: dict, side: str) -> str:
     reasons = record["reasons"].get(side)
-    return f"<p><i>Reasons:</i> {html.escape(str(reasons))}</p>" if reasons else ""
+    if not reasons:
+        return ""
+    answers = [((record.get("answers") or {}).get(s) or {}).get("text") or "" for s in SIDES]
+    if echoed_reasons(str(reasons), answers, record.get("prompt", "")):  # as on the page (runs/views.py)
+        return (f"<p><i>Reasons:</i> {NO_WRITTEN_REASONS}</p><details><summary>Its reply, which repeats the answer "
+                f"or its prompt</summary><pre>{html.escape(str(reasons))}</pre></details>")
+    return f"<p><i>Reasons:</i> {html.escape(str(reasons))}</p>"
 
 
 def _no_reasons_html(record: dict) -> str:

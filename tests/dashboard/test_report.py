@@ -59,6 +59,19 @@ def test_written_reasons_are_shown_as_before(tmp_path):
     assert "<p><i>Reasons:</i> A reasons q1</p>" in text and "no reasons" not in text
 
 
+def test_echoed_reasons_show_as_none_with_the_reply_behind_a_disclosure(tmp_path):
+    record = make_record("q1", "p1", (4, 4, 4), (3, 3, 3), "A")
+    answer = ("To bake a chocolate cake without eggs, mix flour, cocoa, sugar and baking soda, then add oil, vinegar "
+              "and water, and bake for thirty minutes.")
+    record["answers"]["A"]["text"] = answer
+    record["reasons"]["A"] = "A: <<< " + answer  # the writing judge's echo (judge/echo.py)
+    folder = write_run(tmp_path, "echo", "2026-01-01T00:00:00+00:00", [record])
+    text = report.html_report(load_run(folder), tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<p><i>Reasons:</i> (the judge wrote no reasons)</p><details>" in text
+    assert "&lt;&lt;&lt; To bake" in text  # the reply itself, escaped, inside the disclosure
+    assert "<p><i>Reasons:</i> B reasons q1</p>" in text  # real reasons are shown as before
+
+
 @pytest.mark.model
 def test_the_report_of_a_real_scoring_judge_run(tmp_path):
     unload_all()
