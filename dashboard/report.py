@@ -15,7 +15,8 @@ from dashboard.summary_text import summary_markdown
 from judge.echo import echoed_reasons
 from runs.records import SIDES
 from runs.store import Run
-from runs.views import HEAD_REASONS, NO_REASONS, NO_WRITTEN_REASONS, cut_off_note, format_score
+from runs.views import (ECHOED_REPLY, HEAD_REASONS, NO_REASONS, NO_WRITTEN_REASONS, cut_off_note,
+                        format_score)
 
 
 def _markdown_to_html(text: str) -> str:
@@ -70,8 +71,8 @@ def _reasons_html(record: dict, side: str) -> str:
         return ""
     answers = [((record.get("answers") or {}).get(s) or {}).get("text") or "" for s in SIDES]
     if echoed_reasons(str(reasons), answers, record.get("prompt", "")):  # as on the page (runs/views.py)
-        return (f"<p><i>Reasons:</i> {NO_WRITTEN_REASONS}</p><details><summary>Its reply, which repeats the answer "
-                f"or its prompt</summary><pre>{html.escape(str(reasons))}</pre></details>")
+        return (f"<p><i>Reasons:</i> {NO_WRITTEN_REASONS}</p><details><summary>{ECHOED_REPLY}</summary>"
+                f"<pre>{html.escape(str(reasons))}</pre></details>")
     return f"<p><i>Reasons:</i> {html.escape(str(reasons))}</p>"
 
 

@@ -162,6 +162,7 @@ def reasons_markdown(record: dict, template: str = "") -> str:
 
 
 NO_WRITTEN_REASONS = "(the judge wrote no reasons)"
+ECHOED_REPLY = "Its reply, which repeats the answer or its prompt"  # the disclosure holding an echoing reply
 
 
 def _reasons_text(record: dict, part: dict, template: str) -> str:
@@ -175,7 +176,7 @@ def _reasons_text(record: dict, part: dict, template: str) -> str:
         ((part.get("call") or {}).get("raw_replies") or [reasons])[-1]
     fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", raw)), default=0))
     # In a code block the reply shows as its own characters: nothing in it becomes Markdown or HTML.
-    return (f"{NO_WRITTEN_REASONS}\n\n<details><summary>Its reply, which repeats the answer or its prompt</summary>"
+    return (f"{NO_WRITTEN_REASONS}\n\n<details><summary>{ECHOED_REPLY}</summary>"
             f"\n\n{fence}text\n{raw}\n{fence}\n\n</details>")
 
 
