@@ -15,8 +15,7 @@ from dashboard.summary_text import summary_markdown
 from judge.echo import echoed_reasons
 from runs.records import SIDES
 from runs.store import Run
-from runs.views import (ECHOED_REPLY, HEAD_REASONS, NO_REASONS, NO_WRITTEN_REASONS, cut_off_note,
-                        format_score)
+from runs.views import ECHOED_REPLY, HEAD_REASONS, NO_REASONS, NO_WRITTEN_REASONS, cut_off_note, format_score
 
 
 def _markdown_to_html(text: str) -> str:
