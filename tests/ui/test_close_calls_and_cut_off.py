@@ -89,8 +89,9 @@ def test_the_results_summary_charts_and_report_end_with_what_the_intervals_say(b
     page.locator("#results-refresh").click()
     page.locator("#results-run input").click()
     page.get_by_role("option", name=scripted_run.name).first.click()
-    page.wait_for_function("() => document.querySelector('#results-summary')?.innerText.includes('Conclusion')",
-                           timeout=30_000)
+    # The tab opens on the newest run, whose summary also ends with a conclusion: wait for this run's (6 records).
+    page.wait_for_function("() => { const s = document.querySelector('#results-summary')?.innerText || ''; "
+                           "return s.includes('6 records') && s.includes('Conclusion'); }", timeout=30_000)
     summary = page.locator("#results-summary").inner_text()
     assert "Too close to call: 6 of the 6 ties were too close to call (tie band 0.05" in summary
     assert "Cut off: 6 of A's and 0 of B's 6 answers were cut off at 4 tokens" in summary
