@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from analysis.agreement import judge_agreement
-from runs.conclusion import band_words, conclusion_sentence, cut_off_words, too_close_words
+from runs.conclusion import band_words, conclusion_sentence, cut_off_words, length_controlled_words, too_close_words
 from runs.store import Run
 from runs.summary import with_new_fields
 from runs.trust import trust_line
@@ -35,6 +35,8 @@ def summary_markdown(run: Run) -> str:
                      f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict")
     else:
         lines.append("- **Win rate of A:** no decided records")
+    if length := length_controlled_words(s):
+        lines.append(f"- **Length-controlled win rate of A:** {length}")
     lines.append(f"- **Mean total (of {rubric.max_total}):** A {_num(mean.get('A'))} · B {_num(mean.get('B'))} "
                  f"· rubric: {rubric.describe()}")
     close = too_close_words(s, band)

@@ -1,13 +1,15 @@
 """What a run's numbers mean, in words a stakeholder can act on: the closing sentence (is the difference between A and
-B real?), the ties that were too close to call, and the answers cut off at the token limit. Shared by the Results
-page, the HTML report and the CLI's closing summary."""
+B real?), the win rate at equal answer length, the ties that were too close to call, and the answers cut off at the
+token limit. Shared by the Results page, the HTML report, the Batch tab and the CLI's closing summary."""
 from __future__ import annotations
 
 from analysis.difference import ALPHA, POWER
+from analysis.length_control import BOOTSTRAP, WILSON
 from analysis.margins import SCALE_STEP
 from runs.store import load_run
 from runs.summary import with_new_fields
 
+CLOSE = 0.03  # a length-controlled rate this near the raw one: holding length equal changes little
 FEW_PROMPTS = 5  # fewer scored pairs than this: intervals are artefacts (as runs/views.FEW_RECORDS says of win rates)
 
 
@@ -83,6 +85,43 @@ def conclusion_sentence(part: dict, max_total: float | None = None) -> str:
             "still includes 50%, so it is not better on a typical prompt yet.")
 
 
+def length_controlled_words(part: dict) -> str:
+    """A's win rate at equal answer length beside the raw one, and what the gap between them means; the reason
+    where there is no number ("not enough data: ..."); '' for a summary without it."""
+    stats = part.get("stats") or {}
+    lc, raw_rate = stats.get("length_controlled"), stats.get("win_rate") or {}
+    if not lc:
+        return ""
+    if lc.get("rate") is None:
+        return lc.get("reason") or "not enough data"
+    rate, raw, n = lc["rate"], lc["raw"], lc["n"]
+    how = ("bootstrap over records; a logistic model of the verdict on the answers' length ratio"
+           if lc.get("interval") == BOOTSTRAP else "Wilson's")
+    words = (f"at equal length A would win {rate:.0%} of the decided prompts (95% interval {lc['low']:.0%}-"
+             f"{lc['high']:.0%}, {how}; {n} records), against {raw:.0%} raw; ")
+    trait = "longer" if (lc.get("slope") or 0) > 0 else "shorter"
+    if lc.get("interval") == WILSON:
+        words += "the judge gave the same verdict on every decided prompt whatever the lengths, so it is the raw rate"
+    elif lc.get("equal") == n:
+        words += "every pair of answers was equally long, so it is the raw rate"
+    elif abs(rate - raw) < CLOSE:
+        words += "holding length equal changes little: length does not explain the result"
+    elif rate < raw:
+        words += (f"the raw {raw:.0%} owes part of A's {'lead' if raw > 0.5 else 'wins'} to A's {trait} answers (the "
+                  f"judge leans toward the {trait} answer)")
+    else:
+        words += (f"the raw {raw:.0%} owes part of B's {'lead' if raw < 0.5 else 'wins'} to B's {trait} answers (the "
+                  f"judge leans toward the {trait} answer)")
+    longer = "A" if lc.get("a_longer") == n else "B" if lc.get("b_longer") == n else None
+    if longer and lc.get("interval") == BOOTSTRAP:
+        words += (f"; {longer}'s answer was the longer in every pair, so equal length lies outside the data and the "
+                  "figure leans on the model")
+    raw_clear = raw_rate.get("low") is not None and (raw_rate["low"] > 0.5 or raw_rate["high"] < 0.5)
+    if raw_clear and lc["low"] <= 0.5 <= lc["high"]:
+        words += "; with length held equal the interval includes 50%: no clear winner once length is accounted for"
+    return words
+
+
 def band_words(band: float | None) -> str:
     """The band of no difference in words."""
     if not band:
@@ -113,22 +152,28 @@ def cut_off_words(summary: dict) -> str:
 
 
 def closing_lines(summary: dict, max_total: float | None, band: float | None) -> list[str]:
-    """The CLI's closing summary: outcomes, mean totals, the notes above, and the closing sentence."""
+    """The CLI's closing summary: outcomes, mean totals, the notes above, the win rate at equal length, and the
+    closing sentence."""
     wins, mean = summary.get("wins") or {}, summary.get("mean_total") or {}
     show = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
     lines = [f"summary: {summary.get('n', 0)} records: A won {wins.get('A', 0)}, B won {wins.get('B', 0)}, "
              f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict; mean total"
              f"{f' (of {max_total:g})' if max_total else ''}: A {show(mean.get('A'))}, B {show(mean.get('B'))}"]
     lines += [f"note: {words}" for words in (too_close_words(summary, band), cut_off_words(summary)) if words]
+    if length := length_controlled_words(summary):
+        lines.append(f"length-controlled win rate of A: {length}")
     lines.append(f"conclusion: {conclusion_sentence(summary, max_total)}")
     return lines
 
 
 def closing_markdown(folder) -> str:
-    """The notes and the closing sentence of a finished run folder, as Markdown for a page."""
+    """The notes, the win rate at equal length and the closing sentence of a finished run folder, as Markdown for a
+    page (the Batch tab's finished status)."""
     run = load_run(folder)
     summary = with_new_fields(run.summary, run.records)
     band = (run.manifest.get("config") or {}).get("tie_band")
     notes = [f"**{name}:** {words}" for name, words in (("Too close to call", too_close_words(summary, band)),
-                                                         ("Cut off", cut_off_words(summary))) if words]
+                                                         ("Cut off", cut_off_words(summary)),
+                                                         ("Length-controlled win rate of A",
+                                                          length_controlled_words(summary))) if words]
     return "  \n".join([*notes, f"**Conclusion:** {conclusion_sentence(summary, run.rubric.max_total)}"])

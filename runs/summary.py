@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from analysis.difference import paired_difference
+from analysis.length_control import length_controlled
 from analysis.panel_agreement import panel_agreement
 from analysis.stats import count_outcomes, mean_totals, rubric_of, summarize_run
 from runs.records import FAILED, SIDES, UNPARSED, cut_off_at, too_close
@@ -27,24 +28,30 @@ def summarize(records: Sequence[dict]) -> dict:
 
 
 def with_new_fields(summary: dict, records: Sequence[dict]) -> dict:
-    """A summary with what summaries written before the band, finish reasons and the paired difference lack
-    computed from its records (a summary that has them is returned as it is)."""
+    """A summary with what summaries written before the band, finish reasons, the paired difference and the
+    length-controlled win rate lack computed from its records (a summary that has them is returned as it is)."""
     summary = dict(summary)
     if "too_close" not in summary or "cut_off" not in summary:
         counts = run_counts(records)
         for key in ("too_close", "cut_off", "max_new_tokens"):
             summary.setdefault(key, counts[key])
-    stats = summary.get("stats") or {}
+    stats, missing = summary.get("stats") or {}, {}
     if records and "difference" not in stats:
-        summary["stats"] = {**stats, "difference": paired_difference(records).to_dict()}
+        missing["difference"] = paired_difference(records).to_dict()
+    if records and "length_controlled" not in stats:
+        missing["length_controlled"] = length_controlled(records).to_dict()
+    if missing:
+        summary["stats"] = {**stats, **missing}
     return summary
 
 
 def run_stats(records: Sequence[dict]) -> dict:
-    """analysis/stats.py's statistics and the paired difference in total (A - B) with the prompts it would need."""
+    """analysis/stats.py's statistics, the paired difference in total (A - B) with the prompts it would need, and
+    A's win rate at equal answer length (analysis/length_control.py)."""
     if not records:
         return {}
-    return {**summarize_run(records), "difference": paired_difference(records).to_dict()}
+    return {**summarize_run(records), "difference": paired_difference(records).to_dict(),
+            "length_controlled": length_controlled(records).to_dict()}
 
 
 def run_counts(records: Sequence[dict]) -> dict:

@@ -72,6 +72,32 @@ def test_echoed_reasons_show_as_none_with_the_reply_behind_a_disclosure(tmp_path
     assert "<p><i>Reasons:</i> B reasons q1</p>" in text  # real reasons are shown as before
 
 
+def test_the_page_summary_and_the_report_give_the_win_rate_at_equal_length(tmp_path):
+    from dashboard.summary_text import summary_markdown
+
+    records = []
+    for i in range(16):  # A's answer the longer in 12 pairs, winning 10 of them; B's in 4, B winning 3
+        a_longer = i < 12
+        winner = ("A" if i < 10 else "B") if a_longer else ("B" if i < 15 else "A")
+        record = make_record(f"q{i}", "p1", (4, 4, 4) if winner == "A" else (2, 2, 2),
+                             (2, 2, 2) if winner == "A" else (4, 4, 4), winner)
+        short, long = 40 + 3 * i, 120 + 11 * i
+        record["answers"]["A"]["n_tokens"], record["answers"]["B"]["n_tokens"] = (long, short) if a_longer else \
+            (short, long)
+        records.append(record)
+    run = load_run(write_run(tmp_path, "lengthy", "2026-01-01T00:00:00+00:00", records))
+    lc = run.summary["stats"]["length_controlled"]
+    assert lc["raw"] == pytest.approx(11 / 16) and lc["rate"] < lc["raw"]
+    line = (f"**Length-controlled win rate of A:** at equal length A would win {lc['rate']:.0%} of the decided "
+            f"prompts (95% interval {lc['low']:.0%}-{lc['high']:.0%}, bootstrap over records")
+    page = summary_markdown(run)
+    assert f"- {line}" in page and "the raw 69% owes part of A's lead to A's longer answers" in page
+    assert page.index("**Win rate of A:**") < page.index("**Length-controlled")  # beside the raw rate
+    shown = outside_scripts(report.html_report(run, tmp_path / "report.html").read_text(encoding="utf-8"))
+    assert line.replace("**", "<b>", 1).replace("**", "</b>", 1) in shown
+    assert "the raw 69% owes part of A&#x27;s lead to A&#x27;s longer answers" in shown
+
+
 @pytest.mark.model
 def test_the_report_of_a_real_scoring_judge_run(tmp_path):
     unload_all()

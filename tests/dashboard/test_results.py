@@ -40,6 +40,8 @@ def test_load_run_summarises_an_unfinished_run(runs):
     assert run.summary["n"] == 2 and run.summary["wins"]["B"] == 1
     assert run.summary["stats"]["win_rate"]["rate"] == pytest.approx(0.25)
     assert "unfinished" in summary_markdown(run)
+    assert "- **Length-controlled win rate of A:** not enough data: 2 decided records with answer lengths, at least " \
+           "8 needed" in summary_markdown(run)
 
 
 def test_prompt_rows_and_filters(runs):

@@ -86,6 +86,8 @@ def test_the_cli_ends_with_the_closing_summary_after_the_last_prompt(tmp_path):
     assert any(line.startswith("summary: 5 records: A won 0, B won 0, 5 ties") for line in closing), closing
     assert any(line.startswith("note: 5 of the 5 ties were too close to call (tie band 0.1") for line in closing)
     assert any(line.startswith("note: 5 of A's and 0 of B's 5 answers were cut off at 4 tokens") for line in closing)
+    assert "length-controlled win rate of A: not enough data: 5 decided records with answer lengths, at least 8 " \
+           "needed" in closing  # five ties are decided records, too few for the length model
     conclusion = next(line for line in closing if line.startswith("conclusion: "))
     # Every prompt: A 8.5, B 8, so the paired difference is +0.5 with no spread: its interval excludes no change.
     assert "A's total was 0.50 points higher than B's on average (95% interval +0.50 to +0.50 of 12" in conclusion
@@ -127,5 +129,6 @@ def test_the_batch_tabs_finished_status_ends_with_the_notes_and_the_closing_sent
     closing = shown[-1]
     assert "**Too close to call:** 5 of the 5 ties were too close to call (tie band 0.05" in closing
     assert "**Cut off:** 5 of A's and 0 of B's 5 answers were cut off at 4 tokens" in closing
+    assert "**Length-controlled win rate of A:** not enough data: 5 decided records with answer lengths" in closing
     assert closing.rstrip().endswith("so it is not better on a typical prompt yet.")
     assert "**Conclusion:** A scored higher on average, but not on most prompts" in closing

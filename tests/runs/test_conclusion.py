@@ -3,7 +3,8 @@
 import pytest
 
 from analysis.difference import paired_difference, paired_power, prompts_needed
-from runs.conclusion import closing_lines, conclusion_sentence, cut_off_words, too_close_words
+from analysis.length_control import BOOTSTRAP, length_controlled
+from runs.conclusion import closing_lines, conclusion_sentence, cut_off_words, length_controlled_words, too_close_words
 from runs.summary import summarize, with_new_fields
 
 from run_builders import make_record
@@ -16,6 +17,22 @@ def run_of(pairs: list[tuple[tuple, tuple]]) -> list[dict]:
         winner = "A" if sum(a) > sum(b) else "B" if sum(b) > sum(a) else "tie"
         records.append(make_record(f"q{i}", "p1", a, b, winner))
     return records
+
+
+def run_with_lengths(rows: list[tuple[str, int, int]]) -> list[dict]:
+    """Records for (winner, A's tokens, B's tokens) rows, the winner 12 to 6 on totals."""
+    records = []
+    for i, (winner, len_a, len_b) in enumerate(rows):
+        a, b = ((4, 4, 4), (2, 2, 2)) if winner == "A" else ((2, 2, 2), (4, 4, 4))
+        record = make_record(f"q{i}", "p1", a, b, winner)
+        record["answers"]["A"]["n_tokens"], record["answers"]["B"]["n_tokens"] = len_a, len_b
+        records.append(record)
+    return records
+
+
+# A wins 14 of the 18 pairs where its answer is the longer, and 2 of the 6 where B's is: 67% raw, much of it length.
+LENGTHY = ([("A", 200 + 10 * i, 60 + 5 * i) for i in range(14)] + [("B", 180 + 10 * i, 70 + 3 * i) for i in range(4)]
+           + [("B", 50 + 4 * i, 190 + 9 * i) for i in range(4)] + [("A", 60 + 4 * i, 150 + 9 * i) for i in range(2)])
 
 
 @pytest.mark.parametrize("effect, needed", [(0.2, 199), (0.5, 34), (0.8, 15)])
@@ -95,8 +112,53 @@ def test_a_summary_from_before_the_new_fields_gets_them_from_its_records():
     old = summarize(records)
     for key in ("too_close", "cut_off", "max_new_tokens"):
         del old[key]
-    del old["stats"]["difference"]
+    del old["stats"]["difference"], old["stats"]["length_controlled"]
     filled = with_new_fields(old, records)
     assert filled["too_close"] == 0 and filled["cut_off"] == {"A": 0, "B": 0}
     assert filled["stats"]["difference"] == paired_difference(records).to_dict()
+    assert filled["stats"]["length_controlled"] == length_controlled(records).to_dict()
     assert "difference" not in old["stats"]  # the summary read is not changed in place
+
+
+def test_the_length_controlled_rate_says_how_much_of_a_lead_is_length():
+    summary = summarize(run_with_lengths(LENGTHY))
+    lc = summary["stats"]["length_controlled"]
+    assert lc == length_controlled(run_with_lengths(LENGTHY)).to_dict() and lc["raw"] == pytest.approx(16 / 24)
+    assert lc["slope"] > 0 and lc["rate"] < lc["raw"] - 0.03  # the judge leans to the longer answer, A's mostly
+    words = length_controlled_words(summary)
+    assert words.startswith(f"at equal length A would win {lc['rate']:.0%} of the decided prompts (95% interval "
+                            f"{lc['low']:.0%}-{lc['high']:.0%}, bootstrap over records; a logistic model")
+    assert words.endswith("against 67% raw; the raw 67% owes part of A's lead to A's longer answers (the judge leans "
+                          "toward the longer answer)")
+    lines = closing_lines(summary, 12, 0.05)
+    assert lines[-2] == f"length-controlled win rate of A: {words}" and lines[-1].startswith("conclusion: ")
+    flipped = summarize(run_with_lengths([("B" if w == "A" else "A", b, a) for w, a, b in LENGTHY]))
+    assert length_controlled_words(flipped).endswith("against 33% raw; the raw 33% owes part of B's lead to B's "
+                                                     "longer answers (the judge leans toward the longer answer)")
+
+
+def test_without_enough_data_the_length_controlled_rate_says_so_instead_of_a_number():
+    few = summarize(run_of([((3, 3, 3), (3, 3, 2))] * 4 + [((3, 3, 2), (3, 3, 3))] * 3))
+    assert closing_lines(few, 12, 0.05)[-2] == ("length-controlled win rate of A: not enough data: 7 decided records "
+                                                "with answer lengths, at least 8 needed")
+    one_ratio = summarize(run_of([((3, 3, 3), (3, 3, 2))] * 6 + [((3, 3, 2), (3, 3, 3))] * 4))  # 5 and 8 tokens
+    assert length_controlled_words(one_ratio).startswith("not enough data: every pair of answers had the same length "
+                                                         "ratio")
+    equal = run_with_lengths([(w, 40 + i, 40 + i) for i, w in enumerate("AAAAAABBBB")])
+    words = length_controlled_words(summarize(equal))
+    assert words.startswith("at equal length A would win 60% of the decided prompts") and words.endswith(
+        "against 60% raw; every pair of answers was equally long, so it is the raw rate")
+
+
+@pytest.mark.parametrize("changes, ending", [
+    ({}, "; with length held equal the interval includes 50%: no clear winner once length is accounted for"),
+    ({"a_longer": 100, "b_longer": 0, "low": 0.51}, "; A's answer was the longer in every pair, so equal length lies "
+                                                    "outside the data and the figure leans on the model"),
+    ({"rate": 0.69, "low": 0.6, "high": 0.78}, "holding length equal changes little: length does not explain the "
+                                               "result"),
+])
+def test_the_length_controlled_words_warn_where_the_rate_rests_on_the_model(changes, ending):
+    lc = {"rate": 0.52, "low": 0.4, "high": 0.65, "raw": 0.7, "slope": 3.0, "n": 100, "a_longer": 80, "b_longer": 20,
+          "equal": 0, "unit": "tokens", "interval": BOOTSTRAP, "reason": None, **changes}
+    summary = {"stats": {"win_rate": {"rate": 0.7, "low": 0.6, "high": 0.78}, "length_controlled": lc}}
+    assert length_controlled_words(summary).endswith(ending)

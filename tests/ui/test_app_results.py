@@ -54,7 +54,9 @@ def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
     for rid in ("q1", "q2", "q3", "q4"):
         assert rid in table
     page.locator("#results-criteria .js-plotly-plot").first.wait_for(timeout=20_000)
-    assert "Win rate of A" in page.locator("#results-summary").inner_text()
+    summary = page.locator("#results-summary").inner_text()
+    assert "Win rate of A" in summary
+    assert "Length-controlled win rate of A: not enough data: 7 decided records with answer lengths" in summary
 
     # Clicking a row shows both answers.
     page.locator("#results-table .virtual-row").first.locator("[role=gridcell]").first.click()
