@@ -9,7 +9,9 @@ signal). Ways timed, each on the same pairs, from no cache, in rotating order so
 - `llama.cpp v2`: the same features (the same float32 weights, as a GGUF) from one llama.cpp decode per pass, the
   answers' shared prompt decoded once (models/llamacpp_reading.py);
 - `llama.cpp v3` / `transformers v3`: features version 3, the pass without the prompt cut to the answer's first
-  PMI_TOKENS tokens.
+  PMI_TOKENS tokens;
+- `transformers v3 int8`: version 3 read by a copy of the model whose linear layers compute in int8 (torch's dynamic
+  quantisation, models/reward_head.int8_reader): other features, so a head must be fit on them.
 It also reports how far the llama.cpp features are from the transformers ones (the head's weights read both), the
 answer tokens per pair, and the cores free of other work when it started (models/threads.py).
 
@@ -35,7 +37,8 @@ import numpy as np  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "alpaca_eval_gpt4_turbo_pairs_length_balanced.jsonl"
 WAYS = {"transformers v2": ("smollm2-135m", 2), "llama.cpp v2": ("smollm2-135m-f32-gguf", 2),
-        "llama.cpp v3": ("smollm2-135m-f32-gguf", 3), "transformers v3": ("smollm2-135m", 3)}
+        "llama.cpp v3": ("smollm2-135m-f32-gguf", 3), "transformers v3": ("smollm2-135m", 3),
+        "transformers v3 int8": ("smollm2-135m int8", 3)}
 
 
 def alpaca_length_pairs(n: int, seed: int = 0) -> list[dict]:
@@ -52,12 +55,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from models import load_model
-    from models.reward_head import model_features
+    from models.reward_head import int8_reader, model_features
     from models.threads import free_cores, usable_cores
 
     ways = [w.strip() for w in args.ways.split(",")]
     pairs = alpaca_length_pairs(args.pairs)
-    backends = {spec: load_model(spec) for spec, _ in (WAYS[w] for w in ways)}
+    backends = {}
+    for spec, _ in (WAYS[w] for w in ways):  # "X int8": X read by the int8 copy a head fit on int8 features uses
+        if spec not in backends:
+            base = load_model(spec.removesuffix(" int8"))
+            backends[spec] = int8_reader(base) if spec.endswith(" int8") else base
     warm = pairs[0]
     for spec, version in (WAYS[w] for w in ways):  # first calls build contexts and caches: not timed
         model_features(backends[spec], warm["prompt"], [warm["answer_a"][:200]], version=version)

@@ -14,6 +14,7 @@ held-out pair, and today's default judge (the embedded model on llama.cpp with t
 sample of them. Writes adapters/shipped/smollm2-135m-judge/ (head.npz, meta.json, DATA_CARD.md).
 
 Usage: python recipes/default_judge.py [--train-good 300] [--baseline-rows 100] [--measure-only] [--keep-baseline]
+       [--features 2|3] [--weights float32|int8]
 """
 from __future__ import annotations
 
@@ -75,14 +76,19 @@ GRID = [HeadRecipe(strength=50.0, hidden_strength=hidden, tie_strength=tie, huma
         for hidden in (5e-7, 5e-4) for tie in (0.0, 0.2, 2.0) for weight in (0.1, 0.3, 1.0)]
 
 
-def features_of(parts: dict) -> dict:
+def features_of(parts: dict, version: int = FEATURES_VERSION, weights: str = "float32") -> dict:
+    """Each part's pair features as the head will read them (models/backends/head.py: the same cache key)."""
     from basics import results_dir
     from models import load_model
-    from models.reward_head import FeatureCache
+    from models.reward_head import FeatureCache, int8_reader
     from runs.distill import pair_features
 
-    backend = load_model(BASE_MODEL)
-    cache = FeatureCache(results_dir() / ".cache" / "features", backend.spec.text)
+    backend, key = load_model(BASE_MODEL), BASE_MODEL
+    if weights == "int8":
+        backend, key = int8_reader(backend), f"{backend.spec.text} int8"
+    else:
+        key = backend.spec.text
+    cache = FeatureCache(results_dir() / ".cache" / "features", key, version=version)
     return {name: pair_features(cache, backend, rows) for name, rows in parts.items()}
 
 
@@ -109,16 +115,17 @@ def select_recipe(parts: dict, features: dict) -> tuple[HeadRecipe, list[dict]]:
     return GRID[best], tried
 
 
-def train_head(parts: dict, folder: Path, recipe: HeadRecipe | None = None) -> tuple[Path, list[dict]]:
+def train_head(parts: dict, folder: Path, recipe: HeadRecipe | None = None, version: int = FEATURES_VERSION,
+               weights: str = "float32") -> tuple[Path, list[dict]]:
     """The criterion heads on the whole train part and its degradations, by `recipe` (None: chosen on a dev split),
-    saved in `folder`; with the recipes tried."""
-    features = features_of({k: parts[k] for k in ("train", "train_degraded")})
+    read as features `version` by `weights` ("float32" or "int8"), saved in `folder`; with the recipes tried."""
+    features = features_of({k: parts[k] for k in ("train", "train_degraded")}, version, weights)
     tried = []
     if recipe is None:
         recipe, tried = select_recipe(parts, features)
     human, degraded = parts["train"], parts["train_degraded"]
     head = fit_criterion_heads([(human, features["train"]), (degraded, features["train_degraded"])], recipe)
-    head.meta.update({"base": BASE_MODEL, "signals": True, "features": FEATURES_VERSION, "name": NAME,
+    head.meta.update({"base": BASE_MODEL, "signals": True, "features": version, "weights": weights, "name": NAME,
                       "trained_on": {"pandalm_human_pairs (Apache-2.0)": len(human),
                                      "degraded pairs of their preferred answers": len(degraded)},
                       "recipe_script": "recipes/default_judge.py", "recipes_tried_on_dev": tried})
@@ -214,6 +221,10 @@ def main() -> int:
                         "base or the engine reading its features changed), without training")
     parser.add_argument("--keep-baseline", action="store_true", help="reuse the baseline judge's figures stored in "
                         "--out's meta.json (the same rows and judge: only the head changed)")
+    parser.add_argument("--features", type=int, choices=(2, 3), default=FEATURES_VERSION, help="features version "
+                        "to fit on (models/reward_head.py)")
+    parser.add_argument("--weights", choices=("float32", "int8"), default="float32", help="the base's weights "
+                        "when reading features: int8 is torch's dynamic quantisation (models/reward_head.int8_reader)")
     args = parser.parse_args()
 
     from basics import results_dir, write_jsonl_rows
@@ -225,7 +236,7 @@ def main() -> int:
     stored = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else {}
     started = time.perf_counter()
     if not args.measure_only:
-        train_head(parts, Path(args.out))
+        train_head(parts, Path(args.out), version=args.features, weights=args.weights)
     train_seconds = stored.get("train_seconds", 0.0) if args.measure_only else time.perf_counter() - started
     work = results_dir() / "recipes" / NAME
     shipped = (ROOT / "adapters" / "shipped" / NAME).resolve()

@@ -136,3 +136,48 @@ def test_version_3_compares_only_the_first_tokens_with_and_without_the_prompt():
     changed = {name for i, name in enumerate(MODEL_SIGNALS) if abs(v2[1, signals + i] - v3[1, signals + i]) > 1e-4}
     assert changed == {"mean_pmi", "total_pmi"}
     assert np.allclose(v2[1, :signals], v3[1, :signals], atol=1e-4)
+
+
+@pytest.mark.model
+def test_an_int8_head_reads_a_quantised_copy_and_leaves_the_registry_s_model_in_float32(tmp_path):
+    """A head fit on int8 features (meta "weights": "int8") reads them from its own quantised copy: the registry's
+    model (perhaps Model A) keeps its float32 layers, the features keep the float32 reading's signs and order, and
+    they are cached under their own key."""
+    import torch
+
+    from models import load_model
+    from models.backends.head import load_head_backend
+    from models.reward_head import int8_reader
+    from models.spec import HEAD_PREFIX, parse_model_spec
+
+    base = load_model("smollm2-135m")
+    quantised = int8_reader(base)
+    assert isinstance(base.model.model.layers[0].mlp.down_proj, torch.nn.Linear)
+    assert "quantized" in type(quantised.model.model.layers[0].mlp.down_proj).__module__
+    answers = [CAKE, "Bananas are yellow.", CAKE[:60]]
+    exact, rounded = (answer_features(b, PROMPT, answers) for b in (base, quantised))
+    # Other features, not noise: the hidden layer follows float32's closely; the log probabilities move by up to a
+    # nat on this 135M model (why such a head is fit on its own features, and why the shipped judge is not int8)
+    assert rounded.shape == exact.shape and np.isfinite(rounded).all() and not np.allclose(rounded, exact, atol=0.1)
+    assert np.corrcoef(exact[:, :-len(SIGNALS)].ravel(), rounded[:, :-len(SIGNALS)].ravel())[0, 1] > 0.9
+    assert np.array_equal(rounded[:, -len(SIGNALS) + 4], exact[:, -len(SIGNALS) + 4])  # log length: token counts
+
+    weights = {c: np.ones(exact.shape[1], dtype=np.float32) for c in ("relevance",)}
+    RewardHead(weights, meta={"base": "smollm2-135m", "features": 3, "weights": "int8"}).save(tmp_path / "h8")
+    judge = load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "h8")))
+    assert judge.base is not base and judge.base.model is not base.model and judge.features.base.endswith(" int8")
+    scores = judge.answer_scores(PROMPT, answers)
+    assert len(scores) == 3 and all(1 <= s["relevance"] <= 4 for s in scores)
+    assert isinstance(base.model.model.layers[0].mlp.down_proj, torch.nn.Linear)
+
+
+@pytest.mark.model
+def test_an_int8_head_on_a_llamacpp_base_is_refused_with_the_reason(tmp_path):
+    from models import ModelLoadError
+    from models.backends.head import load_head_backend
+    from models.spec import HEAD_PREFIX, parse_model_spec
+
+    RewardHead({"relevance": np.ones(4, dtype=np.float32)},
+               meta={"base": "smollm2-135m-gguf", "weights": "int8"}).save(tmp_path / "h8")
+    with pytest.raises(ModelLoadError, match="fit on int8 features: int8 reading needs a transformers base on the CPU"):
+        load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "h8")))
