@@ -22,6 +22,7 @@ BACKENDS: dict[str, str] = {
     "scripted": "models.backends.scripted:load_scripted_backend",
     "openai": "models.backends.openai_compat:load_openai_backend",
     "head": "models.backends.head:load_head_backend",
+    "reward": "models.backends.reward_model:load_reward_backend",
 }
 
 # backend name -> "module:Class" whose class-level `capabilities` say what its models can do before one loads. A served
@@ -32,6 +33,7 @@ BACKEND_CLASSES: dict[str, str] = {
     "scripted": "models.backends.scripted:ScriptedBackend",
     "openai": "models.backends.openai_compat:OpenAIBackend",
     "head": "models.backends.head:HeadBackend",
+    "reward": "models.backends.reward_model:RewardModelBackend",
 }
 PROBED_BACKENDS = frozenset({"openai"})  # what these can do is known only once the server has answered
 

@@ -34,13 +34,15 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 SCRIPTED_PREFIX = "scripted:"
 HEAD_PREFIX = "head:"
+REWARD_PREFIX = "reward:"
 
-BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "hub-gguf", "scripted", "endpoint", "head"]
+BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "hub-gguf", "scripted", "endpoint", "head",
+                   "reward"]
 AdapterKind = Literal["local", "hub", "gguf-lora", "hub-gguf-lora"]
 # Which registered backend (models/registry.py) serves each kind of base.
 BACKEND_OF_BASE: dict[str, str] = {"embedded": "transformers", "local": "transformers", "hub": "transformers",
                                    "embedded-gguf": "llamacpp", "gguf": "llamacpp", "hub-gguf": "llamacpp",
-                                   "scripted": "scripted", "endpoint": "openai", "head": "head"}
+                                   "scripted": "scripted", "endpoint": "openai", "head": "head", "reward": "reward"}
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,8 @@ def parse_model_spec(text: str) -> ModelSpec:
                                  "meta.json (python -m judge distill writes one)")
         text = HEAD_PREFIX + str(folder.resolve())
         return ModelSpec(text=text, base=text, base_kind="head")
+    if raw.startswith(REWARD_PREFIX):  # a sequence-classification reward model: a scoring judge of its own
+        return reward_model_spec(raw[len(REWARD_PREFIX):].strip())
     if raw.startswith(ENDPOINT_PREFIX):  # served models take no local adapter: serve the merged model instead
         text = endpoint_spec_text(raw)
         return ModelSpec(text=text, base=text, base_kind="endpoint")
@@ -117,6 +121,30 @@ def parse_model_spec(text: str) -> ModelSpec:
     else:
         raise failure
     return _with_adapter(spec, adapter_text)
+
+
+def reward_model_spec(name: str) -> ModelSpec:
+    """`reward:FOLDER` or `reward:org/repo`: a folder or hub repo holding a transformers model (config.json and
+    weights), loaded as a sequence classifier by models/backends/reward_model.py. Base = the folder or repo id."""
+    if not name or "+" in name:
+        raise ModelSpecError(f"{REWARD_PREFIX + name!r}: give reward:FOLDER or reward:org/repo, a reward model "
+                             "(e.g. reward:Skywork/Skywork-Reward-V2-Qwen3-0.6B) with no adapter")
+    if _exists(name):
+        folder = _local_path(name).resolve()
+        if not _is_file(folder / "config.json"):
+            raise ModelSpecError(f"{REWARD_PREFIX + name!r}: {folder} has no config.json, so it is not a transformers "
+                                 "model; a reward model folder is what save_pretrained writes")
+        return ModelSpec(text=REWARD_PREFIX + str(folder), base=str(folder), base_kind="reward")
+    if name in EMBEDDED_MODELS or not is_hub_reference(name):
+        raise ModelSpecError(f"{REWARD_PREFIX + name!r} names no reward model: give a folder or a hub id such as "
+                             "reward:Skywork/Skywork-Reward-V2-Qwen3-0.6B (the embedded models write answers; "
+                             "they are no reward models)")
+    found = resolve_hub_base(name, allow_adapter=False)
+    if found.base_kind != "hub":
+        raise ModelSpecError(f"{REWARD_PREFIX + name!r}: the repo holds a {found.base_kind} model, not transformers "
+                             "weights with a config.json; a reward model is a *ForSequenceClassification checkpoint")
+    return ModelSpec(text=REWARD_PREFIX + found.base, base=found.base, base_kind="reward", base_hub=found.choice,
+                     notices=found.notices)
 
 
 def _with_adapter(spec: ModelSpec, adapter_text: str, adapter_hub: HubChoice | None = None,
