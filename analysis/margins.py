@@ -117,15 +117,18 @@ def verdict_margin(fields: dict, criteria: Sequence[str], scale: Sequence[float]
                    p_a_better: float | None = None) -> Margin | None:
     """The margin of a verdict: on P(A better) where the judge gives one (or `p_a_better` is given, e.g. a panel's
     mean), else on the totals' gap for scores a judge wrote, in whole steps; None for a written pairwise verdict
-    or a record without both totals. `too_close` only with a band above 0."""
+    or a record without both totals (but for a verdict-only judge's P(A better): its gap is None). `too_close` only
+    with a band above 0."""
     totals, winner = fields.get("totals") or {}, fields.get("winner")
-    if totals.get("A") is None or totals.get("B") is None:
+    scored = totals.get("A") is not None and totals.get("B") is not None
+    unscored = (fields.get("scores") or {}).get("A") == {} == (fields.get("scores") or {}).get("B")
+    if not scored and not unscored:
         return None
-    gap = totals["A"] - totals["B"]
+    gap = totals["A"] - totals["B"] if scored else None
     ahead = winner if winner in ("A", "B") else None
     p = p_a_better if p_a_better is not None else p_better(fields, criteria, scale)
     if p is not None:
         return Margin(PROBABILITY, p, gap, band, ahead, bool(ahead and band > 0 and abs(p - 0.5) < band))
-    if fields.get("mode") == "pairwise":
+    if gap is None or fields.get("mode") == "pairwise":
         return None  # the judge wrote its verdict: no scores-based margin overrides it
     return Margin(GAP, None, gap, SCALE_STEP, ahead, bool(ahead and band > 0 and abs(gap) < SCALE_STEP))

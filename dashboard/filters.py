@@ -5,7 +5,7 @@ from __future__ import annotations
 from runs.records import SIDES
 from runs.store import Run
 from runs.trust import trust_line
-from runs.views import format_score, reasons_markdown, score_rows, verdict_line
+from runs.views import reasons_markdown, score_rows, total_cell, verdict_line
 
 FILTERS = ("all", "disagreements", "inconsistent", "unparsed")
 PROMPT_HEADERS = ["id", "preset", "category", "total A", "total B", "winner", "consistent", "checks A", "checks B"]
@@ -54,10 +54,9 @@ def prompt_rows(run: Run, only: str | None = None) -> list[list]:
     """One row per record (PROMPT_HEADERS); `only` as in filter_records."""
     rows = []
     for r in filter_records(run.records, only):
-        totals = r["totals"]
         consistent = r["consistent"]
         rows.append([r["id"], r["preset"] or "custom", r["category"],
-                     format_score(totals["A"]), format_score(totals["B"]), r["winner"] or "unknown",
+                     total_cell(r, "A"), total_cell(r, "B"), r["winner"] or "unknown",
                      "" if consistent is None else ("yes" if consistent else "no"),
                      _checks(r, "A"), _checks(r, "B")])
     return rows

@@ -9,8 +9,9 @@ from dataclasses import asdict, dataclass, field
 from basics import UserFacingError
 from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
+from judge.result_format import RESULT, parse_result_reply, result_options
 from judge.templates import JudgeTemplate
-from judge.weighted import FormatReading, read_format, read_reply_format, weighted_scores
+from judge.weighted import ChoiceReading, FormatReading, read_format, read_reply_format, weighted_scores
 from models.backend import Backend
 from models.settings import SamplingSettings
 
@@ -135,8 +136,8 @@ def read_judge(judge: Backend, messages: list[dict], output_format: str, setting
     locally; read from the alternatives of its reply's tokens on a served model)."""
     started = time.perf_counter()
     if judge.capabilities.token_probabilities:
-        reading = read_format(judge, messages, output_format)
-        call = JudgeCall(status=OK, raw_replies=[reading.text])
+        reading = read_format(judge, messages, output_format, settings)
+        call = JudgeCall(status=OK, raw_replies=[reading.written or reading.text])
     else:
         reading, generation = read_reply_format(judge, messages, output_format, settings)
         call = JudgeCall(status=OK, raw_replies=[generation.text])
@@ -151,38 +152,94 @@ def ask_reasons(judge: Backend, messages: list[dict], grades: str, settings: Sam
     return judge.complete(conversation, settings.with_(max_new_tokens=min(settings.max_new_tokens, 80))).text.strip()
 
 
+def single_parser(template: JudgeTemplate) -> Callable[[str], SingleScores]:
+    """The template's reply parser for one answer: its criteria's lines, or one '[RESULT] n' for its one criterion."""
+    if template.parser == RESULT:
+        options = result_options(template.output_format)
+
+        def parse(reply: str) -> SingleScores:
+            found = parse_result_reply(reply, options)
+            return SingleScores({template.criteria[0]: int(found.value)}, reasons=found.feedback)
+        return parse
+    return lambda reply: parse_single_reply(reply, template.criteria, template.scale)
+
+
+def pair_parser(template: JudgeTemplate) -> Callable[[str], PairwiseScores]:
+    """The template's reply parser for a pair: scores per criterion and [[A]], or a verdict only, '[RESULT] A'."""
+    if template.parser == RESULT:
+        options = result_options(template.output_format)
+
+        def parse(reply: str) -> PairwiseScores:
+            found = parse_result_reply(reply, options)
+            return PairwiseScores(verdict=found.value, reasons=found.feedback)
+        return parse
+    return lambda reply: parse_pairwise_reply(reply, template.criteria, template.scale)
+
+
+def _read_scores(reading: FormatReading, template: JudgeTemplate, slot: str | None = None):
+    """({criterion: expected score}, {criterion: confidence}) from a reading, or None; a [RESULT] template's one score
+    is its one choice, read after the judge's feedback."""
+    if template.parser == RESULT and template.mode == "single":
+        if len(reading.readings) != 1:
+            return None
+        found = reading.readings[0]
+        return ({template.criteria[0]: round(found.expected_value(), 4)},
+                {template.criteria[0]: round(found.mass, 5)})
+    return weighted_scores(reading, template.criteria, slot)
+
+
 def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: str,
                  settings: SamplingSettings, reference: str = "", constrain: bool = True,
-                 method: str = PARSED, reasons: bool = False) -> SingleJudgement:
-    """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too."""
+                 method: str = PARSED, reasons: bool = False, rubric: str = "") -> SingleJudgement:
+    """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too (a
+    format whose judge writes feedback before its score has that feedback as its reasons instead)."""
     if judge.capabilities.answer_scores:
         (scores,), call = head_scores(judge, template, prompt, [answer])
         if scores is None:
             return SingleJudgement(UNPARSED, None, None, "", call, method=HEAD)
         return SingleJudgement(OK, scores, round(sum(scores.values()), 4), "", call, method=HEAD)
-    messages = template.render(prompt=prompt, answer=answer, reference=reference)
+    messages = template.render(prompt=prompt, answer=answer, reference=reference, rubric=rubric)
     if check_method(method) == PROBABILITIES:
         reading, call = read_judge(judge, messages, template.output_format, settings)
-        weighted = weighted_scores(reading, template.criteria)
+        weighted = _read_scores(reading, template)
         if weighted is None:
-            call.status, call.error = UNPARSED, "the output format has no score choice for every criterion"
+            call.status, call.error = UNPARSED, unread_reason(reading)
             return SingleJudgement(UNPARSED, None, None, "", call, method=PROBABILITIES)
         scores, confidence = weighted
-        why = ask_reasons(judge, messages, reading.text, settings) if reasons else ""
+        why = written_reasons(reading, judge, messages, settings, reasons)
         return SingleJudgement(OK, scores, round(sum(scores.values()), 4), why, call, method=PROBABILITIES,
                                confidence=confidence, readings=[r.to_dict() for r in reading.readings])
-    parsed, call = ask_judge(
-        judge, messages, lambda r: parse_single_reply(r, template.criteria, template.scale),
-        template.output_format, settings, constrain,
-    )
+    parsed, call = ask_judge(judge, messages, single_parser(template), template.output_format, settings, constrain)
     if not isinstance(parsed, SingleScores):
         return SingleJudgement(status=UNPARSED, scores=None, total=None, reasons="", call=call)
     return SingleJudgement(status=OK, scores=parsed.scores, total=parsed.total, reasons=parsed.reasons, call=call)
 
 
+def unread_reason(reading: FormatReading, otherwise: str = "the output format has no score choice for every "
+                                                               "criterion") -> str:
+    """Why a probabilities reading gave no scores, for the call's error."""
+    if reading.written and reading.feedback is None:
+        return "the judge wrote its result marker more than once: no score is read from its reply"
+    if reading.written and not reading.readings:
+        return "the judge's reply does not reach its result marker in the format's shape: no score is read from it"
+    return otherwise
+
+
+def written_reasons(reading: FormatReading, judge: Backend, messages: list[dict], settings: SamplingSettings,
+                    ask: bool) -> str:
+    """The feedback a judge wrote before its score where the format has it (with a note when the token limit cut it
+    off before the marker), else reasons asked after the scores are fixed when `ask`."""
+    if reading.feedback is not None:
+        cut = "" if reading.feedback_complete else (" (the feedback reached the token limit before [RESULT]: the "
+                                                    "score was read after it as it stands)")
+        return reading.feedback + cut
+    return ask_reasons(judge, messages, reading.text, settings) if ask else ""
+
+
 def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: str, answer_b: str,
                settings: SamplingSettings, reference: str = "", swap: bool = True,
-               constrain: bool = True, method: str = PARSED, reasons: bool = False) -> PairwiseVerdict:
+               constrain: bool = True, method: str = PARSED, reasons: bool = False,
+               rubric: str = "") -> PairwiseVerdict:
     """Judge A vs B, and B vs A when `swap`.
 
     parsed: a verdict that flips with the order becomes an inconsistent tie. probabilities: P(A), P(B), P(tie) are
@@ -193,16 +250,14 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
     passes = [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else [])
     orders = []
     for order, first, second in passes:
-        messages = template.render(prompt=prompt, answer_a=first, answer_b=second, reference=reference)
+        messages = template.render(prompt=prompt, answer_a=first, answer_b=second, reference=reference,
+                                   rubric=rubric)
         if check_method(method) == PROBABILITIES:
             reading, call = read_judge(judge, messages, template.output_format, settings)
-            why = ask_reasons(judge, messages, reading.text, settings) if reasons else ""
+            why = written_reasons(reading, judge, messages, settings, reasons)
             orders.append(_weighted_order(order, reading, call, template.criteria, why))
             continue
-        parsed, call = ask_judge(
-            judge, messages, lambda r: parse_pairwise_reply(r, template.criteria, template.scale),
-            template.output_format, settings, constrain,
-        )
+        parsed, call = ask_judge(judge, messages, pair_parser(template), template.output_format, settings, constrain)
         orders.append(_to_original_labels(order, parsed, call))
     return combine_weighted_orders(orders) if method == PROBABILITIES else combine_orders(orders)
 
@@ -248,16 +303,25 @@ def head_scores(judge: Backend, template: JudgeTemplate, prompt: str, answers: l
 
 
 FLIP = {"A": "B", "B": "A", "tie": "tie"}
-VERDICT_OPTIONS = {"[[A]]": "A", "[[B]]": "B", "[[tie]]": "tie"}
+# A verdict choice as the output format writes it: '[[A]] or [[B]] or [[tie]]', or bare as in '[RESULT] <A|B>'.
+VERDICT_OPTIONS = {"[[A]]": "A", "[[B]]": "B", "[[tie]]": "tie", "A": "A", "B": "B", "tie": "tie"}
+
+
+def _verdict_reading(reading: FormatReading) -> ChoiceReading | None:
+    """The last choice that names the better answer (A and B among its options, nothing but verdicts)."""
+    found = [r for r in reading.readings if set(r.options) <= set(VERDICT_OPTIONS)
+             and {"A", "B"} <= {VERDICT_OPTIONS[o] for o in r.options}]
+    return found[-1] if found else None
 
 
 def _weighted_order(order: str, reading: FormatReading, call: JudgeCall, criteria: tuple[str, ...],
                     reasons: str) -> OrderVerdict:
     """One order read from probabilities, in the original labels (in 'BA' the judge's A is answer B)."""
-    verdict = reading.with_options(set(VERDICT_OPTIONS))
+    verdict = _verdict_reading(reading)
     first, second = weighted_scores(reading, criteria, "A"), weighted_scores(reading, criteria, "B")
     if verdict is None or first is None or second is None:
-        call.status, call.error = UNPARSED, "the output format has no verdict or score choice to read"
+        call.status, call.error = UNPARSED, unread_reason(reading, "the output format has no verdict or score "
+                                                                   "choice to read")
         return OrderVerdict(order, UNPARSED, None, None, None, "", call)
     shown = {VERDICT_OPTIONS[o]: p for o, p in zip(verdict.options, verdict.probabilities)}
     probabilities = shown if order == "AB" else {FLIP[k]: p for k, p in shown.items()}
@@ -272,7 +336,9 @@ def combine_weighted_orders(orders: list[OrderVerdict]) -> PairwiseVerdict:
     most probable verdict was the same."""
     if any(o.status != OK for o in orders):
         return PairwiseVerdict(UNPARSED, None, None, None, None, orders, method=PROBABILITIES)
-    probabilities = {k: round(sum(o.probabilities[k] for o in orders) / len(orders), 5) for k in ("A", "B", "tie")}
+    # A verdict-only format without a tie option ('[RESULT] <A|B>') has no P(tie) to average.
+    names = [k for k in ("A", "B", "tie") if all(k in o.probabilities for o in orders)]
+    probabilities = {k: round(sum(o.probabilities[k] for o in orders) / len(orders), 5) for k in names}
     combined = combine_orders(orders)
     winner = max(probabilities, key=probabilities.get)
     return PairwiseVerdict(OK, winner, combined.consistent, combined.scores_a, combined.scores_b, orders,

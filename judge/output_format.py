@@ -11,12 +11,15 @@ from dataclasses import dataclass
 from basics import UserFacingError
 
 _RANGE = re.compile(r"<\s*(\d+)\s*-\s*(\d+)\s*>")
+# A choice of words written bare, e.g. '<A|B>' for Prometheus' "[RESULT] A": no spaces, so that '<one or two
+# sentences>' stays free text and the pattern stays linear on hostile input.
+_WORDS = re.compile(r"<([\w-]+(?:\|[\w-]+)+)>")
 _FREE = re.compile(r"<[^<>]+>")
 # An option holds no bracket at all: with '[^\]]+' a long run of '[' made every one of them a start that scanned to
 # the end of the line (quadratic), and the parsers (judge/parsing.py) never read a label with a bracket in it.
 _OPTION = r"\[\[[^\[\]]+\]\]"
 _BRACKET_CHOICES = re.compile(rf"{_OPTION}(?:\s+or\s+{_OPTION})+")
-_SEGMENT = re.compile(f"{_RANGE.pattern}|{_BRACKET_CHOICES.pattern}|{_FREE.pattern}")
+_SEGMENT = re.compile(f"{_RANGE.pattern}|{_WORDS.pattern}|{_BRACKET_CHOICES.pattern}|{_FREE.pattern}")
 # A score range becomes one grammar option per value: '<1-99999999999>' would allocate without bound.
 MAX_RANGE_VALUES = 1000
 
@@ -44,7 +47,10 @@ Segment = Literal | Choice | FreeText
 
 
 def format_segments(output_format: str) -> list[Segment]:
-    """Split an output format like 'Relevance: <1-4>' into literals, choices and free-text slots."""
+    """Split an output format like 'Relevance: <1-4>' into literals, choices and free-text slots.
+
+    Choices: a score range '<1-4>', bracketed options '[[A]] or [[B]]', or bare words '<A|B>'; any other '<...>'
+    is one line of free text."""
     segments: list[Segment] = []
     lines = [line.rstrip() for line in output_format.strip().splitlines() if line.strip()]
     for number, line in enumerate(lines):
@@ -57,6 +63,8 @@ def format_segments(output_format: str) -> list[Segment]:
             token = match.group(0)
             if match.group(1) is not None:
                 segments.append(Choice(_range_options(match.group(1), match.group(2))))
+            elif match.group(3) is not None:
+                segments.append(Choice(_word_options(match.group(3))))
             elif token.startswith("[["):
                 segments.append(Choice(tuple(re.findall(_OPTION, token))))
             else:
@@ -76,6 +84,14 @@ def _range_options(low_text: str, high_text: str) -> tuple[str, ...]:
             f"output_format range {shown} cannot be a score slot: write it low-high with low <= high and at "
             f"most {MAX_RANGE_VALUES} values, e.g. <1-10>")
     return tuple(str(v) for v in range(low, high + 1))
+
+
+def _word_options(text: str) -> tuple[str, ...]:
+    options = tuple(text.split("|"))
+    if len(set(options)) != len(options):
+        raise OutputFormatError(f"output_format choice <{text[:60]}> names an option twice: write each once, "
+                                "e.g. <A|B>")
+    return options
 
 
 def _gbnf_string(text: str) -> str:

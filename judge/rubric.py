@@ -1,4 +1,8 @@
-"""A judge's rubric: the criteria it scores and their scale. Every view of scores reads it from here, never assumes."""
+"""A judge's rubric: the criteria it scores and their scale. Every view of scores reads it from here, never assumes.
+
+A rubric may have one criterion (Prometheus 2's absolute grading: one overall score) or none (its relative grading,
+which names the better answer and gives no scores): views show those as they are, never as invented criteria.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -28,10 +32,19 @@ class Rubric:
     def min_total(self) -> int:
         return self.low * len(self.criteria)
 
+    @property
+    def scored(self) -> bool:
+        """False for a verdict-only judge: it names the better answer and gives no scores."""
+        return bool(self.criteria)
+
     def describe(self) -> str:
-        """'relevance, coherence and completeness (1-4 each, total of 12)'."""
+        """'relevance, coherence and completeness (1-4 each, total of 12)'; 'overall (1-5)' for one criterion."""
         names = list(self.criteria)
-        listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        if not names:
+            return "no scores (the judge names the better answer)"
+        if len(names) == 1:
+            return f"{names[0]} ({self.low}-{self.high})"
+        listed = ", ".join(names[:-1]) + " and " + names[-1]
         return f"{listed} ({self.low}-{self.high} each, total of {self.max_total})"
 
     def to_dict(self) -> dict:
@@ -41,7 +54,8 @@ class Rubric:
     def from_dict(cls, data: dict | None) -> Rubric:
         if not data:
             return cls()
-        return cls(tuple(data.get("criteria") or DEFAULT_CRITERIA), tuple(data.get("scale") or DEFAULT_SCALE))
+        criteria = data.get("criteria")  # [] is a verdict-only rubric, not a missing one
+        return cls(tuple(DEFAULT_CRITERIA if criteria is None else criteria), tuple(data.get("scale") or DEFAULT_SCALE))
 
 
 DEFAULT_RUBRIC = Rubric()

@@ -12,21 +12,29 @@ import yaml
 
 from basics import PROMPTS_DIR, UserFacingError, read_text_file, templates_dir
 from judge.output_format import OutputFormatError, format_segments
+from judge.result_format import RESULT, format_problem
 from judge.rubric import DEFAULT_CRITERIA, DEFAULT_SCALE, Rubric
 
 # single: a rubric over one answer; pairwise: a rubric over two answers and a verdict; label: one class of a fixed set.
 MODES = ("single", "pairwise", "label")
 REQUIRED_PLACEHOLDERS = {"single": {"prompt", "answer"}, "pairwise": {"prompt", "answer_a", "answer_b"},
                          "label": {"answer"}}
-OPTIONAL_PLACEHOLDERS = {"reference", "output_format"}
+# {rubric}: the prompt's own score rubric (a prompt set's `rubric` field), else the template's `score_rubric`.
+OPTIONAL_PLACEHOLDERS = {"reference", "output_format", "rubric"}
 OPTIONAL_BY_MODE = {"label": {"prompt"}}
 DEFAULT_TEMPLATES = {"single": "judge_single", "pairwise": "judge_pairwise", "label": "toxicity"}
+# How a reply is read: "lines" ('Relevance: 3' lines, [[A]] verdicts, [[label]]s: judge/parsing.py) or "result"
+# (Prometheus 2's 'feedback [RESULT] 4': judge/result_format.py).
+LINES = "lines"
+PARSERS = (LINES, RESULT)
 LABEL_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 # Text that could pass for the template's own structure or a reply: an answer may not close its fence or hold a
 # verdict token (see fence_text).
 _FENCE_BREAKERS = {"<<<": "‹‹‹", ">>>": "›››", "[[": "⟦", "]]": "⟧"}
+_RESULT_MARKER = re.compile(r"\[(\s*result\s*)\]", re.IGNORECASE)  # Prometheus' verdict token, '[RESULT] 5'
 # Fields that must be text when present (name may also be a number: YAML reads `name: 2024` as one).
-TEXT_FIELDS = ("mode", "template", "output_format", "system", "description")
+TEXT_FIELDS = ("mode", "template", "output_format", "system", "description", "parser", "score_rubric",
+               "template_without_reference")
 # Values echoed in error messages are cut short: YAML aliases can nest a list a billion items deep in a few lines.
 _SHORT = reprlib.Repr()
 _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxother = 3, 6, 6, 80, 80
@@ -34,10 +42,11 @@ _SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxdict, _SHORT.maxstring, _SHORT.maxoth
 
 def fence_text(text: str) -> str:
     """Text placed inside a template's <<< >>> fence, with anything that could end the fence or read as a verdict
-    ("[[A]]") replaced by look-alikes: an answer cannot break out of its fence and pose as the judge's reply."""
+    ("[[A]]", "[RESULT] 5") replaced by look-alikes: an answer cannot break out of its fence and pose as the judge's
+    reply."""
     for marker, replacement in _FENCE_BREAKERS.items():
         text = text.replace(marker, replacement)
-    return text
+    return _RESULT_MARKER.sub(r"［\1］", text)
 
 
 class TemplateError(UserFacingError):
@@ -57,6 +66,9 @@ class JudgeTemplate:
     source: str = ""
     labels: tuple[str, ...] = ()  # label mode: the classes, each written [[name]] in the output format
     text: str = field(default="", compare=False)  # the YAML as written (its comments and layout), when parsed
+    parser: str = LINES
+    score_rubric: str = ""  # {rubric} for a prompt without its own rubric
+    template_without_reference: str = ""  # used instead of `template` for a prompt without a reference answer
 
 
     @property
@@ -69,13 +81,19 @@ class JudgeTemplate:
         return hashlib.sha256(self.canonical_yaml().encode("utf-8")).hexdigest()
 
     def render(self, **values: str) -> list[dict]:
-        """Chat messages for the judge, with every placeholder filled."""
-        values = {"reference": "", "prompt": "", **{k: fence_text(str(v)) for k, v in values.items()},
+        """Chat messages for the judge, with every placeholder filled: {rubric} with the prompt's own rubric, else the
+        template's; without a reference answer, `template_without_reference` where the template has one. Only the
+        blank lines at the ends are dropped, so a template ending in '###Feedback: ' keeps its last space."""
+        values = {"reference": "", "prompt": "", "rubric": "", **{k: fence_text(str(v)) for k, v in values.items()},
                   "output_format": self.output_format.strip()}
+        values["rubric"] = values["rubric"].strip() or self.score_rubric.strip()
         missing = REQUIRED_PLACEHOLDERS[self.mode] - values.keys()
         if missing:
             raise TemplateError(f"template {self.name!r} needs values for {', '.join(sorted(missing))}")
-        messages = [{"role": "user", "content": self.template.format(**values).strip()}]
+        text = self.template
+        if self.template_without_reference and not values["reference"].strip():
+            text = self.template_without_reference
+        messages = [{"role": "user", "content": text.format(**values).strip("\n")}]
         if self.system.strip():
             messages.insert(0, {"role": "system", "content": self.system.strip()})
         return messages
@@ -89,7 +107,10 @@ class JudgeTemplate:
         if self.mode == "label":
             data.pop("criteria"), data.pop("scale")
             data["labels"] = list(self.labels)
-        return data
+        # Written only where set, so a template without them keeps the content hash it had before they existed.
+        extra = {"parser": self.parser if self.parser != LINES else "", "score_rubric": self.score_rubric,
+                 "template_without_reference": self.template_without_reference}
+        return {**data, **{key: value for key, value in extra.items() if value}}
 
     def to_yaml(self) -> str:
         """The YAML as its author wrote it (a re-dump would fold strings, double-space lines and drop comments);
@@ -147,31 +168,41 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
     mode = data["mode"]
     if mode not in MODES:
         raise TemplateError(f"{source}: mode must be one of {', '.join(MODES)}, got {shown(mode)}")
-    found = placeholders(data["template"], f"{source}: template")
-    optional = OPTIONAL_PLACEHOLDERS | OPTIONAL_BY_MODE.get(mode, set())
-    absent = REQUIRED_PLACEHOLDERS[mode] - found
-    unknown = found - REQUIRED_PLACEHOLDERS[mode] - optional
-    if absent:
-        raise TemplateError(f"{source}: a {mode} template must contain {', '.join('{'+p+'}' for p in sorted(absent))}")
-    if unknown:
-        allowed = sorted(REQUIRED_PLACEHOLDERS[mode] | optional)
-        raise TemplateError(
-            f"{source}: unknown placeholder(s) {', '.join('{'+p+'}' for p in sorted(unknown))}; "
-            f"allowed: {', '.join('{'+p+'}' for p in allowed)}"
-        )
+    found = _checked_placeholders(data["template"], mode, source, f"{source}: template")
+    if data.get("template_without_reference"):
+        where = f"{source}: template_without_reference"
+        if "reference" in _checked_placeholders(data["template_without_reference"], mode, where, where):
+            raise TemplateError(f"{source}: template_without_reference is used where there is no reference answer: "
+                                "take {reference} out of it")
+        if "reference" not in found:
+            raise TemplateError(f"{source}: template_without_reference is for a template with {{reference}}; "
+                                "put {reference} in template, or drop template_without_reference")
+    if "rubric" in found and not (data.get("score_rubric") or "").strip():
+        raise TemplateError(f"{source}: the template has {{rubric}}: give score_rubric, the rubric used for a prompt "
+                            "without its own")
+    parser = data.get("parser") or LINES
+    if parser not in PARSERS:
+        raise TemplateError(f"{source}: parser must be one of {', '.join(PARSERS)}, got {shown(parser)}")
     if placeholders(data.get("system") or "", f"{source}: system"):
         raise TemplateError(f"{source}: the system text takes no placeholders")
     try:
         format_segments(data["output_format"])
     except OutputFormatError as exc:
         raise TemplateError(f"{source}: {exc}") from exc
+    texts = dict(score_rubric=data.get("score_rubric") or "",
+                 template_without_reference=data.get("template_without_reference") or "")
     if mode == "label":
+        if parser == RESULT:
+            raise TemplateError(f"{source}: 'parser: result' is for single and pairwise templates; a label template "
+                                "offers its labels as [[name]]")
         return JudgeTemplate(
             name=str(data["name"]), mode=mode, criteria=(), scale=DEFAULT_SCALE, system=data.get("system") or "",
             template=data["template"], output_format=data["output_format"],
             description=data.get("description") or "", source=source, labels=_labels(data, source), text=text,
+            **texts,
         )
-    raw_criteria = data.get("criteria") or list(DEFAULT_CRITERIA)
+    # A [RESULT] template states its criteria itself: one score (single) or none, a verdict only (pairwise).
+    raw_criteria = data.get("criteria") or ([] if parser == RESULT else list(DEFAULT_CRITERIA))
     if not isinstance(raw_criteria, list) or not all(isinstance(c, str) and c.strip() for c in raw_criteria):
         raise TemplateError(f"{source}: criteria must be a list of names, e.g. [relevance, coherence], "
                             f"got {shown(raw_criteria)}")
@@ -183,14 +214,35 @@ def parse_template(text: str, source: str = "<text>") -> JudgeTemplate:
         raise TemplateError(f"{source}: scale must be [low, high], two whole numbers with low < high, "
                             f"got {shown(raw_scale)}")
     scale = (raw_scale[0], raw_scale[1])
-    for criterion in criteria:
+    if parser == RESULT:
+        problem = format_problem(data["output_format"], mode, criteria, scale)
+        if problem:
+            raise TemplateError(f"{source}: {problem}")
+    for criterion in criteria if parser == LINES else ():
         if criterion not in data["output_format"].lower():
             raise TemplateError(f"{source}: output_format must have a line for criterion {criterion!r}")
     return JudgeTemplate(
         name=str(data["name"]), mode=mode, criteria=criteria, scale=scale,
         system=data.get("system") or "", template=data["template"], output_format=data["output_format"],
-        description=data.get("description") or "", source=source, text=text,
+        description=data.get("description") or "", source=source, text=text, parser=parser, **texts,
     )
+
+
+def _checked_placeholders(text: str, mode: str, where: str, field_where: str) -> set[str]:
+    """The placeholders of a template text, with the mode's required ones present and no unknown one."""
+    found = placeholders(text, field_where)
+    optional = OPTIONAL_PLACEHOLDERS | OPTIONAL_BY_MODE.get(mode, set())
+    absent = REQUIRED_PLACEHOLDERS[mode] - found
+    unknown = found - REQUIRED_PLACEHOLDERS[mode] - optional
+    if absent:
+        raise TemplateError(f"{where}: a {mode} template must contain {', '.join('{'+p+'}' for p in sorted(absent))}")
+    if unknown:
+        allowed = sorted(REQUIRED_PLACEHOLDERS[mode] | optional)
+        raise TemplateError(
+            f"{where}: unknown placeholder(s) {', '.join('{'+p+'}' for p in sorted(unknown))}; "
+            f"allowed: {', '.join('{'+p+'}' for p in allowed)}"
+        )
+    return found
 
 
 def _check_field_types(data: dict, source: str) -> None:
@@ -275,6 +327,17 @@ def save_template(text: str, name: str, folder: Path | None = None) -> Path:
     return path
 
 
-def template_names() -> list[str]:
-    """Names of every template: shipped (judge_single, judge_pairwise, toxicity) and saved."""
-    return sorted({p.stem for folder in template_folders() if folder.is_dir() for p in folder.glob("*.yaml")})
+def template_names(mode: str | None = None, shipped_only: bool = False) -> list[str]:
+    """Names of every template: shipped (judge_single, judge_pairwise, toxicity, prometheus_absolute, ...) and saved;
+    with `mode`, those of that mode only (a file that does not load as a template is left out); with
+    `shipped_only`, the shipped ones only."""
+    folders = [PROMPTS_DIR] if shipped_only else template_folders()
+    names = sorted({p.stem for folder in folders if folder.is_dir() for p in folder.glob("*.yaml")})
+    return names if mode is None else [name for name in names if _mode_of(name) == mode]
+
+
+def _mode_of(name: str) -> str | None:
+    try:
+        return load_template(name).mode
+    except TemplateError:
+        return None

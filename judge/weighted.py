@@ -6,6 +6,12 @@ option is written before the next choice. A criterion's score is then the expect
 probability mass on the allowed options is kept as the judge's confidence (G-Eval; AlpacaEval's logprob judges).
 Free-text slots (reasons) are not read: reasons are generated afterwards, on request, with the scores fixed.
 
+A format that opens with free text before its choices (Prometheus 2's '<feedback> [RESULT] <1-5>') has the judge write
+that text first, greedily and held to the format where its backend takes a grammar: the score is then read after
+the judge's own feedback, as the model was trained to give it. A reply that holds the marker after the free text
+twice is unread (the record is unparsed); a feedback cut off by the token limit before the marker has the marker
+written after it, as every literal is, and says so (`feedback_complete`).
+
 Served models cannot be teacher-forced through the chat protocol; `read_reply_format` reads the same choices from
 the alternatives a server returns with each token of the judge's greedy reply (held to the format by a grammar
 where the server takes one). Options outside the server's top alternatives count as probability 0.
@@ -19,7 +25,7 @@ from dataclasses import asdict, dataclass
 from judge.output_format import Choice, FreeText, Literal, format_segments, to_gbnf
 from judge.parsing import LABEL_DECORATION
 from models.backend import Backend, Generation
-from models.settings import SamplingSettings
+from models.settings import DEFAULT_JUDGE_SETTINGS, SamplingSettings
 
 
 @dataclass
@@ -46,6 +52,9 @@ class ChoiceReading:
 class FormatReading:
     readings: list[ChoiceReading]
     text: str  # the reply as written with the most probable options, up to the first free-text slot
+    feedback: str | None = None  # a format opening with free text: what the judge wrote there, before its choices
+    feedback_complete: bool = True  # False: the judge's free text ran to the token limit before the marker
+    written: str = ""  # the judge's generated reply the free text was taken from
 
     def for_criterion(self, criterion: str, slot: str | None = None) -> ChoiceReading | None:
         """The reading of a criterion's score (in pairwise formats, the one for answer slot 'A' or 'B')."""
@@ -74,10 +83,43 @@ def _following_text(segments: list, index: int) -> str:
     return ""
 
 
-def read_format(judge: Backend, messages: list[dict], output_format: str) -> FormatReading:
-    """Walk `output_format`, reading the judge's probability of each choice's options (see the module docstring)."""
+def _opens_with_free_text(segments: list) -> bool:
+    """'<feedback> [RESULT] <1-5>': free text first, then a literal marker, with a choice after it."""
+    return (len(segments) > 2 and isinstance(segments[0], FreeText) and isinstance(segments[1], Literal)
+            and any(isinstance(s, Choice) for s in segments[2:]))
+
+
+def _scored_segments(segments: list) -> list:
+    """The segments up to the last choice's line: what a grammar holds the judge to when only choices are read
+    (a free-text slot after the last choice, such as reasons, is not generated)."""
+    last = max((i for i, s in enumerate(segments) if isinstance(s, Choice)), default=-1)
+    cut = next((i for i, s in enumerate(segments) if isinstance(s, FreeText) and i > last), len(segments))
+    return segments[:cut]
+
+
+def free_text_before(reply: str, marker: str) -> tuple[str, bool] | None:
+    """(the free text a judge wrote before `marker`, whether it wrote the marker); None when it wrote the marker
+    more than once (in any letter case), which no reading may pick from."""
+    found = [m.start() for m in re.finditer(re.escape(marker), reply, re.IGNORECASE)]
+    if len(found) > 1:
+        return None
+    return (reply[:found[0]].strip(), True) if found else (reply.strip(), False)
+
+
+def read_format(judge: Backend, messages: list[dict], output_format: str,
+                settings: SamplingSettings | None = None) -> FormatReading:
+    """Walk `output_format`, reading the judge's probability of each choice's options (see the module docstring);
+    `settings` bound the free text a format opening with one has the judge write (its max_new_tokens)."""
     segments = format_segments(output_format)
-    text, readings = "", []
+    text, readings, opening = "", [], None
+    if _opens_with_free_text(segments):
+        grammar = to_gbnf(_scored_segments(segments)) if judge.supports_grammar else None
+        written = judge.score(messages, (settings or DEFAULT_JUDGE_SETTINGS).with_(temperature=0.0), grammar).text
+        opening = free_text_before(written, segments[1].text.strip())
+        if opening is None:
+            return FormatReading([], "", None, False, written)
+        text = opening[0]
+        segments = segments[1:]
     for index, segment in enumerate(segments):
         if isinstance(segment, Literal):
             text += segment.text
@@ -94,7 +136,9 @@ def read_format(judge: Backend, messages: list[dict], output_format: str) -> For
             text += chosen
         elif isinstance(segment, FreeText):
             break
-    return FormatReading(readings, text)
+    if opening is None:
+        return FormatReading(readings, text)
+    return FormatReading(readings, text, opening[0], opening[1], written)
 
 
 def read_reply_format(judge: Backend, messages: list[dict], output_format: str, settings: SamplingSettings
@@ -102,16 +146,27 @@ def read_reply_format(judge: Backend, messages: list[dict], output_format: str, 
     """(the choices read from the judge's greedy reply's token alternatives, the reply). The walk stops where
     the reply leaves the format: choices after that point have no reading (the record is then unparsed)."""
     segments = format_segments(output_format)
-    # Held to the format up to its first free-text slot: nothing after it is read, so it need not be generated.
-    scored = segments[: next((i for i, s in enumerate(segments) if isinstance(s, FreeText)), len(segments))]
-    grammar = to_gbnf(scored) if judge.supports_grammar else None
+    # Held to the format up to its last choice: a free-text slot after it is not read, so it need not be generated.
+    grammar = to_gbnf(_scored_segments(segments)) if judge.supports_grammar else None
     reply, tokens, generation = judge.reply_with_probabilities(messages, settings.with_(temperature=0.0), grammar)
     starts, offset = [], 0
     for token in tokens:
         starts.append(offset)
         offset += len(token.token)
     aligned = offset == len(reply)  # token texts that do not add up to the reply cannot be located in it
-    position, readings = 0, []
+    position, readings, feedback = 0, [], None
+    if _opens_with_free_text(segments):
+        marker = segments[1].text.strip()
+        opening = free_text_before(reply, marker)
+        if opening is None or not opening[1]:  # twice, or never: a served reply cannot have the marker written in
+            return FormatReading([], "", None if opening is None else opening[0], False, reply), generation
+        feedback, literal = opening[0], segments[1].text
+        # The literal (' [RESULT] ') is matched where the marker stands, with the space before it where there is one
+        # (a reply may open with the marker, or put it on a line of its own, as the parser allows).
+        start, lead = reply.upper().index(marker.upper()), len(literal) - len(literal.lstrip())
+        spaced = start >= lead and reply[start - lead:start] == literal[:lead]
+        position = start - lead if spaced else start
+        segments = [segments[1] if spaced else Literal(literal.lstrip()), *segments[2:]]
     for segment in segments:
         if isinstance(segment, Literal):
             if not reply.startswith(segment.text, position):
@@ -128,7 +183,9 @@ def read_reply_format(judge: Backend, messages: list[dict], output_format: str, 
             position += len(chosen)
         else:
             break
-    return FormatReading(readings, reply[:position]), generation
+    if feedback is None:
+        return FormatReading(readings, reply[:position]), generation
+    return FormatReading(readings, reply[:position], feedback, True, reply), generation
 
 
 def _reading_at(reply: str, tokens: list, starts: list[int], position: int, options: tuple[str, ...]

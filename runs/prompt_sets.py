@@ -1,6 +1,8 @@
-"""Prompt sets as data: JSONL or CSV files (id, prompt, optional category, reference, checks and system).
+"""Prompt sets as data: JSONL or CSV files (id, prompt, optional category, reference, rubric, checks and system).
 
 An item's `system` is the system prompt both models get for that prompt, over the run's (runs/system_prompts.py).
+Its `reference` is the reference answer and its `rubric` the score rubric a template's {reference} and {rubric}
+take (Prometheus 2's templates: a rubric stated for this prompt, over the template's default).
 """
 from __future__ import annotations
 
@@ -20,7 +22,7 @@ DEFAULT_PROMPT_SET = "study"
 # and would race other threads of the app, and a prompt this long is far past any local model's context anyway.
 MAX_CSV_FIELD_CHARS = csv.field_size_limit()
 # Fields that hold text; a JSON list or object there is a mistake in the file, not a prompt.
-TEXT_FIELDS = ("id", "prompt", "category", "reference", "system")
+TEXT_FIELDS = ("id", "prompt", "category", "reference", "rubric", "system")
 PROMPT_LINE_EXAMPLE = '{"id": "q1", "prompt": "..."}'
 CHECKS_EXAMPLE = '[{"type": "contains", "value": "42"}]'
 
@@ -37,6 +39,7 @@ class PromptItem:
     reference: str = ""
     checks: tuple = field(default_factory=tuple)  # raw check dicts, validated at load (see analysis/checks.py)
     system: str | None = None  # this prompt's system prompt for both models, over the run's; None = the run's
+    rubric: str = ""  # this prompt's score rubric for the judge's {rubric}; "" = the template's own
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -106,7 +109,7 @@ def _csv_rows(text: str, name: str):
         if not fieldnames or "prompt" not in fieldnames:
             found = [f[:40] for f in fieldnames or []][:20]
             raise PromptSetError(f"{name}: a CSV prompt set needs a header row with a 'prompt' column "
-                                 f"(and optionally id, category, reference, checks, system); found {found}")
+                                 f"(and optionally id, category, reference, rubric, checks, system); found {found}")
         for row in reader:
             number = reader.line_num  # the header is line 1
             if row.get("checks"):
@@ -148,6 +151,7 @@ def items_from_rows(rows, path: Path) -> list[PromptItem]:
         items.append(PromptItem(
             id=item_id, prompt=str(row["prompt"]).strip(), category=str(row.get("category") or ""),
             reference=str(row.get("reference") or ""), checks=tuple(raw_checks), system=system,
+            rubric=str(row.get("rubric") or "").strip(),
         ))
     if not items:
         raise PromptSetError(f"{path.name}: no prompts in the file")

@@ -68,7 +68,7 @@ def one_judge(config: CompareConfig, template: JudgeTemplate, judge, item: Promp
               answer_b: str) -> dict:
     """One judge's verdict fields: judgement, status, scores, totals, winner, consistent, reasons, method."""
     method = resolve_method(config.judge_method, judge)
-    options = dict(constrain=config.constrain_judge, method=method, reasons=config.judge_reasons)
+    options = dict(constrain=config.constrain_judge, method=method, reasons=config.judge_reasons, rubric=item.rubric)
     if config.mode == "single":
         ja, jb = (judge_single(judge, template, item.prompt, answer, config.judge_sampling, item.reference, **options)
                   for answer in (answer_a, answer_b))
@@ -107,4 +107,5 @@ def judge_usage(judgement: dict) -> dict:
 
 
 def _total(scores: dict | None) -> float | None:
-    return None if scores is None else round(sum(scores.values()), 2)
+    # {}: a verdict-only judge scored no criteria, so there is no total (never a total of 0).
+    return round(sum(scores.values()), 2) if scores else None

@@ -11,6 +11,7 @@ from judge.rubric import Rubric
 from runs.records import cut_off_at
 
 SCORE_HEADERS = ["Criterion", "A", "B"]
+NO_SCORES = "no scores: the judge names the better answer"  # a verdict-only rubric (Prometheus 2's relative grading)
 
 
 def format_score(value) -> str:
@@ -26,9 +27,16 @@ def record_rubric(record: dict) -> Rubric:
     return Rubric.from_dict(record["rubric"])
 
 
+def total_cell(record: dict, side: str) -> str:
+    """A side's total as a table cell: '–' where the judge gives no scores (a verdict only), never 'unparsed'."""
+    return format_score(record["totals"][side]) if record_rubric(record).scored else "–"
+
+
 def score_rows(record: dict) -> list[list]:
     """Rows 'criterion, A, B' for each criterion of the record's rubric, plus the total out of its maximum."""
     rubric = record_rubric(record)
+    if not rubric.scored:
+        return [[f"({NO_SCORES})", "–", "–"]]
     scores = record["scores"]
     rows = [[c.capitalize(), *(format_score(scores[side].get(c) if scores[side] else None)
                                for side in ("A", "B"))] for c in rubric.criteria]
@@ -39,6 +47,8 @@ def score_rows(record: dict) -> list[list]:
 
 def scores_label(rubric: Rubric, mode: str = "single") -> str:
     """The score table's caption for a rubric; a pairwise table says why it can hold halves."""
+    if not rubric.scored:
+        return f"Scores: none ({NO_SCORES})"
     label = f"Scores ({rubric.low}-{rubric.high} per criterion, total of {rubric.max_total})"
     return label + (" · pairwise: each score is the mean of both answer orders" if mode == "pairwise" else "")
 
@@ -234,6 +244,8 @@ def record_line(index: int, total: int, record: dict) -> str:
         return f"[{index + 1}/{total}] {record['id']}: failed: {record.get('error')}"
     top = record_rubric(record).max_total
     show = {s: ("unparsed" if v is None else f"{v:g}/{top}") for s, v in record["totals"].items()}
+    if not record_rubric(record).scored:
+        show = {s: "–" for s in show}
     flag = " (inconsistent)" if record["consistent"] is False else ""
     winner = record["winner"] or "unknown"
     if (record.get("margin") or {}).get("too_close"):
@@ -251,6 +263,8 @@ def batch_row(record: dict) -> list:
     top = record_rubric(record).max_total
     totals = [format_score(t) if t is None else f"{format_score(t)}/{top}" for t in
               (record["totals"]["A"], record["totals"]["B"])]
+    if not record_rubric(record).scored:
+        totals = ["–", "–"]
     winner = "failed (resume retries it)" if record["status"] == "failed" else record["winner"] or "unknown"
     if (record.get("margin") or {}).get("too_close"):
         winner = "tie (too close to call)"

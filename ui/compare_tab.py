@@ -9,7 +9,7 @@ import gradio as gr
 
 from basics import UserFacingError
 from judge.rubric import Rubric
-from judge.templates import default_template
+from judge.templates import DEFAULT_TEMPLATES, default_template, load_template, template_names
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
 from models.endpoints import with_base_url
 from models.settings import matching_preset
@@ -77,8 +77,26 @@ def apply_preset(name: str):
     return PRESETS[name].temperature, PRESETS[name].min_p
 
 
-def template_for_mode(mode: str) -> str:
-    return default_template(mode).to_yaml()
+def mode_templates(mode: str) -> tuple[list[str], str, str]:
+    """(the names of `mode`'s templates, a shared app's shipped ones only; the mode's default name; its YAML)."""
+    names = template_names(mode, shipped_only=public_gate() is not None)
+    return names, DEFAULT_TEMPLATES[mode], default_template(mode).to_yaml()
+
+
+def template_for_mode(mode: str) -> tuple:
+    """The template picker offering `mode`'s templates with the mode's default picked, and the default's YAML."""
+    names, default, text = mode_templates(mode)
+    return gr.Dropdown(choices=names, value=default), text
+
+
+def picked_template(name: str | None):
+    """The YAML of the template picked by name (e.g. prometheus_absolute), into the box where it can be edited."""
+    if not name:
+        return gr.skip()
+    try:
+        return load_template(name).to_yaml()
+    except UserFacingError as exc:
+        raise user_error(exc) from exc
 
 
 @gpu_handler(compare_seconds)
@@ -157,7 +175,8 @@ def judge_settings(judge: str, method: str, editable: bool = True) -> tuple:
     return (gr.Radio(interactive=writes, **({"value": "single"} if options.scoring else {})),
             gr.Checkbox(interactive=writes), gr.Slider(interactive=writes), gr.Radio(interactive=writes),
             gr.Checkbox(interactive=options.reasons),
-            gr.Code(interactive=editable and writes, label=template_label(editable, writes)), options.note)
+            gr.Code(interactive=editable and writes, label=template_label(editable, writes)), options.note,
+            gr.Dropdown(interactive=writes))
 
 
 def template_label(editable: bool, writes: bool) -> str:
@@ -252,7 +271,12 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
                                      elem_id="tie-band",
                                      info="a verdict with P(A better) within 50% ± this, or written totals less than "
                                           "one point apart, is a tie; 0 = any lead wins")
-            template_text = gr.Code(template_for_mode("single"), language="yaml", lines=14, elem_id="judge-template",
+            names, default_name, default_text = mode_templates("single")
+            template_pick = gr.Dropdown(choices=names, value=default_name, label="Template",
+                                        elem_id="judge-template-pick", interactive=judging.writes,
+                                        info="the mode's templates by name (e.g. prometheus_absolute, Prometheus 2's "
+                                             "format); the YAML below is what the judge gets")
+            template_text = gr.Code(default_text, language="yaml", lines=14, elem_id="judge-template",
                                     interactive=editable and judging.writes,
                                     label=template_label(editable, judging.writes))
         with gr.Row():
@@ -274,10 +298,12 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
     preset.change(apply_preset, preset, [temperature, min_p], **PRIVATE)
     for slider in (temperature, min_p):
         slider.input(lambda: CUSTOM, None, preset, **PRIVATE)
-    mode.change(template_for_mode, mode, template_text, **PRIVATE)
+    mode.change(template_for_mode, mode, [template_pick, template_text], **PRIVATE)
+    template_pick.input(picked_template, template_pick, template_text, **PRIVATE)
     for changed in (judge, judge_method):
         changed.change(functools.partial(judge_settings, editable=editable), [judge, judge_method],
-                       [mode, swap, judge_temperature, judge_method, judge_reasons, template_text, judge_note],
+                       [mode, swap, judge_temperature, judge_method, judge_reasons, template_text, judge_note,
+                        template_pick],
                        **PRIVATE)
     # No stale "cut off" from the last comparison: registered first and not queued, so it runs before the comparison.
     compare_button.click(lambda: label_answers(None), None, [answer_a, answer_b], queue=False, **PRIVATE)
