@@ -1,15 +1,18 @@
 """How close a verdict was, and the band of no difference inside which a judge's favourite is too close to call.
 
-A scoring judge (a reward head) and a probabilities judge say how likely A is the better answer: P(A better) near 0.5
-is no difference, however far apart the totals' second decimals are. Scores parsed from a written reply move in whole
-steps of the scale, so a gap below one step (a panel's mean of such scores) is no difference either. A pairwise
-verdict the judge wrote itself ([[A]]) is its own call and has no margin here.
+A scoring judge (a reward head; a reward model, from its raw rewards: sigmoid(r_A - r_B)) and a probabilities judge
+say how likely A is the better answer: P(A better) near 0.5 is no difference, however far apart the totals' second
+decimals are. Scores parsed from a written reply move in whole steps of the scale, so a gap below one step (a panel's
+mean of such scores) is no difference either. A pairwise verdict the judge wrote itself ([[A]]) is its own call and
+has no margin here.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+
+from judge.rewards import recorded_rewards, reward_p_better
 
 DEFAULT_TIE_BAND = 0.05  # P(A better) within 0.45-0.55 is too close to call
 SCALE_STEP = 1.0  # a rubric's scale moves in whole points: a written score cannot tell a smaller difference
@@ -104,7 +107,8 @@ def p_better(fields: dict, criteria: Sequence[str], scale: Sequence[float]) -> f
     if scores.get("A") is None or scores.get("B") is None:
         return None
     if method == "head":
-        return head_p_better(scores["A"], scores["B"], scale)
+        rewards = recorded_rewards(judgement)  # a reward model: sigmoid(r_A - r_B), never read back off the scale
+        return reward_p_better(*rewards) if rewards else head_p_better(scores["A"], scores["B"], scale)
     if method != "probabilities":
         return None
     if fields.get("mode") == "pairwise":

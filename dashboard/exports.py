@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from dashboard.report import html_report
+from judge.rewards import panel_rewards
 from runs.records import SIDES
 from runs.store import Run
 
@@ -18,6 +19,8 @@ def flat_record(record: dict) -> dict:
     """One record as flat columns: identifiers, answers, per-criterion scores, totals, verdict, checks, timings."""
     row = {k: record[k] for k in ("id", "preset", "category", "prompt", "reference", "model_a", "model_b",
                                   "judge", "mode", "status", "winner", "consistent")}
+    mapped = bool(record["rubric"].get("mapping"))  # a reward model's score: its raw reward gets a column too
+    rewards = panel_rewards(record.get("judgement")) if mapped else None
     for side in SIDES:
         answer = record["answers"][side]
         row[f"answer_{side}"] = answer.get("text")
@@ -26,6 +29,8 @@ def flat_record(record: dict) -> dict:
         scores = record["scores"][side]
         for criterion in record["rubric"]["criteria"]:  # every criterion gets its column, empty when unparsed
             row[f"{criterion}_{side}"] = scores.get(criterion) if scores else None
+        if mapped:
+            row[f"reward_{side}"] = rewards[SIDES.index(side)] if rewards else None
         row[f"total_{side}"] = record["totals"][side]
         reasons = record["reasons"].get(side)
         row[f"reasons_{side}"] = reasons if isinstance(reasons, str) or reasons is None else json.dumps(reasons)

@@ -78,8 +78,8 @@ def method_cell(run: ValidationRun, metrics: dict) -> str:
 def method_reason(ran: str, ticked: list[str]) -> str:
     """Why a judge ran another method than the one ticked, in words."""
     if ran == HEAD:
-        return ("a scoring judge scores each answer with its reward head: it writes no reply to parse and states "
-                "no probabilities, so every method ticked runs as head, measured once")
+        return ("a scoring judge scores each answer alone with its reward head or, a reward model, its reward: it "
+                "writes no reply to parse, so every method ticked runs as head, measured once")
     if ran == PROBABILITIES:
         return "auto reads the judge's probabilities where its backend gives them, and this one does"
     return "auto parses the judge's reply where its backend gives no token probabilities, as this one does not"

@@ -10,6 +10,7 @@ from basics import UserFacingError
 from judge.output_format import output_grammar
 from judge.parsing import PairwiseScores, ReplyParseError, SingleScores, parse_pairwise_reply, parse_single_reply
 from judge.result_format import RESULT, parse_result_reply, result_options
+from judge.rewards import is_reward_model, reward_scores, reward_winner
 from judge.templates import JudgeTemplate
 from judge.weighted import ChoiceReading, FormatReading, read_format, read_reply_format, weighted_scores
 from models.backend import Backend
@@ -52,9 +53,11 @@ class SingleJudgement:
     method: str = PARSED
     confidence: dict[str, float] | None = None  # probabilities: the mass on the scale's values, per criterion
     readings: list[dict] | None = None  # probabilities: every choice read, with its options' probabilities
+    reward: float | None = None  # a reward model's raw reward (its score is `preference` mapped onto the scale)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = asdict(self)
+        return data if self.reward is not None else {k: v for k, v in data.items() if k != "reward"}
 
 
 @dataclass
@@ -82,13 +85,15 @@ class PairwiseVerdict:
     orders: list[OrderVerdict]
     method: str = PARSED
     probabilities: dict[str, float] | None = None  # probabilities: P(A), P(B), P(tie) averaged over the orders
+    rewards: dict[str, float] | None = None  # a reward model: each answer's raw reward, averaged over the orders
 
     @property
     def reasons(self) -> str:
         return "\n".join(f"[{o.order}] {o.reasons}" for o in self.orders if o.reasons)
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "reasons": self.reasons}
+        data = {**asdict(self), "reasons": self.reasons}
+        return data if self.rewards is not None else {k: v for k, v in data.items() if k != "rewards"}
 
 
 def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], object], output_format: str,
@@ -194,10 +199,11 @@ def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: s
     """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too (a
     format whose judge writes feedback before its score has that feedback as its reasons instead)."""
     if judge.capabilities.answer_scores:
-        (scores,), call = head_scores(judge, template, prompt, [answer])
+        (scores,), call, rewards = scored_alone(judge, template, prompt, [answer])
         if scores is None:
             return SingleJudgement(UNPARSED, None, None, "", call, method=HEAD)
-        return SingleJudgement(OK, scores, round(sum(scores.values()), 4), "", call, method=HEAD)
+        return SingleJudgement(OK, scores, round(sum(scores.values()), 4), "", call, method=HEAD,
+                               reward=rewards[0] if rewards else None)
     messages = template.render(prompt=prompt, answer=answer, reference=reference, rubric=rubric)
     if check_method(method) == PROBABILITIES:
         reading, call = read_judge(judge, messages, template.output_format, settings)
@@ -264,22 +270,39 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
 
 def head_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: str, answer_b: str, swap: bool
               ) -> PairwiseVerdict:
-    """A scoring judge's verdict: the higher total. Each answer is scored alone, so the order cannot matter; with
-    `swap` the pair is scored again in the other order all the same, so position consistency is measured, not
-    assumed."""
-    orders = []
+    """A scoring judge's verdict: the higher total (a reward model's: the higher raw reward). Each answer is scored
+    alone, so the order cannot matter; with `swap` the pair is scored again in the other order all the same, so
+    position consistency is measured, not assumed."""
+    orders, rewarded = [], []
     for order, first, second in [("AB", answer_a, answer_b)] + ([("BA", answer_b, answer_a)] if swap else []):
-        (scores_first, scores_second), call = head_scores(judge, template, prompt, [first, second])
+        (scores_first, scores_second), call, rewards = scored_alone(judge, template, prompt, [first, second])
         if scores_first is None:
             return PairwiseVerdict(UNPARSED, None, None, None, None, [], method=HEAD)
         scores_a, scores_b = (scores_first, scores_second) if order == "AB" else (scores_second, scores_first)
-        total_a, total_b = sum(scores_a.values()), sum(scores_b.values())
-        winner = "A" if total_a > total_b else "B" if total_b > total_a else "tie"
+        if rewards:
+            reward_a, reward_b = rewards if order == "AB" else rewards[::-1]
+            rewarded.append((reward_a, reward_b))
+            winner = reward_winner(reward_a, reward_b)
+        else:
+            total_a, total_b = sum(scores_a.values()), sum(scores_b.values())
+            winner = "A" if total_a > total_b else "B" if total_b > total_a else "tie"
         orders.append(OrderVerdict(order, OK, winner, scores_a, scores_b, "", call))
     consistent = len({o.verdict for o in orders}) == 1 if swap else None
     first = orders[0]
+    rewards = {side: sum(r[i] for r in rewarded) / len(rewarded) for i, side in enumerate("AB")} if rewarded else None
     return PairwiseVerdict(OK, first.verdict if consistent is not False else "tie", consistent, first.scores_a,
-                           first.scores_b, orders, method=HEAD)
+                           first.scores_b, orders, method=HEAD, rewards=rewards)
+
+
+def scored_alone(judge: Backend, template: JudgeTemplate, prompt: str, answers: list[str]
+                 ) -> tuple[list[dict | None], JudgeCall, list[float] | None]:
+    """(scores of each answer, the call, a reward model's raw rewards or None): a reward head scores its criteria, a
+    reward model its one `preference` on the template's scale (judge/rewards.py)."""
+    if not is_reward_model(judge):
+        return (*head_scores(judge, template, prompt, answers), None)
+    started = time.perf_counter()
+    scores, rewards, error = reward_scores(judge, template.scale, prompt, answers)
+    return scores, JudgeCall(UNPARSED if error else OK, error=error, seconds=time.perf_counter() - started), rewards
 
 
 def head_scores(judge: Backend, template: JudgeTemplate, prompt: str, answers: list[str]
@@ -367,7 +390,9 @@ def combine_orders(orders: list[OrderVerdict]) -> PairwiseVerdict:
 
 
 def single_winner(a: SingleJudgement, b: SingleJudgement) -> str | None:
-    """Winner by total score; None (unknown) unless both answers were scored."""
+    """Winner by total score (a reward model's: by raw reward); None (unknown) unless both answers were scored."""
     if a.total is None or b.total is None:
         return None
+    if a.reward is not None and b.reward is not None:  # a reward model: mapped scores can round alike, rewards not
+        return reward_winner(a.reward, b.reward)
     return "A" if a.total > b.total else "B" if b.total > a.total else "tie"

@@ -1,5 +1,6 @@
 """Judge panels ("Replacing Judges with Juries", Verga et al. 2024): several judges grade the same item; each judge's
-verdict is kept, and the panel's verdict is the majority (pairwise) or the mean score (rubric).
+verdict is kept, and the panel's verdict is the majority (pairwise) or the mean score (rubric): each criterion's mean
+over the judges that scored it, so a reward model's one `preference` stands beside the template's criteria.
 
 A judge whose reply could not be read leaves the panel for that item, and the record says so (`used` < `size`):
 its place is never filled by list order, and an even split is a tie.
@@ -67,7 +68,9 @@ def majority(verdicts: list, even_split=None):
 
 
 def _mean_scores(per_judge: list[dict]) -> dict | None:
+    """Each criterion's mean over the judges that scored it: a reward model scores `preference` only, beside judges
+    that score the template's criteria (judge/rewards.py judged_rubric)."""
     if not per_judge:
         return None
-    criteria = list(per_judge[0])
-    return {c: round(sum(s[c] for s in per_judge) / len(per_judge), 4) for c in criteria}
+    criteria = list(dict.fromkeys(c for scores in per_judge for c in scores))
+    return {c: round(sum(found := [s[c] for s in per_judge if c in s]) / len(found), 4) for c in criteria}

@@ -1,7 +1,9 @@
 """A judge's rubric: the criteria it scores and their scale. Every view of scores reads it from here, never assumes.
 
-A rubric may have one criterion (Prometheus 2's absolute grading: one overall score) or none (its relative grading,
-which names the better answer and gives no scores): views show those as they are, never as invented criteria.
+A rubric may have one criterion (Prometheus 2's absolute grading: one overall score; a reward model's `preference`)
+or none (its relative grading, which names the better answer and gives no scores): views show those as they are, never
+as invented criteria. A reward model's criterion carries its `mapping`, how its raw reward became a score on the scale,
+and every view that describes the rubric states it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ DEFAULT_SCALE = (1, 4)
 class Rubric:
     criteria: tuple[str, ...] = DEFAULT_CRITERIA
     scale: tuple[int, int] = DEFAULT_SCALE
+    mapping: str = ""  # e.g. "preference = 1 + 3·sigmoid(r), r the reward model's raw reward" (judge/rewards.py)
 
     @property
     def low(self) -> int:
@@ -42,20 +45,23 @@ class Rubric:
         names = list(self.criteria)
         if not names:
             return "no scores (the judge names the better answer)"
+        mapped = f"; {self.mapping}" if self.mapping else ""
         if len(names) == 1:
-            return f"{names[0]} ({self.low}-{self.high})"
+            return f"{names[0]} ({self.low}-{self.high}{mapped})"
         listed = ", ".join(names[:-1]) + " and " + names[-1]
-        return f"{listed} ({self.low}-{self.high} each, total of {self.max_total})"
+        return f"{listed} ({self.low}-{self.high} each, total of {self.max_total}{mapped})"
 
     def to_dict(self) -> dict:
-        return {"criteria": list(self.criteria), "scale": list(self.scale)}
+        data = {"criteria": list(self.criteria), "scale": list(self.scale)}
+        return {**data, "mapping": self.mapping} if self.mapping else data  # older records have none
 
     @classmethod
     def from_dict(cls, data: dict | None) -> Rubric:
         if not data:
             return cls()
         criteria = data.get("criteria")  # [] is a verdict-only rubric, not a missing one
-        return cls(tuple(DEFAULT_CRITERIA if criteria is None else criteria), tuple(data.get("scale") or DEFAULT_SCALE))
+        return cls(tuple(DEFAULT_CRITERIA if criteria is None else criteria), tuple(data.get("scale") or DEFAULT_SCALE),
+                   str(data.get("mapping") or ""))
 
 
 DEFAULT_RUBRIC = Rubric()

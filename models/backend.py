@@ -34,6 +34,9 @@ class Capabilities:
     # are read from its own reply instead of by teacher forcing (judge/weighted.py)
     reply_probabilities: bool = False
     answer_scores: bool = False  # a scoring judge: scores answers per criterion directly, writes nothing
+    # a reward model: its one score per answer is an unbounded Bradley-Terry reward, not a criterion on a scale
+    # (judge/rewards.py maps it onto the template's scale and takes verdicts from the raw rewards)
+    reward_model: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -14,6 +14,8 @@ from pathlib import Path
 from models.errors import ModelLoadError, ModelSpecError
 from models.hub_repos import HubChoice, RepoFiles, choose_from_files, gguf_groups, looks_like_lora, quant_of
 
+REWARD_PREFIX = "reward:"  # the spec form of a reward model as a judge (models/spec.py reward_model_spec)
+
 LISTING_SECONDS = 600  # a listing is reused this long in a process: pickers and checks parse the same spec often
 REACHABLE_SECONDS = 60
 _LISTINGS: dict[str, tuple[float, RepoFiles | None]] = {}
@@ -184,9 +186,25 @@ def bitsandbytes_runnable() -> bool:
     return torch.cuda.is_available()
 
 
+def holds_sequence_classifier(files: RepoFiles, root: Path | None = None) -> bool:
+    """Whether a cached repo's config.json names only *ForSequenceClassification architectures: a reward model, which
+    the pickers offer as reward:org/name. One small file read per cached repo."""
+    folder = repo_folder(files.repo_id, root)
+    if folder is None or "config.json" not in files.sizes:
+        return False
+    try:
+        config = json.loads((folder / "snapshots" / files.revision / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    architectures = config.get("architectures") if isinstance(config, dict) else None
+    return isinstance(architectures, list) and bool(architectures) and \
+        all(str(a).endswith("ForSequenceClassification") for a in architectures)
+
+
 def cached_hub_models(root: Path | None = None) -> list[str]:
     """Hub ids of the model repos in the local cache that hold something loadable (config.json, adapter_config.json
-    or a GGUF file), for the pickers."""
+    or a GGUF file), for the pickers; a reward model (a sequence classifier) as reward:org/name, the spec that loads
+    it as a judge (models/backends/reward_model.py)."""
     root = root or cache_dir()
     try:
         folders = sorted(p for p in root.glob("models--*--*") if p.is_dir())
@@ -201,7 +219,7 @@ def cached_hub_models(root: Path | None = None) -> list[str]:
             choice = choose_from_files(files)
         except ModelSpecError:
             continue  # nothing loadable on its own (a GGUF LoRA repo is named as BASE+ADAPTER)
-        found.append(files.repo_id)
+        found.append(REWARD_PREFIX + files.repo_id if holds_sequence_classifier(files, root) else files.repo_id)
         models = [first for first in gguf_groups(files) if not looks_like_lora(first)]
         if choice.kind == "gguf" and len(models) > 1:  # each cached quantization, as llama.cpp's -hf names it
             found += [f"{files.repo_id}:{quant}" for quant in dict.fromkeys(filter(None, map(quant_of, models)))]

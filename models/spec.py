@@ -24,7 +24,7 @@ from models.adapter_files import ADAPTER_GGUF
 from models.embedded import EMBEDDED_MODELS, F32_GGUF_SUFFIX, GGUF_SUFFIX, converted_folder, ensure_converted
 from models.endpoints import ENDPOINT_PREFIX, endpoint_spec_text
 from models.errors import ModelSpecError
-from models.hub_files import cached_hub_models
+from models.hub_files import REWARD_PREFIX, cached_hub_models
 from models.hub_repos import HubChoice
 from models.hub_resolve import is_hub_reference, resolve_hub_adapter, resolve_hub_base
 
@@ -34,7 +34,6 @@ MAX_NAME_BYTES = 255
 MAX_PATH_BYTES = 4096
 SCRIPTED_PREFIX = "scripted:"
 HEAD_PREFIX = "head:"
-REWARD_PREFIX = "reward:"
 
 BaseKind = Literal["embedded", "embedded-gguf", "gguf", "local", "hub", "hub-gguf", "scripted", "endpoint", "head",
                    "reward"]
@@ -404,7 +403,7 @@ def registered_heads() -> list[str]:
 def known_model_specs() -> list[str]:
     """Spec strings to offer in pickers: embedded models, their llama.cpp twins, local adapters on their base (and
     their GGUF twins on llama.cpp), the judges shipped in adapters/shipped/, registered scoring judges, and the models
-    in the local Hugging Face cache (by hub id: each resolves by what its repo holds)."""
+    in the local Hugging Face cache (by hub id: each resolves by what its repo holds; a reward model as reward:ID)."""
     embedded = [a + suffix for suffix in ("", GGUF_SUFFIX, F32_GGUF_SUFFIX) for a in EMBEDDED_MODELS]
     return [*embedded, *_local_adapter_specs(), *shipped_judges(), *registered_heads(), *cached_hub_models()]
 

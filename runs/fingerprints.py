@@ -70,6 +70,9 @@ def model_files(spec: ModelSpec) -> list[dict]:
         found += [(p, "base") for pattern in ("config.json", *BASE_WEIGHTS) for p in sorted(folder.glob(pattern))]
     elif spec.base_kind == "scripted" and spec.base.startswith(SCRIPTED_PREFIX + "@"):
         found.append((Path(spec.base[len(SCRIPTED_PREFIX) + 1:]).expanduser(), "replies"))
+    elif spec.base_kind == "reward" and spec.base_hub is None:  # a reward model's folder; by hub id, its commit
+        folder = Path(spec.base)
+        found += [(p, "base") for pattern in ("config.json", *BASE_WEIGHTS) for p in sorted(folder.glob(pattern))]
     elif spec.base_kind == "head":
         folder = Path(spec.base[len(HEAD_PREFIX):])
         found += [(p, "head") for p in sorted(folder.glob("*")) if p.is_file() and p.suffix in (".npz", ".json")]

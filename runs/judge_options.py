@@ -37,6 +37,13 @@ def judge_options(judge: str, method: str = DEFAULT_JUDGE_METHOD) -> JudgeOption
         capabilities = declared_capabilities(spec)
     except (UserFacingError, ValueError, OSError):
         return JudgeOptions()
+    if capabilities.reward_model:
+        return JudgeOptions(scoring=True, reasons=False, note=(
+            f"**{judge}** is a reward model: it reads each answer alone through its chat template and gives one "
+            "reward r. The verdict is the higher reward, P(A better) = sigmoid(r_A − r_B), and the score shown is one "
+            "criterion, preference = low + (high − low)·sigmoid(r) on the template's scale, the raw reward beside "
+            "it. The template's wording and criteria, the method, the temperature, reasons and pairwise judging do "
+            f"nothing for it and are switched off. To use them, pick a writing judge such as `{GENERATIVE_JUDGE}`."))
     if capabilities.answer_scores:
         return JudgeOptions(scoring=True, reasons=False, note=(
             f"**{judge}** is a scoring judge: a trained head scores each answer alone, so the template's wording, "

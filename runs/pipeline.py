@@ -20,6 +20,7 @@ from pathlib import Path
 from analysis.checks import checks_summary, run_checks
 from analysis.reference_metrics import reference_metrics
 from basics import UserFacingError, now_iso
+from judge.rewards import judged_rubric
 from judge.templates import JudgeTemplate
 from models import load_model
 from models.endpoints import EndpointError
@@ -129,6 +130,8 @@ def _run(config, template, items, manifest: RunManifest, writer: RunWriter | Non
                         message=loading_text([config.model_a, config.model_b, *config.judges]),
                         notes=list(writer.notes) if writer else [])
     backends = load_backends(config)
+    # What the records are scored on: the template's rubric, or a reward model's one `preference` (judge/rewards.py)
+    backends["rubric"] = judged_rubric(template.rubric, backends["judges"]).to_dict()
     items, warnings = check_start(config, template, backends, items)
     described = described_models(config, backends)
     backends["changes"] = model_changes(manifest.models, described) if writer else []  # a resume: same weights?
@@ -226,7 +229,8 @@ def _guarded_item(config, template, backends, item, index, total, run_dir, prese
             raise
         error = str(exc) if isinstance(exc, EndpointError) else (
             f"{doing['what']} failed on this prompt ({type(exc).__name__}: {exc}); a resume retries it")
-        return failed_record(config, template, item, preset, sampling, error, made, warnings, backends["system"])
+        return failed_record(config, template, item, preset, sampling, error, made, warnings, backends["system"],
+                             backends.get("rubric"))
 
 
 def _concurrent_records(config, template, backends, pending: list[PromptItem], preset: str, sampling,
@@ -259,7 +263,7 @@ def _item_of(items: list[PromptItem], record: dict) -> PromptItem | None:
 
 def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptItem, preset: str, sampling,
                   error: str, answers: dict | None = None, warnings: list | None = None,
-                  system: SystemPrompts | None = None) -> dict:
+                  system: SystemPrompts | None = None, rubric: dict | None = None) -> dict:
     """A record for a prompt that failed: no verdict, the error said, the answers made before it kept; a resume
     retries it."""
     made = {side: g.to_dict() for side, g in (answers or {}).items() if g is not None}
@@ -267,7 +271,7 @@ def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptIt
     return CompareRecord(
         id=item.id, prompt=item.prompt, category=item.category, reference=item.reference,
         model_a=config.model_a, model_b=config.model_b, judge=config.judge_label, mode=config.mode,
-        preset=preset, sampling=sampling.to_dict(), rubric=template.rubric.to_dict(),
+        preset=preset, sampling=sampling.to_dict(), rubric=rubric or template.rubric.to_dict(),
         answers={side: made.get(side) or {"text": "", "n_tokens": None} for side in ("A", "B")}, status=FAILED,
         error=error, scores={"A": None, "B": None}, totals={"A": None, "B": None}, winner=None,
         warnings=warnings or None, **system.record_fields(item),
@@ -330,7 +334,7 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
     record = CompareRecord(
         id=item.id, prompt=item.prompt, category=item.category, reference=item.reference,
         model_a=config.model_a, model_b=config.model_b, judge=config.judge_label, mode=config.mode,
-        preset=preset, sampling=sampling.to_dict(), rubric=template.rubric.to_dict(),
+        preset=preset, sampling=sampling.to_dict(), rubric=backends.get("rubric") or template.rubric.to_dict(),
         answers={side: g.to_dict() for side, g in answers.items()}, **verdict, **judge_free,
         usage={**usage, "judge": judge_usage(verdict["judgement"])},
         timings={"answer_a": answers["A"].seconds, "answer_b": answers["B"].seconds,

@@ -21,7 +21,7 @@ import yaml
 from basics import PROMPTS_DIR, UserFacingError, results_dir
 from judge.templates import load_template
 from models.registry import set_max_loaded
-from models.spec import HEAD_PREFIX, known_model_specs, shipped_judges
+from models.spec import HEAD_PREFIX, REWARD_PREFIX, known_model_specs, shipped_judges
 from runs.config import CompareConfig, default_model_pair
 from runs.prompt_sets import PromptItem, shipped_prompt_sets
 from runs.validation import ValidationConfig, shipped_labelled_sets
@@ -253,9 +253,11 @@ def offered_models() -> list[str]:
 
 
 def offered_answering_models() -> list[str]:
-    """What the Model A and Model B pickers offer: offered_models() less the scoring judges, which write no answers."""
+    """What the Model A and Model B pickers offer: offered_models() less the scoring judges and reward models, which
+    write no answers."""
     judges = set(shipped_judges())
-    return [spec for spec in offered_models() if spec not in judges and not spec.startswith(HEAD_PREFIX)]
+    return [spec for spec in offered_models()
+            if spec not in judges and not spec.startswith(HEAD_PREFIX) and not spec.startswith(REWARD_PREFIX)]
 
 
 @contextmanager

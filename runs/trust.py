@@ -1,14 +1,14 @@
 """How far to trust the judge behind a verdict, in words for the page and the report: how it scored (token
-probabilities, a parsed reply, a trained scoring head), how sure it was where it says, and what it measured against
-gold labels: the measurement a shipped judge was trained with and its newest Judge Lab validation side by side (a
-small validation marked as a sanity check), else a plain "not validated". A constant judge and a validated one
-should not look equally authoritative."""
+probabilities, a parsed reply, a trained scoring head, a reward model), how sure it was where it says, and what it
+measured against gold labels: the measurement a shipped judge was trained with and its newest Judge Lab validation
+side by side (a small validation marked as a sanity check), else a plain "not validated". A constant judge and a
+validated one should not look equally authoritative."""
 from __future__ import annotations
 
 from pathlib import Path
 
 from basics import read_json, results_dir
-from models.spec import shipped_judges
+from models.spec import REWARD_PREFIX, shipped_judges
 from runs.records import cut_off_at
 from runs.validation import judge_folder_name
 from runs.views import as_text
@@ -18,6 +18,9 @@ METHOD_WORDS = {
     "parsed": "scores are read from its written reply",
     "head": "a trained scoring judge (a reward head on its base model; no written reasons)",
 }
+REWARD_WORDS = ("a reward model: one scalar reward per answer, each answer read alone through its chat template, so "
+                "the order cannot sway it; P(A better) = sigmoid(r_A − r_B), and its score is that reward mapped onto "
+                "the scale (one criterion, preference); no written reasons")
 
 
 SANITY_CHECK_ITEMS = 50  # fewer labelled items than this: a validation checks the judge works, not how well
@@ -69,12 +72,26 @@ def mean_confidence(record: dict) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+def method_words(record: dict) -> str:
+    """How the judge scored, in words. A reward model's method is `head`, as every scoring judge's, but it is no
+    reward head: it is named as a reward model, and on a panel each member is named with its own way."""
+    members = (record.get("panel") or {}).get("members") or []
+    if any(str(m.get("judge")).startswith(REWARD_PREFIX) for m in members):
+        return "; ".join(f"{as_text(m.get('judge'))}: {_one_judge_words(m.get('judge'), m.get('method'))}"
+                         for m in members)
+    return _one_judge_words(record.get("judge"), record.get("method"))
+
+
+def _one_judge_words(judge, method) -> str:
+    return REWARD_WORDS if str(judge).startswith(REWARD_PREFIX) else METHOD_WORDS.get(method, "")
+
+
 def trust_line(record: dict) -> str:
     """One line for the page and the report: the judge's method, confidence and measured agreement."""
     judge, method = record.get("judge") or "the judge", record.get("method")
     words = [f"**How far to trust this verdict:** judge {as_text(judge)}"]
-    if method in METHOD_WORDS:
-        words.append(METHOD_WORDS[method])
+    if how := method_words(record):
+        words.append(how)
     confidence = mean_confidence(record)
     if confidence is not None:
         words.append(f"confidence {confidence:.0%} (its probability mass on the allowed scores)")

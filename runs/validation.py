@@ -32,6 +32,7 @@ from basics import (
 )
 from judge.judging import PROBABILITIES, judge_pair, judge_single, single_winner
 from judge.labels import judge_label
+from judge.rewards import reward_p_better
 from judge.templates import JudgeTemplate, default_template, load_template
 from models import DEFAULT_JUDGE_SETTINGS, SamplingSettings, load_model, parse_model_spec
 from models.endpoints import EndpointError
@@ -277,15 +278,28 @@ def judge_item(judge, template: JudgeTemplate, config: ValidationConfig, kind: s
         row.update(predicted=single_winner(a, b), totals={"A": a.total, "B": b.total},
                    status="ok" if a.status == b.status == "ok" else "unparsed",
                    len_a=len(item.answer_a), len_b=len(item.answer_b))
+        if a.reward is not None and b.reward is not None:
+            row.update(rewards={"A": a.reward, "B": b.reward},
+                       p_predicted=predicted_share(a.reward, b.reward, row["predicted"]))
     else:
         verdict = judge_pair(judge, template, item.prompt, item.answer_a, item.answer_b, settings, swap=config.swap,
                              method=method)
         probability = (verdict.probabilities or {}).get(verdict.winner) if method == PROBABILITIES else None
+        if verdict.rewards:
+            row["rewards"] = verdict.rewards
+            probability = predicted_share(verdict.rewards["A"], verdict.rewards["B"], verdict.winner)
         row.update(predicted=verdict.winner, status=verdict.status, probabilities=verdict.probabilities,
                    p_predicted=probability, orders={o.order: o.verdict for o in verdict.orders},
                    len_a=len(item.answer_a), len_b=len(item.answer_b))
     row["seconds"] = round(time.perf_counter() - started, 3)
     return row
+
+
+def predicted_share(reward_a: float, reward_b: float, winner: str | None) -> float | None:
+    """A reward model's probability of the answer it picked, sigmoid(r_A - r_B) or its complement (for calibration);
+    None for a tie."""
+    p = reward_p_better(reward_a, reward_b)
+    return {"A": p, "B": 1 - p}.get(winner)
 
 
 def metrics_of(kind: str, rows: list[dict], template: JudgeTemplate) -> dict:

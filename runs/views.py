@@ -7,6 +7,7 @@ import re
 
 from basics import UserFacingError
 from judge.echo import echoed_reasons
+from judge.rewards import PREFERENCE, mapping_formula, panel_rewards, recorded_rewards
 from judge.rubric import Rubric
 from runs.records import cut_off_at
 
@@ -38,11 +39,21 @@ def score_rows(record: dict) -> list[list]:
     if not rubric.scored:
         return [[f"({NO_SCORES})", "–", "–"]]
     scores = record["scores"]
-    rows = [[c.capitalize(), *(format_score(scores[side].get(c) if scores[side] else None)
-                               for side in ("A", "B"))] for c in rubric.criteria]
+    rows = [[_criterion_name(rubric, c), *(format_score(scores[side].get(c) if scores[side] else None)
+                                           for side in ("A", "B"))] for c in rubric.criteria]
     rows.append([f"Total (of {rubric.max_total})", format_score(record["totals"]["A"]),
                  format_score(record["totals"]["B"])])
+    rewards = panel_rewards(record.get("judgement")) if rubric.mapping else None
+    if rewards:  # the number the reward model gave, beside the score it was mapped to
+        rows.append(["Reward r (raw, the model's own scale)", *(f"{r:.4g}" for r in rewards)])
     return rows
+
+
+def _criterion_name(rubric: Rubric, criterion: str) -> str:
+    """A score row's name; a reward model's `preference` says how its raw reward was mapped onto the scale."""
+    if criterion == PREFERENCE and rubric.mapping:
+        return mapping_formula(rubric.scale).capitalize()
+    return criterion.capitalize()
 
 
 def scores_label(rubric: Rubric, mode: str = "single") -> str:
@@ -50,6 +61,8 @@ def scores_label(rubric: Rubric, mode: str = "single") -> str:
     if not rubric.scored:
         return f"Scores: none ({NO_SCORES})"
     label = f"Scores ({rubric.low}-{rubric.high} per criterion, total of {rubric.max_total})"
+    if rubric.mapping:
+        label += f" · {mapping_formula(rubric.scale)}, r a reward model's raw reward"
     return label + (" · pairwise: each score is the mean of both answer orders" if mode == "pairwise" else "")
 
 
@@ -65,7 +78,9 @@ def margin_words(record: dict) -> str:
         side, share = ("B", 1 - p) if ahead == "B" or (ahead is None and p < 0.5) else ("A", p)
         where = "inside" if abs(p - 0.5) < band else "outside"
         band_text = f", {where} the band of no difference ({0.5 - band:.0%}-{0.5 + band:.0%})" if band else ""
-        return f"P({side} better) {share:.1%}{band_text}"
+        other = "B" if side == "A" else "A"
+        how = f" = sigmoid(r_{side} − r_{other})" if recorded_rewards(record.get("judgement")) else ""
+        return f"P({side} better){how} {share:.1%}{band_text}"
     gap = margin["gap"]
     if not gap:
         return "equal totals"
@@ -246,6 +261,9 @@ def record_line(index: int, total: int, record: dict) -> str:
     show = {s: ("unparsed" if v is None else f"{v:g}/{top}") for s, v in record["totals"].items()}
     if not record_rubric(record).scored:
         show = {s: "–" for s in show}
+    rewards = panel_rewards(record.get("judgement")) if record_rubric(record).mapping else None
+    if rewards:  # the score is the reward mapped onto the scale: the reward itself beside it
+        show = {s: f"{show[s]} (r {r:.3g})" for s, r in zip(("A", "B"), rewards)}
     flag = " (inconsistent)" if record["consistent"] is False else ""
     winner = record["winner"] or "unknown"
     if (record.get("margin") or {}).get("too_close"):

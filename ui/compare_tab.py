@@ -181,7 +181,8 @@ def judge_settings(judge: str, method: str, editable: bool = True) -> tuple:
 
 def template_label(editable: bool, writes: bool) -> str:
     if not writes:
-        return "Judge template (its wording is not read by a scoring judge; its criteria and scale must be the judge's)"
+        return ("Judge template (its wording is not read by a scoring judge: a reward head needs its criteria and "
+                "scale, a reward model takes its scale for its one criterion, preference)")
     return "Judge template (editable)" if editable else "Judge template"
 
 

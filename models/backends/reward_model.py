@@ -4,7 +4,7 @@ conversation (prompt, answer) through its chat template, as such models' cards s
 
 It scores each answer alone, so a pairwise verdict cannot depend on the order the answers are shown in; reward models
 are trained as Bradley-Terry models, so P(A better) = sigmoid(r_A - r_B). Its one number is an overall preference,
-shown as the one criterion `preference` (judge/judging.py maps it onto a template's scale and says how), never as
+shown as the one criterion `preference` (judge/rewards.py maps it onto a template's scale and says how), never as
 relevance, coherence and completeness it did not score. Spec: `reward:org/repo` or `reward:FOLDER` (models/spec.py).
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ class RewardModelBackend(Backend):
     device: str = "cpu"
     name: str = "reward"
 
-    capabilities: ClassVar[Capabilities] = Capabilities(streaming=False, answer_scores=True)
+    capabilities: ClassVar[Capabilities] = Capabilities(streaming=False, answer_scores=True, reward_model=True)
     criteria: ClassVar[tuple[str, ...]] = (PREFERENCE,)
     labels: ClassVar[tuple[str, ...]] = ()
 
