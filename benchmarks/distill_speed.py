@@ -1,5 +1,5 @@
 """How long distilling a judge takes on this CPU, stage by stage, from nothing cached: `python -m judge distill`'s
-workflow (runs/distill.py) on a few hundred labelled pairs, with a judge as the teacher for a slice of them.
+workflow (lab/distill.py) on a few hundred labelled pairs, with a judge as the teacher for a slice of them.
 
 Reports items per second for labelling (the teacher judging pairs, both orders), reading answers (the student's
 features), training (the heads' fit) and validating (student and untrained baseline on the held-out pairs), and the
@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="distill-speed-")  # nothing cached: every item computed
 
 from basics import write_jsonl_rows  # noqa: E402
-from runs.distill import DistillConfig, run_distill, teacher_rows  # noqa: E402
-from runs.validation import load_labelled  # noqa: E402
+from lab.distill import DistillConfig, run_distill, teacher_rows  # noqa: E402
+from lab.validation import load_labelled  # noqa: E402
 
 
 def timed_distill(config: DistillConfig) -> tuple[dict, float]:

@@ -30,10 +30,10 @@ import numpy as np  # noqa: E402
 from basics import results_dir  # noqa: E402
 from finetune.degradations import CRITERION_OF, degraded_pairs  # noqa: E402
 from finetune.head_training import CRITERIA, fit_criterion_heads  # noqa: E402
+from lab.distill import agreement, is_held_out, pair_features  # noqa: E402
+from lab.distill import head_verdicts as verdicts  # noqa: E402
 from models import load_model  # noqa: E402
 from models.reward_head import FeatureCache, RewardHead  # noqa: E402
-from runs.distill import agreement, is_held_out, pair_features  # noqa: E402
-from runs.distill import head_verdicts as verdicts  # noqa: E402
 
 BASE = "smollm2-135m"
 

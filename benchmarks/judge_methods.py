@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from runs.validation import ValidationConfig, run_validation  # noqa: E402
+from lab.validation import ValidationConfig, run_validation  # noqa: E402
 
 METHODS = {  # name in the table -> (validation mode, judge method)
     "pairwise-generated": ("pairwise", "parsed"),  # the constrained generated verdict, both orders

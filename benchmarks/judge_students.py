@@ -1,4 +1,4 @@
-"""Which student to keep: the generative one (a LoRA writing the pairwise template's reply, runs/judge_sft.py) or the
+"""Which student to keep: the generative one (a LoRA writing the pairwise template's reply, lab/judge_sft.py) or the
 scoring one (a reward head, models/reward_head.py), against today's default judge, on the same held-out rows.
 
 Data as in benchmarks/judge_head.py and recipes/default_judge.py: PandaLM's human pairs (../shared/data, Apache-2.0)
@@ -28,7 +28,7 @@ from default_judge import longer_wins, pandalm_parts, train_head  # noqa: E402
 from basics import results_dir, write_jsonl_rows  # noqa: E402
 from finetune.head_training import HeadRecipe  # noqa: E402
 from judge.templates import default_template  # noqa: E402
-from runs.judge_sft import train_generative_student  # noqa: E402
+from lab.judge_sft import train_generative_student  # noqa: E402
 
 # the recipe recipes/default_judge.py chose on its dev split (adapters/shipped/smollm2-135m-judge/meta.json)
 SHIPPED = HeadRecipe(strength=50.0, hidden_strength=5e-7, tie_strength=0.2, human_weight=0.3)

@@ -1,4 +1,4 @@
-"""Views of a distillation report (runs/distill.py): the before/after table against the teacher, the learning curve
+"""Views of a distillation report (lab/distill.py): the before/after table against the teacher, the learning curve
 (held-out agreement against the number of training pairs) and the training loss of each criterion's head."""
 from __future__ import annotations
 

@@ -2,9 +2,9 @@
 detail."""
 from __future__ import annotations
 
+from lab.trust import trust_line
 from runs.records import SIDES
 from runs.store import Run
-from runs.trust import trust_line
 from runs.views import reasons_markdown, score_rows, total_cell, verdict_line
 
 FILTERS = ("all", "disagreements", "inconsistent", "unparsed")

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from analysis.judge_metrics import class_metrics
 from judge.judging import HEAD, PROBABILITIES
-from runs.validation import ValidationRun
+from lab.validation import ValidationRun
 
 _LAYOUT = dict(template="plotly_white", height=400, margin=dict(l=50, r=20, t=50, b=40))
 # Each plot is a third of the row wide: a legend beside it would take half of that.

@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 from analysis.agreement import judge_agreement
+from lab.trust import trust_line
 from runs.conclusion import band_words, conclusion_sentence, cut_off_words, length_controlled_words, too_close_words
 from runs.store import Run
 from runs.summary import with_new_fields
-from runs.trust import trust_line
 from runs.views import plural, win_rate_text
 from runs.votes import read_votes
 

@@ -1,7 +1,9 @@
-"""Entry point for `python -m judge`: the comparison CLI lives in runs/cli.py, above the judge it drives."""
+"""Entry point for `python -m judge`: the comparison CLI lives in runs/cli.py, above the judge it drives; the judge
+lab's `validate` and `distill` (lab/cli.py) are wired in here, since runs/ sits below the lab."""
 import sys
 
+from lab.cli import LAB_COMMANDS
 from runs.cli import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(more_commands=LAB_COMMANDS))

@@ -1,5 +1,5 @@
 """What the judge-training recipes share: the repository on the import path, deterministic samples, and
-measuring judges with the validation harness (runs/validation.py) exactly as `python -m judge validate` does."""
+measuring judges with the validation harness (lab/validation.py) exactly as `python -m judge validate` does."""
 from __future__ import annotations
 
 import random
@@ -24,7 +24,7 @@ def validate(data: Path, judges: list[str], mode: str, out: Path, limit: int = 0
     """Each judge's metrics on a labelled file, from one validation run (folder under `out`), by judge spec; each
     also carries its verdict rows under "rows"."""
     from basics import read_jsonl
-    from runs.validation import ValidationConfig, judge_folder_name, run_validation
+    from lab.validation import ValidationConfig, judge_folder_name, run_validation
 
     config = ValidationConfig(data=str(data), judges=judges, mode=mode, limit=limit, out_dir=str(out),
                               template=template)

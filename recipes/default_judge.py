@@ -9,7 +9,7 @@ Data (licence-clean only):
 
 The head (models/reward_head.py: the embedded model's last hidden layer plus its own reading of the answer, fit by
 finetune/head_training.py) has a score per criterion; each is fit on the human pairs plus the degradations that hurt
-that criterion. Measured with the validation harness (runs/validation.py, pairwise, both orders): the head on every
+that criterion. Measured with the validation harness (lab/validation.py, pairwise, both orders): the head on every
 held-out pair, and today's default judge (the embedded model on llama.cpp with the pairwise template) on a fixed
 sample of them. Writes adapters/shipped/smollm2-135m-judge/ (head.npz, meta.json, DATA_CARD.md).
 
@@ -29,8 +29,8 @@ import numpy as np
 from _common import ROOT, SHARED_DATA, sample, validate
 
 from finetune.head_training import HeadRecipe, fit_criterion_heads
+from lab.distill import is_held_out
 from models.reward_head import FEATURES_VERSION
-from runs.distill import is_held_out
 
 NAME = "smollm2-135m-judge"
 BASELINE = "smollm2-135m-gguf"
@@ -79,9 +79,9 @@ GRID = [HeadRecipe(strength=50.0, hidden_strength=hidden, tie_strength=tie, huma
 def features_of(parts: dict, version: int = FEATURES_VERSION, weights: str = "float32") -> dict:
     """Each part's pair features as the head will read them (models/backends/head.py: the same cache key)."""
     from basics import results_dir
+    from lab.distill import pair_features
     from models import load_model
     from models.reward_head import FeatureCache, int8_reader
-    from runs.distill import pair_features
 
     backend, key = load_model(BASE_MODEL), BASE_MODEL
     if weights == "int8":
@@ -95,7 +95,7 @@ def features_of(parts: dict, version: int = FEATURES_VERSION, weights: str = "fl
 def select_recipe(parts: dict, features: dict) -> tuple[HeadRecipe, list[dict]]:
     """The recipe of GRID with the best mean of human and degraded agreement on a dev quarter of the training
     prompts (never the held-out part): heads fit on the other three quarters."""
-    from runs.distill import agreement, head_verdicts
+    from lab.distill import agreement, head_verdicts
 
     def split(name):
         dev = np.array([is_held_out(r["prompt"] + "#dev", 0.25) for r in parts[name]], dtype=bool)
@@ -182,7 +182,7 @@ dev quarter of the training prompts.
 
 - **PandaLM human pairs**: ../shared/data/pandalm_human_pairs.jsonl, 999 instruction pairs from PandaLM's
   human-annotated test set (WeOpenML/PandaLM; licence Apache-2.0), each labelled by three annotators. Split by a
-  checksum of the prompt (runs/distill.py is_held_out, 1/5 held out): {counts['train']} pairs to train,
+  checksum of the prompt (lab/distill.py is_held_out, 1/5 held out): {counts['train']} pairs to train,
   {counts['test']} held out.
 - **Degraded pairs** (made by the project, finetune/degradations.py; the project's licence): the preferred answers
   of the first {args.train_good} decisive training pairs, degraded six ways (another prompt's answer; shuffled

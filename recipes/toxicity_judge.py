@@ -7,7 +7,7 @@ the test part, never trained on. The head (models/reward_head.py LabelHead, fit 
 the embedded model's last hidden layer for the tweet under the toxicity instruction; its regularisation is picked by
 5-fold cross-validation on the training sample only.
 
-Measured with the validation harness (runs/validation.py, as `python -m judge validate --mode label` does) on a fixed
+Measured with the validation harness (lab/validation.py, as `python -m judge validate --mode label` does) on a fixed
 sample of the test part: the untrained embedded model with the toxicity template (the baseline) and the trained head
 on the same rows, then the head on the whole sample. Writes adapters/shipped/toxicity/ (head.npz, meta.json with the
 data card and the measured table, DATA_CARD.md).
@@ -22,7 +22,7 @@ import time
 
 from _common import ROOT, SHARED_DATA, sample, validate
 
-from runs.distill import is_held_out
+from lab.distill import is_held_out
 
 NAME = "toxicity"
 PROMPT = ("Is this comment toxic? A comment is toxic when it insults, demeans, threatens or harasses a person or a "
@@ -77,7 +77,7 @@ text's tokens and its last token), reading each text under the instruction: "{PR
 - **Labels**: hate or offensive -> `toxic`; neither -> `non_toxic`. Most tweets in this set are offensive (about 77%),
   so `toxic` is the majority class; the set's tweets are full of slurs and profanity, and it says little about
   politely worded hostility.
-- **Split**: by a checksum of each tweet's id (runs/distill.py is_held_out, 1/5 held out). Trained on
+- **Split**: by a checksum of each tweet's id (lab/distill.py is_held_out, 1/5 held out). Trained on
   {counts['train']} tweets sampled from the training part ({counts['train_toxic']} toxic); measured on
   {counts['test']} tweets sampled from the test part ({counts['test_toxic']} toxic). Nothing from the test part was
   trained on or used to pick settings (the L2 strength was picked by 5-fold cross-validation on the training sample).

@@ -1,15 +1,16 @@
-"""`python -m judge compare ...` (the same comparison as the app) and `python -m judge validate ...` (judges measured
-against gold labels), from the command line."""
+"""`python -m judge compare ...`, the same comparison as the app, from the command line; the commands of higher
+layers (the judge lab's `validate` and `distill`) join it through `more_commands`, wired in by judge/__main__.py."""
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from tqdm import tqdm
 
 from analysis.margins import DEFAULT_TIE_BAND
-from basics import PROMPTS_DIR, UserFacingError, check_utf8_arguments, results_dir
+from basics import UserFacingError, check_utf8_arguments, results_dir
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings, SettingsError, preset_settings
 from models.endpoints import with_base_url
 from runs.conclusion import closing_lines
@@ -24,16 +25,18 @@ from runs.config import (
     CompareConfig,
 )
 from runs.costs import cost_line, estimate_cost
-from runs.distill import GOLD, DistillConfig, registered_judges_dir, run_distill
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
 from runs.store import SUMMARY_FILE, load_run
 from runs.summary import with_new_fields
-from runs.validation import VALIDATION_MODES, ValidationConfig, run_validation
 from runs.views import answer_warnings, record_line
 
+# A subcommand from a higher layer: it adds its parser to the subparsers and sets the parser's default `run`, the
+# function that takes the parsed arguments and returns the exit status (argparse's set_defaults idiom).
+AddCommand = Callable[[argparse._SubParsersAction], None]
 
-def make_parser() -> argparse.ArgumentParser:
+
+def make_parser(more_commands: Sequence[AddCommand] = ()) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m judge", description="Compare two models with a judge model.")
     commands = parser.add_subparsers(dest="command", required=True)
     c = commands.add_parser("compare", help="answer prompts with model A and B, judge, save a run folder")
@@ -84,117 +87,13 @@ def make_parser() -> argparse.ArgumentParser:
                                                     "template decides, or a fine-tune gets the one it was trained with")
     c.add_argument("--system-a", metavar="TEXT", help="system prompt for model A only (over --system)")
     c.add_argument("--system-b", metavar="TEXT", help="system prompt for model B only (over --system)")
-    add_validate_parser(commands)
-    add_distill_parser(commands)
+    for add_command in more_commands:
+        add_command(commands)
     return parser
 
 
-def add_distill_parser(commands) -> None:
-    d = commands.add_parser("distill", help="train a scoring judge on a teacher's labels, measure it, register it",
-                            description=DISTILL_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    d.add_argument("--data", required=True, help="labelled pairs JSONL (prompt, answer_a, answer_b, label)")
-    d.add_argument("--name", default="student", help="the student's name (its folder under adapters/judges/)")
-    d.add_argument("--teacher", default=GOLD, help="'gold' (the file's labels, default) or a judge spec")
-    d.add_argument("--baseline", default="smollm2-135m-gguf", help="an untrained judge to measure beside the "
-                                                                    "student, or 'none'")
-    d.add_argument("--held-out", type=float, default=0.2, help="share of prompts held out for measuring")
-    d.add_argument("--no-degrade", action="store_true", help="train on the labelled pairs only")
-    d.add_argument("--limit", type=int, default=0, help="only the first N pairs")
-    d.add_argument("--out", help="where the student's folder is made (default: adapters/judges)")
-
-
-DISTILL_HELP = """Distil a teacher's verdicts into a scoring judge (a reward head on the embedded model).
-
-The pairs are split by prompt; the student trains on the train part (plus degraded pairs of its preferred answers)
-and is measured with the baseline against the teacher on the held-out part. The student's folder holds head.npz,
-meta.json and report.json; use it as the judge spec head:FOLDER (the pickers list it)."""
-
-
-def distill_main(args: argparse.Namespace) -> int:
-    config = DistillConfig(data=args.data, name=args.name, teacher=args.teacher, held_out=args.held_out,
-                           baseline=None if args.baseline == "none" else args.baseline, degrade=not args.no_degrade,
-                           limit=args.limit, out_dir=args.out or str(registered_judges_dir()))
-    folder = None
-    for update in run_distill(config):
-        folder = update.folder
-        print(update.message, file=sys.stderr, flush=True)
-        if update.stage == "done":
-            for role in ("baseline", "student"):
-                if role in update.report:
-                    found = update.report[role]
-                    low, high = found["agreement_ci"] or (None, None)
-                    print(f"{role}: agreement {found['agreement']:.3f} [{low:.2f}-{high:.2f}] on {found['n']} "
-                          f"held-out pairs (longer answer wins: {found['longer_wins_same_rows']:.3f})",
-                          file=sys.stderr)
-    print(folder)
-    return 0
-
-
-def add_validate_parser(commands) -> None:
-    v = commands.add_parser("validate", help="measure judges against gold labels: per-row verdicts and metrics.json",
-                            description=VALIDATE_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
-    v.add_argument("--pairs", "--data", dest="data", required=True,
-                   help="labelled JSONL (pairs, scores or classes), a file in prompts/validation/, or a run folder "
-                        "whose votes are the gold labels")
-    v.add_argument("--judge", action="append", dest="judges", help=f"judge spec, repeatable (default {DEFAULT_JUDGE})")
-    v.add_argument("--method", action="append", dest="methods", choices=JUDGE_METHODS,
-                   help="repeatable; default auto (probabilities where the judge can)")
-    v.add_argument("--mode", choices=VALIDATION_MODES, default="pairwise")
-    v.add_argument("--template", help="judge template: a name in prompts/ (e.g. toxicity) or a YAML file")
-    v.add_argument("--no-swap", action="store_true", help="pairwise: judge only in the A/B order")
-    v.add_argument("--limit", type=int, default=0, help="only the first N rows")
-    v.add_argument("--panel", action="store_true", help="also measure the judges as one panel: majority verdict "
-                                                        "(mean score for scores), with Krippendorff's alpha")
-    v.add_argument("--no-cache", action="store_true", help="ask every judge afresh instead of reusing identical "
-                                                           "earlier judge calls")
-    v.add_argument("--base-url", help="base URL for openai:MODEL judge specs that name none")
-    v.add_argument("--out", help="folder in which the validation folder is made (default: results/validation)")
-
-
-VALIDATE_HELP = """Measure one or more judges against gold labels.
-
-Labelled JSONL kinds: pairs (prompt, answer_a, answer_b, label A/B/tie) for --mode pairwise or single; scores
-(prompt, answer, score) for --mode single; classes (text, class) for --mode label with a label template.
-Writes OUT/validate-*/: run.json, JUDGE__METHOD/verdicts.jsonl and metrics.json, summary.json."""
-
-
-def validate_main(args: argparse.Namespace) -> int:
-    data = args.data
-    if not Path(data).exists() and (PROMPTS_DIR / "validation" / f"{data}.jsonl").is_file():
-        data = str(PROMPTS_DIR / "validation" / f"{data}.jsonl")
-    judges = [with_base_url(j, args.base_url) for j in (args.judges or [DEFAULT_JUDGE])]
-    config = ValidationConfig(data=data, judges=judges, methods=args.methods or ["auto"], panel=args.panel,
-                              judge_cache=not args.no_cache,
-                              mode=args.mode, template=args.template, swap=not args.no_swap, limit=args.limit,
-                              out_dir=args.out or str(results_dir() / "validation"))
-    folder, bar = None, None
-    for update in run_validation(config):
-        folder = update.folder
-        if update.stage == "loading":
-            print(f"loading {update.judge}", file=sys.stderr)
-        elif update.stage == "item":
-            if bar is None:
-                bar = tqdm(total=update.total, unit="row", file=sys.stderr, desc=f"{update.judge} {update.method}")
-            bar.update(1)
-        elif update.stage == "judge_done":
-            if bar is not None:
-                bar.close()
-            bar = None
-            print(metrics_line(update.metrics), file=sys.stderr)
-    print(folder)
-    return 0
-
-
-def metrics_line(metrics: dict) -> str:
-    """One line per judge and method: the headline numbers of its metrics.json."""
-    keys = ("n", "agreement", "length_balanced_agreement", "position_consistency", "kappa", "pearson", "spearman",
-            "f1_macro", "accuracy", "unparsed_share", "panel_alpha", "mean_panel_used", "seconds_per_item")
-    shown = " ".join(f"{k}={metrics[k]:.3g}" if isinstance(metrics.get(k), float) else f"{k}={metrics[k]}"
-                     for k in keys if k in metrics and metrics[k] is not None)
-    return f"{metrics['judge']} [{metrics['method']}] {shown}"
-
-
-# Flags whose names differ from their argparse dest, for messages that must name what the person typed.
+# Flags whose names differ from their argparse dest, for messages that must name what the person typed (methods and
+# data are the lab's validate's, checked here with every command's arguments).
 FLAG_OF_DEST = {"judges": "--judge", "methods": "--method", "data": "--pairs"}
 SETTING_NAMES = ("max_new_tokens", "temperature", "min_p", "top_p", "seed")
 
@@ -253,18 +152,15 @@ def closing_summary(run_dir) -> list[str]:
     return closing_lines(with_new_fields(run.summary, run.records), run.rubric.max_total, band)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = make_parser().parse_args(argv)
+def main(argv: list[str] | None = None, more_commands: Sequence[AddCommand] = ()) -> int:
+    """The CLI; `more_commands` add subcommands from above runs/ (each sets its parser's `run` default)."""
+    args = make_parser(more_commands).parse_args(argv)
     run_dir, saved = None, 0
     try:
         check_utf8_arguments(vars(args), FLAG_OF_DEST,
                              fix=", or write a prompt into a UTF-8 .jsonl file and pass --prompts FILE")
-        if args.command == "validate":
-            check_limit(args.limit, zero_means_all=True)
-            return validate_main(args)
-        if args.command == "distill":
-            check_limit(args.limit, zero_means_all=True)
-            return distill_main(args)
+        if args.command != "compare":
+            return args.run(args)
         check_limit(args.limit)
         cost = None
         if args.resume:

@@ -24,8 +24,6 @@ from models.registry import set_max_loaded
 from models.spec import HEAD_PREFIX, REWARD_PREFIX, known_model_specs, shipped_judges
 from runs.config import CompareConfig, default_model_pair
 from runs.prompt_sets import PromptItem, shipped_prompt_sets
-from runs.validation import ValidationConfig, shipped_labelled_sets
-from runs.votes import runs_with_votes
 
 DEFAULT_POLICY_FILE = PROMPTS_DIR / "public" / "allow_list.yaml"
 RUN_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -105,21 +103,6 @@ class PublicPolicy:
         if text and text.strip() and text.strip() not in shipped_template_texts():
             raise PublicModeError("editing the judge template is off on this shared app: pick the mode (or a "
                                   "template) again to restore a shipped one, or run the app yourself to use your own")
-
-    def check_validation(self, config: ValidationConfig, upload_root: str | Path | None) -> ValidationConfig:
-        """A Judge Lab request: shipped or uploaded labels (or a run's votes), offered judges, a bounded size."""
-        shipped = [*shipped_labelled_sets(), *(str(folder) for folder in runs_with_votes())]
-        config.data = self.check_data_file(config.data, upload_root, (".jsonl",), shipped=shipped)
-        for judge in config.judges:
-            self.check_model(judge, "judge")
-        self.check_template(config.template_text)
-        if config.template:
-            raise PublicModeError("judge templates cannot be named on this shared app: pick one in the list")
-        cap = self.limits.labelled_items
-        if not 1 <= config.limit <= cap:
-            raise PublicModeError(f"set Limit from 1 to {cap}: this shared app validates at most {cap} items "
-                                  f"per run (got {config.limit}; 0 means all)")
-        return config
 
     def check_prompt(self, text: str, what: str = "instruction") -> None:
         if len(text or "") > self.limits.prompt_chars:

@@ -11,10 +11,12 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Each package may import only from its own package and from lower layers. finetune sits beside judge: both build on
-# models, neither on the other. Entry points (app.py and every __main__.py) are above everything.
-LAYERS = {"basics": 0, "models": 1, "judge": 2, "finetune": 2, "analysis": 3, "runs": 4, "dashboard": 5, "ui": 6,
-          "app": 7}
-ENTRY_LAYER = 7
+# models, neither on the other. lab (judging the judges: validation, distillation, the trust line) sits above runs:
+# it reads runs and their votes and reuses the judge cache, while runs/ holds one run and needs none of it. Entry
+# points (app.py and every __main__.py) are above everything.
+LAYERS = {"basics": 0, "models": 1, "judge": 2, "finetune": 2, "analysis": 3, "runs": 4, "lab": 5, "dashboard": 6,
+          "ui": 7, "app": 8}
+ENTRY_LAYER = 8
 MAX_MODULE_LINES = 420
 
 
@@ -94,7 +96,7 @@ def test_every_package_is_covered_by_the_layers():
 
 
 def test_dependencies_point_one_way():
-    """basics ← models ← judge ← analysis ← runs ← dashboard ← ui (finetune uses models)."""
+    """basics ← models ← judge ← analysis ← runs ← lab ← dashboard ← ui (finetune uses models)."""
     assert upward_imports(*import_graph()) == []
 
 

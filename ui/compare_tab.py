@@ -10,6 +10,7 @@ import gradio as gr
 from basics import UserFacingError
 from judge.rubric import Rubric
 from judge.templates import DEFAULT_TEMPLATES, default_template, load_template, template_names
+from lab.trust import trust_line
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SamplingSettings
 from models.endpoints import with_base_url
 from models.settings import matching_preset
@@ -29,7 +30,6 @@ from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
 from runs.public import app_concurrency, public_gate, visitor_slot
 from runs.store import read_manifest
-from runs.trust import trust_line
 from runs.views import (
     SCORE_HEADERS,
     answer_label,

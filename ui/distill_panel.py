@@ -1,4 +1,4 @@
-"""The Judge Lab's distillation panel: train a judge from a teacher's labels (runs/distill.py), watch it read and
+"""The Judge Lab's distillation panel: train a judge from a teacher's labels (lab/distill.py), watch it read and
 train, and see it measured before and after; the student then appears in every judge picker."""
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import gradio as gr
 
 from basics import UserFacingError
 from dashboard.distill_view import DISTILL_HEADERS, distill_rows, learning_curve_figure, loss_figure
+from lab.distill import GOLD, DistillConfig, run_distill
 from models import known_model_specs
-from runs.distill import GOLD, DistillConfig, run_distill
 from ui.widgets import user_error
 from ui.zerogpu import distill_seconds, gpu_handler
 

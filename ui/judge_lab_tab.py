@@ -23,9 +23,16 @@ from dashboard.judge_lab import (
 )
 from judge.judging import METHODS, PROBABILITIES
 from judge.templates import default_template, load_template, save_template, template_names
+from lab.validation import (
+    VALIDATION_MODES,
+    ValidationConfig,
+    check_public_validation,
+    load_validation,
+    run_validation,
+    shipped_labelled_sets,
+)
 from runs.config import DEFAULT_JUDGE
 from runs.public import app_concurrency, offered_models, public_gate, visitor_slot
-from runs.validation import VALIDATION_MODES, ValidationConfig, load_validation, run_validation, shipped_labelled_sets
 from runs.votes import runs_with_votes
 from ui.distill_panel import distill_panel
 from ui.widgets import PRIVATE, user_error, visitor
@@ -98,7 +105,7 @@ def run_lab(data, mode, template_text, judges, methods, limit, panel=False, prog
         config = ValidationConfig(data=data or "", judges=list(judges or []), methods=list(methods or []),
                                   mode=mode, template_text=template_text, limit=int(limit or 0), panel=bool(panel))
         if gate := public_gate():
-            gate.policy.check_validation(config, get_upload_folder())
+            check_public_validation(gate.policy, config, get_upload_folder())
         with visitor_slot(visitor(request)):
             yield from _validation_views(config, progress)
     except UserFacingError as exc:

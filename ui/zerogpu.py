@@ -16,11 +16,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from finetune.config import FIELDS
+from lab.distill import GOLD
+from lab.validation import load_labelled, shipped_labelled_sets
 from models import DEFAULT_JUDGE_SETTINGS
-from runs.distill import GOLD
 from runs.prompt_sets import load_prompt_set, shipped_prompt_sets
 from runs.public import public_gate
-from runs.validation import load_labelled, shipped_labelled_sets
 
 # The range every ask is clamped to. Below MIN, a short request's loads and first tokens could be cut off for a few
 # seconds of queue priority. MAX is a free account's whole daily quota (5 minutes; an unauthenticated visitor has 2,

@@ -5,9 +5,9 @@ import pytest
 
 from basics import PROMPTS_DIR
 from dashboard.judge_lab import calibration_figure, calibration_note, method_notes, metrics_table
+from lab.validation import ValidationConfig, load_validation, run_validation
 from models.registry import unload_all
 from runs.config import DEFAULT_JUDGE
-from runs.validation import ValidationConfig, load_validation, run_validation
 
 PAIRS = PROMPTS_DIR / "validation" / "good_vs_broken_pairs.jsonl"
 ALWAYS_A = ("scripted:Relevance: A=4 B=1\\nCoherence: A=4 B=1\\nCompleteness: A=4 B=1\\nVerdict: [[A]]\\n"

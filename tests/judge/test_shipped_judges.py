@@ -5,9 +5,9 @@ import json
 
 import pytest
 
+from lab.validation import ValidationConfig, run_validation
 from models import known_model_specs, load_model, parse_model_spec
 from models.spec import shipped_judges
-from runs.validation import ValidationConfig, run_validation
 
 pytestmark = pytest.mark.model
 BASELINE = "smollm2-135m-gguf"

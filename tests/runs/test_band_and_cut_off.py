@@ -5,12 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from lab.trust import trust_line
 from models.registry import unload_all
 from runs.config import CompareConfig
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem
 from runs.store import read_records
-from runs.trust import trust_line
 from runs.views import timings_line
 
 from helpers import judge_cli

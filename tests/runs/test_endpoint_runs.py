@@ -5,12 +5,12 @@ import json
 import pytest
 from servers import LLAMA_ALIAS, free_port, llama_cpp_server
 
+from lab.validation import ValidationConfig, load_validation, run_validation
 from models.endpoints import EndpointLimits
 from runs.config import CompareConfig
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import load_prompt_set, single_prompt
 from runs.store import load_run, unfinished_runs
-from runs.validation import ValidationConfig, load_validation, run_validation
 
 pytestmark = pytest.mark.model
 SHORT = dict(max_new_tokens=24, seed=3)

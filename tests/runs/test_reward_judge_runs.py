@@ -98,12 +98,12 @@ def test_a_cli_compare_judged_by_a_reward_model_follows_its_rewards(reward_folde
 
 def test_a_reward_model_by_hub_id_sits_on_a_panel_beside_a_writing_judge(reward_folder, direct_reward, hub_cache,
                                                                          tmp_path):
+    from lab.trust import trust_line
     from models.spec import known_model_specs
     from runs.config import CompareConfig
     from runs.pipeline import run_compare
     from runs.prompt_sets import single_prompt
     from runs.public import offered_answering_models
-    from runs.trust import trust_line
     from runs.views import score_rows
 
     add_reward_repo(hub_cache, reward_folder)
@@ -139,8 +139,8 @@ def test_a_reward_model_by_hub_id_sits_on_a_panel_beside_a_writing_judge(reward_
 
 def test_the_judge_lab_validates_a_reward_model_and_the_trust_line_cites_it(reward_folder, direct_reward):
     from dashboard.judge_lab import calibrated, method_notes
-    from runs.trust import trust_line
-    from runs.validation import ValidationConfig, load_labelled, load_validation, run_validation
+    from lab.trust import trust_line
+    from lab.validation import ValidationConfig, load_labelled, load_validation, run_validation
 
     spec = f"reward:{reward_folder}"
     data = PROMPTS_DIR / "validation" / "good_vs_broken_pairs.jsonl"

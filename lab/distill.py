@@ -19,11 +19,11 @@ from basics import UserFacingError, adapters_dir, now_iso, results_dir, write_js
 from finetune.degradations import degraded_pairs
 from finetune.head_training import HeadRecipe, fit_criterion_heads
 from judge.templates import default_template
+from lab.validation import LabelledItem, ValidationConfig, judge_item, load_labelled
 from models import load_model
 from models.reward_head import FeatureCache, RewardHead
 from runs.config import resolve_method
 from runs.judge_cache import cached_judges
-from runs.validation import LabelledItem, ValidationConfig, judge_item, load_labelled
 
 GOLD = "gold"
 JUDGES_FOLDER = "judges"
@@ -35,7 +35,7 @@ def registered_judges_dir() -> Path:
 
 @dataclass
 class DistillConfig:
-    data: str  # a labelled pairs file (runs/validation.py)
+    data: str  # a labelled pairs file (lab/validation.py)
     name: str = "student"  # the student's folder under registered_judges_dir()
     teacher: str = GOLD  # GOLD: the file's labels; else a judge spec whose verdicts are the labels
     base: str = "smollm2-135m"  # the student's base model (transformers)
@@ -144,7 +144,7 @@ def teacher_rows(items: list[LabelledItem], teacher: str) -> list[dict]:
 
 
 def teacher_rows_of(rows: list[dict], spec: str) -> list[dict]:
-    """A judge's verdict rows (runs/validation.py judge_item) on the pairs, its calls cached."""
+    """A judge's verdict rows (lab/validation.py judge_item) on the pairs, its calls cached."""
     (judge,), _ = cached_judges([load_model(spec)], enabled=True)
     config = ValidationConfig(data="", judges=[spec])  # pairwise, both orders, the judge's default settings
     items = [LabelledItem(id=r["id"], prompt=r["prompt"], answer_a=r["answer_a"], answer_b=r["answer_b"],

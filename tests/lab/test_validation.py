@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from basics import PROMPTS_DIR
-from models.registry import unload_all
-from runs.validation import (
+from lab.validation import (
     LabelledDataError,
     ValidationConfig,
     load_labelled,
@@ -17,6 +16,7 @@ from runs.validation import (
     run_validation,
     shipped_labelled_sets,
 )
+from models.registry import unload_all
 from runs.votes import record_vote
 
 from run_builders import RUN1, write_run
@@ -163,3 +163,24 @@ def test_the_cli_refuses_a_bad_file_with_one_line(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and done.stderr.startswith("error: bad.jsonl line 1: expected pairs")
     assert "Traceback" not in done.stderr
+
+
+def test_a_public_app_takes_shipped_labels_offered_judges_and_a_bounded_limit(tmp_path):
+    from lab.validation import check_public_validation
+    from runs.public import PublicLimits, PublicModeError, PublicPolicy
+
+    policy = PublicPolicy(models=("smollm2-135m-gguf",), limits=PublicLimits(labelled_items=10), include_shipped=False)
+
+    def check(**changes):
+        values = dict(data=str(PAIRS), judges=["smollm2-135m-gguf"], limit=5)
+        return check_public_validation(policy, ValidationConfig(**{**values, **changes}), tmp_path)
+
+    assert check().data == str(PAIRS)
+    upload = write_jsonl(tmp_path / "mine.jsonl", [])
+    assert check(data=str(upload)).data == str(upload)  # a file received as an upload
+    for changes, refused in [({"data": "/etc/passwd"}, "a file is one of the shipped ones"),
+                             ({"judges": ["scripted:A"]}, "judge 'scripted:A' is not offered"),
+                             ({"template": "toxicity"}, "judge templates cannot be named"),
+                             ({"limit": 0}, "set Limit from 1 to 10"), ({"limit": 11}, "set Limit from 1 to 10")]:
+        with pytest.raises(PublicModeError, match=refused):
+            check(**changes)

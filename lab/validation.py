@@ -34,13 +34,14 @@ from judge.judging import PROBABILITIES, judge_pair, judge_single, single_winner
 from judge.labels import judge_label
 from judge.rewards import reward_p_better
 from judge.templates import JudgeTemplate, default_template, load_template
+from lab.panel_validation import PANEL_NAME, panel_alpha, panel_rows
 from models import DEFAULT_JUDGE_SETTINGS, SamplingSettings, load_model, parse_model_spec
 from models.endpoints import EndpointError
 from runs.config import DEFAULT_JUDGE, JUDGE_METHODS, resolve_method
 from runs.judge_cache import cached_judges
-from runs.panel_validation import PANEL_NAME, panel_alpha, panel_rows
+from runs.public import PublicModeError, PublicPolicy
 from runs.store import git_commit, new_run_id, package_versions, read_records
-from runs.votes import read_votes
+from runs.votes import read_votes, runs_with_votes
 
 VALIDATION_MODES = ("pairwise", "single", "label")
 KIND_OF_MODE = {"pairwise": "pairs", "label": "classes"}  # single validates pairs or scores
@@ -147,7 +148,7 @@ class ValidationConfig:
     swap: bool = True
     limit: int = 0  # only the first N rows (0 = all)
     out_dir: str = field(default_factory=lambda: str(results_dir() / "validation"))
-    panel: bool = False  # also measure the judges as one panel (runs/panel_validation.py)
+    panel: bool = False  # also measure the judges as one panel (lab/panel_validation.py)
     judge_cache: bool = True  # identical judge calls answered from the on-disk cache (runs/judge_cache.py)
     judge_sampling: SamplingSettings = field(default_factory=lambda: DEFAULT_JUDGE_SETTINGS)
 
@@ -359,3 +360,21 @@ def load_validation(folder: str | Path) -> ValidationRun:
 def shipped_labelled_sets() -> list[str]:
     """The labelled example files shipped in prompts/validation/."""
     return sorted(str(p) for p in (PROMPTS_DIR / "validation").glob("*.jsonl"))
+
+
+def check_public_validation(policy: PublicPolicy, config: ValidationConfig,
+                            upload_root: str | Path | None) -> ValidationConfig:
+    """A Judge Lab request on a shared app, by its public policy (runs/public.py): shipped or uploaded labels (or a
+    run's votes), offered judges, a bounded size, before any judge loads."""
+    shipped = [*shipped_labelled_sets(), *(str(folder) for folder in runs_with_votes())]
+    config.data = policy.check_data_file(config.data, upload_root, (".jsonl",), shipped=shipped)
+    for judge in config.judges:
+        policy.check_model(judge, "judge")
+    policy.check_template(config.template_text)
+    if config.template:
+        raise PublicModeError("judge templates cannot be named on this shared app: pick one in the list")
+    cap = policy.limits.labelled_items
+    if not 1 <= config.limit <= cap:
+        raise PublicModeError(f"set Limit from 1 to {cap}: this shared app validates at most {cap} items "
+                              f"per run (got {config.limit}; 0 means all)")
+    return config

@@ -10,7 +10,7 @@ PANEL_NAME = "panel"
 
 
 def panel_rows(kind: str, rows_by_judge: dict[str, list[dict]]) -> list[dict]:
-    """One verdict row per labelled row, shaped like a single judge's (runs/validation.py judge_item)."""
+    """One verdict row per labelled row, shaped like a single judge's (lab/validation.py judge_item)."""
     judges = list(rows_by_judge)
     rows = []
     for position, first in enumerate(rows_by_judge[judges[0]]):

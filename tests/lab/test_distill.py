@@ -1,4 +1,4 @@
-"""Distillation end to end on the real embedded model (runs/distill.py): the shipped good-vs-broken pairs as the
+"""Distillation end to end on the real embedded model (lab/distill.py): the shipped good-vs-broken pairs as the
 teacher's (gold) labels, split by prompt, a student trained, measured, registered, and used as a judge."""
 import json
 import subprocess
@@ -6,12 +6,12 @@ import sys
 
 import pytest
 
+from lab.distill import DistillConfig, is_held_out, run_distill
+from lab.validation import load_labelled
 from models import known_model_specs, load_model
 from runs.config import CompareConfig
-from runs.distill import DistillConfig, is_held_out, run_distill
 from runs.pipeline import run_compare
 from runs.prompt_sets import single_prompt
-from runs.validation import load_labelled
 
 pytestmark = pytest.mark.model
 PAIRS = "prompts/validation/good_vs_broken_pairs.jsonl"

@@ -1,11 +1,11 @@
-"""The generative student's training data (runs/judge_sft.py): both orders of every pair, targets the pairwise
+"""The generative student's training data (lab/judge_sft.py): both orders of every pair, targets the pairwise
 template's own parser reads back, and scores that follow the degradation applied."""
 import pytest
 
 from finetune.degradations import degraded_pairs
 from judge.parsing import parse_pairwise_reply
 from judge.templates import default_template
-from runs.judge_sft import judge_sft_rows, target_reply
+from lab.judge_sft import judge_sft_rows, target_reply
 
 TEMPLATE = default_template("pairwise")
 GOOD = ("g1", "How do I boil an egg?", "Put the egg in boiling water. Cook it for nine minutes. Cool it in cold "
@@ -46,8 +46,8 @@ def test_a_tie_teaches_a_tie():
 @pytest.mark.model
 def test_a_generative_student_trains_on_the_real_model_and_judges_in_its_own_format(tmp_path):
     from judge.judging import judge_pair
+    from lab.judge_sft import train_generative_student
     from models import DEFAULT_JUDGE_SETTINGS, load_model
-    from runs.judge_sft import train_generative_student
 
     rows = [p.to_dict() for p in degraded_pairs([GOOD], kinds=("truncated", "shuffled"), seed=0)]
     checkpoint = train_generative_student(rows, TEMPLATE, tmp_path, max_steps=2)

@@ -1,7 +1,7 @@
-"""A panel's verdict rows in a validation, built from its members' rows (runs/panel_validation.py)."""
+"""A panel's verdict rows in a validation, built from its members' rows (lab/panel_validation.py)."""
 import pytest
 
-from runs.panel_validation import panel_alpha, panel_rows
+from lab.panel_validation import panel_alpha, panel_rows
 
 
 def rows(*predicted, status="ok"):

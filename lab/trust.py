@@ -8,9 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from basics import read_json, results_dir
+from lab.validation import judge_folder_name
 from models.spec import REWARD_PREFIX, shipped_judges
 from runs.records import cut_off_at
-from runs.validation import judge_folder_name
 from runs.views import as_text
 
 METHOD_WORDS = {

@@ -1,6 +1,6 @@
 """The generative student of a distillation: a LoRA on the base model trained to write the pairwise judge
 template's reply (scores, verdict, reasons) for the teacher's verdicts, both answer orders of every pair, so it
-cannot learn a position preference. runs/distill.py trains the scoring student; this is its generative rival.
+cannot learn a position preference. lab/distill.py trains the scoring student; this is its generative rival.
 
 Targets: a human or teacher pair gives the better answer 4 and the worse 3 on every criterion (the teacher names no
 criterion); a degraded pair (finetune/degradations.py) gives the degraded answer 1 on the criterion its

@@ -4,8 +4,8 @@ import shutil
 
 import pytest
 
-from runs.trust import trust_line
-from runs.validation import judge_folder_name
+from lab.trust import trust_line
+from lab.validation import judge_folder_name
 
 
 def record(judge="scripted:unmeasured", method="parsed", confidence=None):
