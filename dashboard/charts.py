@@ -9,6 +9,7 @@ from runs.conclusion import BETTER, FEW, MIXED, NONE, difference_verdict
 from runs.records import SIDES, cut_off_at, too_close
 from runs.store import Run
 from runs.summary import with_new_fields
+from runs.views import NO_SCORES
 
 COLORS = {"A": "#1f77b4", "B": "#ff7f0e", "tie": "#999999", "unknown": "#d62728"}
 _LAYOUT = dict(template="plotly_white", height=340, margin=dict(l=50, r=20, t=50, b=40))
@@ -18,6 +19,8 @@ pio.templates.default = "plotly_white"  # every chart of the app in one style (t
 def criteria_figure(run: Run) -> go.Figure:
     """Mean score per criterion of the run's rubric for A and B, with 95% bootstrap whiskers."""
     rubric = run.rubric
+    if not rubric.scored:
+        return _no_scores_figure("Mean score per criterion")
     criteria = list(rubric.criteria)
     summary = summarize_scores(run.records, criteria, resamples=1000)
     fig = go.Figure()
@@ -35,8 +38,13 @@ def criteria_figure(run: Run) -> go.Figure:
 
 def outcome_verdict(run: Run) -> str:
     """What the outcomes add up to, for the chart's title: a side is named only when the paired difference's
-    interval (and the win rate's) excludes no change, so more bars for one side never read as a win by themselves."""
-    kind, side = difference_verdict(with_new_fields(run.summary, run.records))
+    interval (and the win rate's) excludes no change, so more bars for one side never read as a win by themselves.
+    A verdict-only judge's run is read on the win rate's interval alone (it has no totals)."""
+    kind, side = difference_verdict(with_new_fields(run.summary, run.records), run.rubric.scored)
+    if not run.rubric.scored:
+        return {FEW: "too few decided prompts to call a winner",
+                NONE: "no detectable difference: the win rate's 95% interval includes 50%",
+                BETTER: f"{side} is better: the win rate's 95% interval excludes 50%"}[kind]
     return {FEW: "too few scored prompts to call a winner",
             NONE: "no detectable difference: the mean total's 95% interval includes no change",
             MIXED: f"{side} scores higher on average, but its win rate's 95% interval includes 50%",
@@ -60,6 +68,8 @@ def wins_figure(run: Run) -> go.Figure:
 
 def distribution_figure(run: Run) -> go.Figure:
     """Histogram of totals for each side (unparsed sides left out)."""
+    if not run.rubric.scored:
+        return _no_scores_figure("Distribution of totals")
     fig = go.Figure()
     for side in SIDES:
         totals = [r["totals"][side] for r in run.records]
@@ -77,6 +87,8 @@ def length_figure(run: Run) -> go.Figure:
     (many stop at the token cap) are one larger point labelled with their count, so none hide under another."""
     from collections import Counter
 
+    if not run.rubric.scored:
+        return _no_scores_figure("Do longer answers score higher?", "see the length-controlled win rate")
     fig = go.Figure()
     for side in SIDES:
         points = Counter((r["answers"][side].get("n_tokens"), r["totals"][side]) for r in run.records)
@@ -90,6 +102,14 @@ def length_figure(run: Run) -> go.Figure:
     fig.update_layout(title="Do longer answers score higher?" + _length_words(rho), xaxis_title="answer tokens",
                       yaxis=dict(title=f"total (of {run.rubric.max_total})", dtick=1), **_LAYOUT)
     _mark_token_limits(fig, run.records)
+    return fig
+
+
+def _no_scores_figure(title: str, see: str = "") -> go.Figure:
+    """An empty chart that says why it is empty: a verdict-only judge names the better answer and scores nothing."""
+    fig = go.Figure()
+    fig.update_layout(title=dict(text=f"{title}<br><sup>{NO_SCORES}{'; ' + see if see else ''}</sup>"),
+                      xaxis=dict(visible=False), yaxis=dict(visible=False), **_LAYOUT)
     return fig
 
 

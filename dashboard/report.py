@@ -15,7 +15,15 @@ from dashboard.summary_text import summary_markdown
 from judge.echo import echoed_reasons
 from runs.records import SIDES
 from runs.store import Run
-from runs.views import ECHOED_REPLY, HEAD_REASONS, NO_REASONS, NO_WRITTEN_REASONS, cut_off_note, format_score
+from runs.views import (
+    ECHOED_REPLY,
+    HEAD_REASONS,
+    NO_REASONS,
+    NO_WRITTEN_REASONS,
+    cut_off_note,
+    record_rubric,
+    total_cell,
+)
 
 
 def _markdown_to_html(text: str) -> str:
@@ -37,10 +45,9 @@ def html_report(run: Run, path) -> Path:
     table += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in prompt_rows(run)]
     table.append("</table>")
     details = []
-    top = run.rubric.max_total
     for r in run.records:
         cells = "".join(
-            f"<td><h4>Model {s} — total {html.escape(format_score(r['totals'][s]))} of {top}"
+            f"<td><h4>Model {s} — {html.escape(_total_words(r, s))}"
             f"{' · ' + cut_off_note(r, s) if cut_off_note(r, s) else ''}</h4>"
             f"<pre>{html.escape(r['answers'][s]['text'] or '')}</pre>"
             f"{_reasons_html(r, s)}</td>" for s in SIDES)
@@ -62,6 +69,15 @@ pre{{white-space:pre-wrap;font-size:0.9em}}.charts{{display:grid;grid-template-c
 </body></html>"""
     path.write_text(page, encoding="utf-8")
     return path
+
+
+def _total_words(record: dict, side: str) -> str:
+    """'total 9 of 12'; 'no score (...)' where the judge names the better answer and scores nothing, never 'unparsed
+    of 0'."""
+    rubric = record_rubric(record)
+    if not rubric.scored:
+        return "no score (the judge names the better answer)"
+    return f"total {total_cell(record, side)} of {rubric.max_total}"
 
 
 def _reasons_html(record: dict, side: str) -> str:

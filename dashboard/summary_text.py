@@ -37,10 +37,13 @@ def summary_markdown(run: Run) -> str:
         lines.append("- **Win rate of A:** no decided records")
     if length := length_controlled_words(s):
         lines.append(f"- **Length-controlled win rate of A:** {length}")
-    lines.append(f"- **Mean total (of {rubric.max_total}):** A {_num(mean.get('A'))} · B {_num(mean.get('B'))} "
-                 f"· rubric: {rubric.describe()}")
-    close = too_close_words(s, band)
-    lines.append(f"- **Too close to call:** {close}" if close else f"- **Ties:** {band_words(band)}")
+    if rubric.scored:
+        lines.append(f"- **Mean total (of {rubric.max_total}):** A {_num(mean.get('A'))} · B {_num(mean.get('B'))} "
+                     f"· rubric: {rubric.describe()}")
+    else:  # a verdict-only judge: no totals to average, never a total 'of 0'
+        lines.append(f"- **Scores:** {rubric.describe()}, so the win rate above is the result")
+    close = too_close_words(s, band, rubric.scored)
+    lines.append(f"- **Too close to call:** {close}" if close else f"- **Ties:** {band_words(band, rubric.scored)}")
     if cut := cut_off_words(s):
         lines.append(f"- **Cut off:** {cut}")
     if pos.get("consistency_rate") is not None:
@@ -59,7 +62,7 @@ def summary_markdown(run: Run) -> str:
         rate = "n/a" if agreement.agreement is None else f"{agreement.agreement:.0%}"
         lines.append(f"- **Judge vs people:** agrees on {rate} of {agreement.n_usable} voted records "
                      f"(Cohen's kappa {kappa}; {agreement.n_votes} votes in all)")
-    lines.append(f"**Conclusion:** {conclusion_sentence(s, rubric.max_total)}")
+    lines.append(f"**Conclusion:** {conclusion_sentence(s, rubric.max_total, rubric.scored)}")
     return "\n".join(lines)
 
 

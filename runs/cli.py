@@ -149,7 +149,7 @@ def closing_summary(run_dir) -> list[str]:
         return []
     run = load_run(run_dir)
     band = (run.manifest.get("config") or {}).get("tie_band")
-    return closing_lines(with_new_fields(run.summary, run.records), run.rubric.max_total, band)
+    return closing_lines(with_new_fields(run.summary, run.records), run.rubric.max_total, band, run.rubric.scored)
 
 
 def main(argv: list[str] | None = None, more_commands: Sequence[AddCommand] = ()) -> int:

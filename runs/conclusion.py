@@ -8,8 +8,11 @@ from analysis.length_control import BOOTSTRAP, WILSON
 from analysis.margins import SCALE_STEP
 from runs.store import load_run
 from runs.summary import with_new_fields
+from runs.views import NO_SCORES
 
 CLOSE = 0.03  # a length-controlled rate this near the raw one: holding length equal changes little
+NO_TOTALS = ("the judge names the better answer and gives no scores, so no paired difference in totals can be "
+             "given")
 FEW_PROMPTS = 5  # fewer scored pairs than this: intervals are artefacts (as runs/views.FEW_RECORDS says of win rates)
 
 
@@ -39,12 +42,20 @@ def _needed_words(diff: dict) -> str:
 FEW, NONE, BETTER, MIXED = "few", "none", "better", "mixed"
 
 
-def difference_verdict(part: dict) -> tuple[str, str | None]:
+def difference_verdict(part: dict, scored: bool = True) -> tuple[str, str | None]:
     """(kind, side) for a summary: FEW prompts for intervals; NONE detectable (the paired difference's interval
     includes 0); `side` BETTER (both the difference's and the win rate's intervals exclude no change); or `side`
-    higher on average but its win rate's interval includes 50% (MIXED)."""
+    higher on average but its win rate's interval includes 50% (MIXED). A verdict-only judge (`scored` False: it
+    names the better answer and gives no scores) is read on the win rate alone: BETTER where its interval excludes
+    50%, NONE where it includes it, FEW with fewer decided prompts than an interval needs."""
     stats = part.get("stats") or {}
     rate, diff = stats.get("win_rate") or {}, stats.get("difference") or {}
+    if not scored:
+        if _decided(rate) < FEW_PROMPTS or rate.get("low") is None:
+            return FEW, None
+        if rate["low"] <= 0.5 <= rate["high"]:
+            return NONE, None
+        return BETTER, "A" if rate["low"] > 0.5 else "B"
     if (diff.get("n") or 0) < FEW_PROMPTS or diff.get("low") is None:
         return FEW, None
     if diff["low"] <= 0 <= diff["high"]:
@@ -54,10 +65,18 @@ def difference_verdict(part: dict) -> tuple[str, str | None]:
     return (BETTER if agrees else MIXED), side
 
 
-def conclusion_sentence(part: dict, max_total: float | None = None) -> str:
+def _decided(rate: dict) -> int:
+    """Records with a verdict (A won, B won or a tie) behind a win rate."""
+    return sum(rate.get(key) or 0 for key in ("wins", "ties", "losses"))
+
+
+def conclusion_sentence(part: dict, max_total: float | None = None, scored: bool = True) -> str:
     """One sentence on whether A or B is better, for a summary (or one preset's part of it): the win rate and the
     paired difference in mean total, each with its 95% interval, and "no detectable difference" when the
-    difference's interval includes no change, with the prompts a power calculation says would be needed."""
+    difference's interval includes no change, with the prompts a power calculation says would be needed. For a
+    verdict-only judge (`scored` False) the win rate with its interval, and why there is no difference in totals."""
+    if not scored:
+        return _verdict_only_sentence(part)
     stats = part.get("stats") or {}
     rate, diff = stats.get("win_rate") or {}, stats.get("difference") or {}
     n = diff.get("n") or 0
@@ -83,6 +102,21 @@ def conclusion_sentence(part: dict, max_total: float | None = None) -> str:
         return f"{better} is better: {won}{scored}."
     return (f"{better} scored higher on average, but not on most prompts: {won}{scored}; the win rate's interval "
             "still includes 50%, so it is not better on a typical prompt yet.")
+
+
+def _verdict_only_sentence(part: dict) -> str:
+    """The closing sentence where the judge names the better answer and gives no scores: the win rate alone."""
+    rate = (part.get("stats") or {}).get("win_rate") or {}
+    decided = _decided(rate)
+    kind, better = difference_verdict(part, scored=False)
+    if kind == FEW:
+        return (f"Too few decided prompts ({decided}) for an interval on A's win rate, so whether A or B is better "
+                f"cannot be told yet: run a prompt set of at least {FEW_PROMPTS}; {NO_TOTALS}.")
+    won = (f"A won {rate['rate']:.0%} of the {decided} decided prompts (95% interval {rate['low']:.0%}-"
+           f"{rate['high']:.0%}, ties counted half)")
+    if kind == NONE:
+        return f"No detectable difference between A and B: {won}, an interval that includes 50%; {NO_TOTALS}."
+    return f"{better} is better: {won}, an interval that excludes 50%; {NO_TOTALS}."
 
 
 def length_controlled_words(part: dict) -> str:
@@ -122,21 +156,21 @@ def length_controlled_words(part: dict) -> str:
     return words
 
 
-def band_words(band: float | None) -> str:
-    """The band of no difference in words."""
+def band_words(band: float | None, scored: bool = True) -> str:
+    """The band of no difference in words (a verdict-only judge has no totals to be close)."""
     if not band:
         return "no tie band (any lead wins)"
-    return (f"tie band {band:g}: P(A better) within {0.5 - band:.0%}-{0.5 + band:.0%}, or parsed totals less than "
-            f"{SCALE_STEP:g} point apart")
+    within = f"tie band {band:g}: P(A better) within {0.5 - band:.0%}-{0.5 + band:.0%}"
+    return f"{within}, or parsed totals less than {SCALE_STEP:g} point apart" if scored else within
 
 
-def too_close_words(summary: dict, band: float | None) -> str:
+def too_close_words(summary: dict, band: float | None, scored: bool = True) -> str:
     """How many ties were a favourite inside the band ('' when none were)."""
     close, ties = summary.get("too_close") or 0, (summary.get("wins") or {}).get("tie", 0)
     if not close:
         return ""
-    return (f"{close} of the {ties} ties were too close to call ({band_words(band)}): the judge leaned one way, "
-            "inside the band, so they count as ties (half a win each)")
+    return (f"{close} of the {ties} ties were too close to call ({band_words(band, scored)}): the judge leaned one "
+            "way, inside the band, so they count as ties (half a win each)")
 
 
 def cut_off_words(summary: dict) -> str:
@@ -151,18 +185,19 @@ def cut_off_words(summary: dict) -> str:
             "(max new tokens): they may be unfinished, and their completeness was graded on cut-off text")
 
 
-def closing_lines(summary: dict, max_total: float | None, band: float | None) -> list[str]:
-    """The CLI's closing summary: outcomes, mean totals, the notes above, the win rate at equal length, and the
-    closing sentence."""
+def closing_lines(summary: dict, max_total: float | None, band: float | None, scored: bool = True) -> list[str]:
+    """The CLI's closing summary: outcomes, mean totals (a verdict-only judge's `scored` False: that it gives none),
+    the notes above, the win rate at equal length, and the closing sentence."""
     wins, mean = summary.get("wins") or {}, summary.get("mean_total") or {}
     show = lambda v: "n/a" if v is None else f"{v:.2f}"  # noqa: E731
+    totals = (f"mean total{f' (of {max_total:g})' if max_total else ''}: A {show(mean.get('A'))}, "
+              f"B {show(mean.get('B'))}") if scored else NO_SCORES
     lines = [f"summary: {summary.get('n', 0)} records: A won {wins.get('A', 0)}, B won {wins.get('B', 0)}, "
-             f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict; mean total"
-             f"{f' (of {max_total:g})' if max_total else ''}: A {show(mean.get('A'))}, B {show(mean.get('B'))}"]
-    lines += [f"note: {words}" for words in (too_close_words(summary, band), cut_off_words(summary)) if words]
+             f"{wins.get('tie', 0)} ties, {wins.get('unknown', 0)} without a verdict; {totals}"]
+    lines += [f"note: {words}" for words in (too_close_words(summary, band, scored), cut_off_words(summary)) if words]
     if length := length_controlled_words(summary):
         lines.append(f"length-controlled win rate of A: {length}")
-    lines.append(f"conclusion: {conclusion_sentence(summary, max_total)}")
+    lines.append(f"conclusion: {conclusion_sentence(summary, max_total, scored)}")
     return lines
 
 
@@ -171,9 +206,11 @@ def closing_markdown(folder) -> str:
     page (the Batch tab's finished status)."""
     run = load_run(folder)
     summary = with_new_fields(run.summary, run.records)
-    band = (run.manifest.get("config") or {}).get("tie_band")
-    notes = [f"**{name}:** {words}" for name, words in (("Too close to call", too_close_words(summary, band)),
+    band, scored = (run.manifest.get("config") or {}).get("tie_band"), run.rubric.scored
+    notes = [f"**{name}:** {words}" for name, words in (("Too close to call", too_close_words(summary, band, scored)),
                                                          ("Cut off", cut_off_words(summary)),
                                                          ("Length-controlled win rate of A",
                                                           length_controlled_words(summary))) if words]
-    return "  \n".join([*notes, f"**Conclusion:** {conclusion_sentence(summary, run.rubric.max_total)}"])
+    scores = [] if scored else ["**Scores:** none: the judge names the better answer"]
+    return "  \n".join([*scores, *notes,
+                         f"**Conclusion:** {conclusion_sentence(summary, run.rubric.max_total, scored)}"])

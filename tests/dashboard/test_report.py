@@ -98,6 +98,26 @@ def test_the_page_summary_and_the_report_give_the_win_rate_at_equal_length(tmp_p
     assert "the raw 69% owes part of A&#x27;s lead to A&#x27;s longer answers" in shown
 
 
+def test_a_verdict_only_run_s_report_has_no_totals_of_0_and_concludes_on_the_win_rate(tmp_path):
+    records = [make_record(f"q{i}", "p1", (3, 3, 3), (3, 3, 3), "A" if i < 6 else "B", "pairwise", True)
+               for i in range(7)]
+    for record in records:  # as Prometheus 2's relative grading writes them: a winner, no scores
+        record.update(rubric={"criteria": [], "scale": [1, 5]}, scores={"A": {}, "B": {}},
+                      totals={"A": None, "B": None})
+    run = load_run(write_run(tmp_path, "verdicts", "2026-01-01T00:00:00+00:00", records, mode="pairwise"))
+    text = report.html_report(run, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "no detectable difference: the win rate's 95% interval includes 50%" in text  # the outcomes chart's title
+    assert "scored prompts" not in text and "(of 0)" not in text  # nor do the charts count scores or totals
+    shown = outside_scripts(text)
+    assert shown.count("Model A — no score (the judge names the better answer)") == 7
+    assert "<b>Scores:</b> no scores (the judge names the better answer), so the win rate above is the result" in shown
+    assert ("<b>Conclusion:</b> No detectable difference between A and B: A won 86% of the 7 decided prompts (95% "
+            "interval 49%-97%, ties counted half), an interval that includes 50%; the judge names the better answer "
+            "and gives no scores, so no paired difference in totals can be given.") in shown
+    assert "of 0" not in shown and "unparsed" not in shown and "Mean total" not in shown
+    assert "Too few prompts with both answers scored" not in shown
+
+
 @pytest.mark.model
 def test_the_report_of_a_real_scoring_judge_run(tmp_path):
     unload_all()

@@ -4,7 +4,17 @@ import pytest
 
 from analysis.difference import paired_difference, paired_power, prompts_needed
 from analysis.length_control import BOOTSTRAP, length_controlled
-from runs.conclusion import closing_lines, conclusion_sentence, cut_off_words, length_controlled_words, too_close_words
+from runs.conclusion import (
+    BETTER,
+    FEW,
+    band_words,
+    closing_lines,
+    conclusion_sentence,
+    cut_off_words,
+    difference_verdict,
+    length_controlled_words,
+    too_close_words,
+)
 from runs.summary import summarize, with_new_fields
 
 from run_builders import make_record
@@ -162,3 +172,46 @@ def test_the_length_controlled_words_warn_where_the_rate_rests_on_the_model(chan
           "equal": 0, "unit": "tokens", "interval": BOOTSTRAP, "reason": None, **changes}
     summary = {"stats": {"win_rate": {"rate": 0.7, "low": 0.6, "high": 0.78}, "length_controlled": lc}}
     assert length_controlled_words(summary).endswith(ending)
+
+
+def verdict_only(records: list[dict]) -> list[dict]:
+    """The same records as a verdict-only judge writes them (Prometheus 2's relative grading): winners, no scores."""
+    for record in records:
+        record.update(rubric={"criteria": [], "scale": [1, 5]}, scores={"A": {}, "B": {}},
+                      totals={"A": None, "B": None})
+    return records
+
+
+def test_a_verdict_only_run_concludes_on_the_win_rate_and_says_why_there_is_no_difference_in_totals():
+    pairs = [((4, 4, 3), (2, 2, 2))] * 6 + [((4, 3, 3), (3, 2, 2))] * 4
+    flipped = summarize(verdict_only(run_of([(b, a) for a, b in pairs])))
+    assert flipped["stats"]["difference"]["n"] == 0 and flipped["rubric"]["criteria"] == []
+    assert difference_verdict(flipped, scored=False) == (BETTER, "B") and difference_verdict(flipped)[0] == FEW
+    assert conclusion_sentence(flipped, 0, scored=False) == (
+        "B is better: A won 0% of the 10 decided prompts (95% interval 0%-28%, ties counted half), an interval that "
+        "excludes 50%; the judge names the better answer and gives no scores, so no paired difference in totals can "
+        "be given.")
+    even = summarize(verdict_only(run_of([((4, 4, 4), (2, 2, 2)), ((2, 2, 2), (4, 4, 4))] * 3)))
+    assert conclusion_sentence(even, 0, scored=False).startswith(
+        "No detectable difference between A and B: A won 50% of the 6 decided prompts (95% interval 19%-81%, ties "
+        "counted half), an interval that includes 50%; the judge names the better answer and gives no scores")
+    few = summarize(verdict_only(run_of([((4, 4, 4), (2, 2, 2))] * 4)))
+    assert difference_verdict(few, scored=False) == (FEW, None)
+    lines = closing_lines(few, 0, 0.05, scored=False)
+    assert lines[0] == ("summary: 4 records: A won 4, B won 0, 0 ties, 0 without a verdict; no scores: the judge "
+                        "names the better answer")
+    assert lines[-1] == ("conclusion: Too few decided prompts (4) for an interval on A's win rate, so whether A or B "
+                         "is better cannot be told yet: run a prompt set of at least 5; the judge names the better "
+                         "answer and gives no scores, so no paired difference in totals can be given.")
+    assert not any("of 0" in line or "scored (0)" in line or "mean total" in line for line in lines)
+    assert band_words(0.05, scored=False) == "tie band 0.05: P(A better) within 45%-55%"  # no totals to be close
+
+
+def test_the_length_controlled_rate_needs_only_winners_and_lengths():
+    scored = summarize(run_with_lengths(LENGTHY))
+    unscored = summarize(verdict_only(run_with_lengths(LENGTHY)))
+    assert unscored["stats"]["length_controlled"] == scored["stats"]["length_controlled"]
+    assert unscored["stats"]["length_controlled"]["rate"] is not None
+    lines = closing_lines(unscored, 0, 0.05, scored=False)
+    assert lines[-2] == f"length-controlled win rate of A: {length_controlled_words(scored)}"
+    assert lines[-1].startswith("conclusion: No detectable difference between A and B: A won 67% of the 24 decided")

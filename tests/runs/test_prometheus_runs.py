@@ -1,8 +1,10 @@
 """Prometheus 2's templates through the whole product with scripted models and judges: `compare --template NAME`, a
 prompt set's `reference` and `rubric` reaching the judge, one overall score shown as one criterion, a relative
-verdict shown without scores (never as unparsed, never as a total of 0), the summary, the report and the exports."""
+verdict shown without scores (never as unparsed, never as a total of 0), the summary, the report and the exports; a
+verdict-only run concluded on its win rate with its interval, and its length-controlled win rate."""
 import csv
 import json
+import re
 
 import pytest
 
@@ -12,6 +14,7 @@ from dashboard.summary_text import summary_markdown
 from judge.rubric import Rubric
 from models.registry import load_model, unload_all
 from runs.cli import main
+from runs.conclusion import closing_markdown
 from runs.prompt_sets import PromptSetError, load_prompt_set
 from runs.store import load_run, read_records
 from runs.views import batch_row, record_line, score_rows, scores_label, verdict_line
@@ -120,3 +123,60 @@ def test_a_verdict_only_rubric_reads_back_as_one_and_says_so():
     assert Rubric.from_dict({"scale": [1, 4]}).criteria == ("relevance", "coherence", "completeness")
     assert scores_label(rubric, "pairwise") == "Scores: none (no scores: the judge names the better answer)"
     assert scores_label(Rubric(("overall",), (1, 5))) == "Scores (1-5 per criterion, total of 5)"
+
+
+def verdict_only_run(tmp_path, capsys, b_wins: set) -> tuple:
+    """A pairwise prometheus_relative run of 10 prompts, A's answer the longer the later the prompt, the judge
+    preferring B (in both orders) on the prompts numbered in `b_wins` and A on the rest: (the run folder, the CLI's
+    stderr)."""
+    path = tmp_path / "ten.jsonl"
+    path.write_text("".join(json.dumps({"id": f"q{i}", "prompt": f"Question {i}?"}) + "\n" for i in range(10)),
+                    encoding="utf-8")
+    answers_a = "scripted:" + "||".join("word " * (5 + 3 * i) for i in range(10))
+    answers_b = "scripted:" + "||".join("other " * (20 - i) for i in range(10))
+    judge = "scripted:" + "||".join(f"Feedback: fine. [RESULT] {first}||Feedback: fine. [RESULT] {second}"
+                                    for first, second in (("B", "A") if i in b_wins else ("A", "B") for i in range(10)))
+    code = main(["compare", "--prompts", str(path), "--model-a", answers_a, "--model-b", answers_b, "--judge", judge,
+                 "--template", "prometheus_relative", "--mode", "pairwise", "--out", str(tmp_path / "runs"),
+                 "--no-cache"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    return out.strip().splitlines()[-1], err
+
+
+def test_a_verdict_only_run_concludes_on_its_win_rate_everywhere_never_on_totals_of_0(tmp_path, capsys):
+    folder, err = verdict_only_run(tmp_path, capsys, {4})
+    run = load_run(folder)
+    assert not run.rubric.scored and run.summary["wins"] == {"A": 9, "B": 1, "tie": 0, "unknown": 0}
+    said = ("A is better: A won 90% of the 10 decided prompts (95% interval 60%-98%, ties counted half), an interval "
+            "that excludes 50%; the judge names the better answer and gives no scores, so no paired difference in "
+            "totals can be given.")
+    closing = err[err.index("summary: 10 records"):]  # the CLI's closing summary
+    assert "A won 9, B won 1, 0 ties, 0 without a verdict; no scores: the judge names the better answer" in closing
+    assert f"conclusion: {said}" in closing and "length-controlled win rate of A: at equal length A would win" in closing
+    page = summary_markdown(run)  # the Results page
+    assert f"**Conclusion:** {said}" in page and "**Length-controlled win rate of A:** at equal length" in page
+    assert "- **Scores:** no scores (the judge names the better answer), so the win rate above is the result" in page
+    batch = closing_markdown(folder)  # the Batch tab's finished status
+    assert batch.startswith("**Scores:** none: the judge names the better answer") and f"**Conclusion:** {said}" in batch
+    assert "wins" in charts.figures(run) and "A is better: the win rate's 95% interval excludes 50%" in \
+        charts.figures(run)["wins"].layout.title.text
+    shown = re.sub(r"<script.*?</script>", "", report.html_report(run, tmp_path / "r.html").read_text(encoding="utf-8"),
+                   flags=re.S)
+    assert shown.count("Model A — no score (the judge names the better answer)") == 10 and said in shown
+    for text in (closing, page, batch, shown):
+        assert "of 0" not in text and "unparsed" not in text and "Mean total" not in text and "mean total" not in text
+        assert "scored (0)" not in text and "parsed totals" not in text  # no band of totals either
+
+
+def test_a_verdict_only_run_without_a_clear_winner_or_with_few_prompts_says_so(tmp_path, capsys, prompt_file):
+    folder, err = verdict_only_run(tmp_path, capsys, {1, 4, 6, 8})
+    assert ("conclusion: No detectable difference between A and B: A won 60% of the 10 decided prompts (95% interval "
+            "31%-83%, ties counted half), an interval that includes 50%; the judge names the better answer") in err
+    assert "no detectable difference: the win rate's 95% interval includes 50%" in \
+        charts.figures(load_run(folder))["wins"].layout.title.text
+    folder, _, err = compare(tmp_path, prompt_file, capsys, "prometheus_relative",
+                             "scripted:Feedback: A. [RESULT] A||Feedback: B. [RESULT] B", "--mode", "pairwise")
+    assert ("conclusion: Too few decided prompts (2) for an interval on A's win rate, so whether A or B is better "
+            "cannot be told yet: run a prompt set of at least 5; the judge names the better answer") in err
+    assert "not enough data" in closing_markdown(folder) and "scored (0)" not in err
