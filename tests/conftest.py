@@ -31,6 +31,13 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
+def pytest_configure(config):
+    """The fast tier (a marker expression leaving out the model tests) fuzzes lighter: tests/fuzz/fuzz_settings.py.
+    Before collection, so the fuzz decorators read it; each xdist worker runs this with the same options."""
+    if "not model" in (config.option.markexpr or ""):
+        os.environ.setdefault("LLM_JUDGE_FUZZ_SHARE", "0.25")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
