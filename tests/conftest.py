@@ -13,6 +13,13 @@ for folder in (REPO_ROOT, REPO_ROOT / "tests"):
     if str(folder) not in sys.path:
         sys.path.insert(0, str(folder))
 
+# Under pytest-xdist each worker gets its share of the cores, torch and llama.cpp alike, and so do the servers and CLI
+# runs it starts (they inherit the environment): two workers each spinning two OpenMP threads on two cores made the
+# model tests up to six times slower than alone. Before torch is imported anywhere.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _share = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
+    os.environ.setdefault("LLM_JUDGE_THREADS", str(_share))
+    os.environ.setdefault("OMP_NUM_THREADS", str(_share))
 # Before any project module is imported: runs made by tests never land in the repo's results/.
 os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="llm-judge-test-results-")
 os.environ["LLM_JUDGE_ADAPTERS"] = tempfile.mkdtemp(prefix="llm-judge-test-adapters-")  # nor adapters trained
