@@ -184,6 +184,14 @@ def int8_reader(backend):
     return dataclasses.replace(backend, model=model, _probability_cache=([], None))
 
 
+def feature_reader(base, weights: str = "float32"):
+    """(the backend that reads a head's features, its FeatureCache key): the base itself, or for a head fit on int8
+    features its int8 copy, cached under another key. The head backend and the recipe that fits heads read alike."""
+    if weights == "int8":
+        return int8_reader(base), f"{base.spec.text} int8"
+    return base, base.spec.text
+
+
 class FeatureCache:
     """Features on disk by (base, prompt, answer), so measuring again or training more heads costs nothing twice.
     `base` names the reader too (an int8 reading is another key)."""

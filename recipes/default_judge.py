@@ -81,13 +81,9 @@ def features_of(parts: dict, version: int = FEATURES_VERSION, weights: str = "fl
     from basics import results_dir
     from lab.distill import pair_features
     from models import load_model
-    from models.reward_head import FeatureCache, int8_reader
+    from models.reward_head import FeatureCache, feature_reader
 
-    backend, key = load_model(BASE_MODEL), BASE_MODEL
-    if weights == "int8":
-        backend, key = int8_reader(backend), f"{backend.spec.text} int8"
-    else:
-        key = backend.spec.text
+    backend, key = feature_reader(load_model(BASE_MODEL), weights)
     cache = FeatureCache(results_dir() / ".cache" / "features", key, version=version)
     return {name: pair_features(cache, backend, rows) for name, rows in parts.items()}
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 from basics import results_dir
 from models.backend import Backend, Capabilities, Message
 from models.errors import ModelLoadError
-from models.reward_head import META_FILE, FeatureCache, LabelHead, RewardHead, int8_reader, load_head
+from models.reward_head import META_FILE, FeatureCache, LabelHead, RewardHead, feature_reader, load_head
 from models.settings import SamplingSettings
 from models.spec import HEAD_PREFIX, ModelSpec
 
@@ -95,12 +95,9 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
         raise ModelLoadError(f"the scoring judge in {folder} needs a transformers or llama.cpp base, not "
                              f"{base.spec.text}")
     version = head.features_version if isinstance(head, RewardHead) else 2
-    key = base.spec.text
-    if isinstance(head, RewardHead) and head.weights_kind == "int8":
-        try:
-            base = int8_reader(base)
-        except ValueError as exc:
-            raise ModelLoadError(f"the scoring judge in {folder} was fit on int8 features: {exc}") from exc
-        key += " int8"
+    try:
+        base, key = feature_reader(base, head.weights_kind if isinstance(head, RewardHead) else "float32")
+    except ValueError as exc:
+        raise ModelLoadError(f"the scoring judge in {folder} was fit on int8 features: {exc}") from exc
     cache = FeatureCache(results_dir() / ".cache" / "features", key, signals=head.signals, version=version)
     return HeadBackend(spec=spec, base=base, head=head, features=cache, load_seconds=time.perf_counter() - started)
