@@ -34,3 +34,10 @@ def set_slider(page, elem_id: str, value: int) -> None:
     box = page.locator(f"#{elem_id} input[type=number]")
     box.fill(str(value))
     box.press("Enter")
+
+
+def wait_settled(page, selector: str) -> None:
+    """Until no progress overlay (Gradio's status tracker: its eta bar, a pending wrap) covers `selector`: under load
+    the overlay of the last update can still sit on the table and take a click meant for a row."""
+    page.wait_for_function(f"() => !document.querySelector('{selector} .eta-bar') && "
+                           f"!document.querySelector('{selector} .wrap.pending')", timeout=30_000)

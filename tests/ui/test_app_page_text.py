@@ -3,6 +3,7 @@ place it appears; errors stay next to what failed; the Results tab opens on the 
 shown. Runs are hand-made (tests/run_builders.py) or made by scripted models: no weights needed."""
 import pytest
 
+from helpers import wait_settled
 from run_builders import make_record, write_run
 
 pytestmark = pytest.mark.browser
@@ -45,6 +46,7 @@ def test_a_run_saved_after_the_page_opened_is_the_one_the_results_tab_opens_on_a
                                    timeout=20_000)
     assert folder.name in results_page.locator("#results-run input").input_value()
     assert "not validated" in results_page.locator("#results-summary").inner_text()  # the run's judge, unmeasured
+    wait_settled(results_page, "#results-table")
     results_page.locator("#results-table .virtual-row").first.locator("[role=gridcell]").first.click()
     results_page.wait_for_function(
         "() => document.querySelector('#results-detail')?.innerText.includes('Because')", timeout=20_000)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from helpers import wait_settled
 from run_builders import RUN1, RUN2, write_run
 
 pytestmark = pytest.mark.browser
@@ -59,6 +60,7 @@ def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
     assert "Length-controlled win rate of A: not enough data: 7 decided records with answer lengths" in summary
 
     # Clicking a row shows both answers.
+    wait_settled(page, "#results-table")
     page.locator("#results-table .virtual-row").first.locator("[role=gridcell]").first.click()
     page.wait_for_function(
         "() => document.querySelector('#results-answer-a textarea')?.value.startsWith('Answer A to q1')",
