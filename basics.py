@@ -9,8 +9,10 @@ import codecs
 import functools
 import json
 import os
+import secrets
 import tempfile
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -155,12 +157,45 @@ def drop_torn_last_line(path: str | Path) -> None:
         path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
 
+def write_atomic(path: str | Path, write: Callable) -> Path:
+    """Make `path` by `write(binary file)` into a temporary sibling renamed over it: a kill mid-write leaves the old
+    file or none, never half of one, and a failed write leaves no temporary file."""
+    path = Path(path)
+    # A name of its own per writer (not path + ".tmp"): two processes writing one file must not share a half file.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as f:
+            write(f)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def write_json_atomic(path: str | Path, data: dict) -> None:
     """Write JSON to a temporary sibling and rename it: a reader never sees half a file."""
-    path = Path(path)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    text = json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8")
+    write_atomic(path, lambda f: f.write(text))
+
+
+_cache_notices: dict[str, bool] = {}  # notice -> handed out yet; each cache is said damaged once per process
+_cache_lock = threading.Lock()
+
+
+def cache_rebuilt(notice: str) -> None:
+    """Note that a damaged cache was set aside and is being rebuilt (its entries computed afresh); the notice waits
+    for take_cache_notices(), which hands it out once per process however often the cache is found damaged."""
+    with _cache_lock:
+        _cache_notices.setdefault(notice, False)
+
+
+def take_cache_notices() -> list[str]:
+    """The cache notices not handed out yet (a run puts them on its next record, as it does a busy machine)."""
+    with _cache_lock:
+        fresh = [notice for notice, said in _cache_notices.items() if not said]
+        _cache_notices.update(dict.fromkeys(fresh, True))
+    return fresh
 
 
 def read_json(path: str | Path) -> dict | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from basics import PROMPTS_DIR, results_dir
+from basics import PROMPTS_DIR, results_dir, take_cache_notices
 from lab.distill import GOLD, DistillConfig, registered_judges_dir, run_distill
 from lab.validation import VALIDATION_MODES, ValidationConfig, run_validation
 from models.endpoints import with_base_url
@@ -59,6 +59,7 @@ def validate_main(args: argparse.Namespace) -> int:
     folder, bar = None, None
     for update in run_validation(config):
         folder = update.folder
+        say_cache_notices(bar)
         if update.stage == "loading":
             print(f"loading {update.judge}", file=sys.stderr)
         elif update.stage == "item":
@@ -72,6 +73,12 @@ def validate_main(args: argparse.Namespace) -> int:
             print(metrics_line(update.metrics), file=sys.stderr)
     print(folder)
     return 0
+
+
+def say_cache_notices(bar: tqdm | None = None) -> None:
+    """Each damaged cache rebuilt since the last update (basics.take_cache_notices), said once, above any bar."""
+    for notice in take_cache_notices():
+        (bar.write if bar is not None else print)(f"note: {notice}", file=sys.stderr)
 
 
 def metrics_line(metrics: dict) -> str:
@@ -113,6 +120,7 @@ def distill_main(args: argparse.Namespace) -> int:
     folder = None
     for update in run_distill(config):
         folder = update.folder
+        say_cache_notices()
         print(update.message, file=sys.stderr, flush=True)
         if update.stage == "done":
             for role in ("baseline", "student"):

@@ -70,31 +70,31 @@ def check_peft_adapter(folder: str | Path) -> None:
         check_safetensors(weights, size)
 
 
-def check_safetensors(path: Path, size: int) -> None:
+def check_safetensors(path: Path, size: int, fix: str = RESAVE) -> None:
     """The file is a whole safetensors file: an 8-byte header length, a JSON header, and exactly the tensor bytes it
     describes (a truncated file has fewer)."""
     damaged = f"{path} is damaged or cut short"
     with open(path, "rb") as f:
         start = f.read(8)
         if len(start) < 8:
-            raise ModelLoadError(f"{damaged} ({size} bytes, too short for a safetensors file): {RESAVE}")
+            raise ModelLoadError(f"{damaged} ({size} bytes, too short for a safetensors file): {fix}")
         (header_length,) = struct.unpack("<Q", start)
         if header_length > min(MAX_HEADER, size - 8):
-            raise ModelLoadError(f"{damaged} (not a safetensors file, or its header is cut off): {RESAVE}")
+            raise ModelLoadError(f"{damaged} (not a safetensors file, or its header is cut off): {fix}")
         try:
             header = json.loads(f.read(header_length).decode("utf-8"))
         except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            raise ModelLoadError(f"{damaged} (its header is not readable JSON): {RESAVE}") from exc
+            raise ModelLoadError(f"{damaged} (its header is not readable JSON): {fix}") from exc
     if not isinstance(header, dict):
-        raise ModelLoadError(f"{damaged} (its header is not a table of tensors): {RESAVE}")
+        raise ModelLoadError(f"{damaged} (its header is not a table of tensors): {fix}")
     data_length = size - 8 - header_length
     try:
         end = max((int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__"), default=0)
     except (TypeError, KeyError, IndexError, ValueError) as exc:
-        raise ModelLoadError(f"{damaged} (its header lists tensors without their place in the file): {RESAVE}") from exc
+        raise ModelLoadError(f"{damaged} (its header lists tensors without their place in the file): {fix}") from exc
     if end != data_length:
         raise ModelLoadError(f"{damaged}: its header describes {end} bytes of tensors but the file holds "
-                             f"{data_length}: {RESAVE}")
+                             f"{data_length}: {fix}")
 
 
 def adapter_folders_in(spec_text: str) -> list[Path]:

@@ -10,12 +10,16 @@ import importlib.util
 import json
 import os
 import shutil
+import struct
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from basics import cache_rebuilt, write_atomic
+from models.adapter_files import check_safetensors
 from models.errors import ModelLoadError
+from models.gguf_check import check_gguf_whole
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,8 @@ GGUF_SUFFIX = "-gguf"
 # until its last lines) at 1.4x transformers' batched and 2x its single-stream speed on these CPUs
 # (benchmarks/llamacpp_levers.py). Written once into the cache, like the safetensors folder.
 F32_GGUF_SUFFIX = "-f32" + GGUF_SUFFIX
+CONVERSION_DAMAGED = "the converted model {} was damaged ({}): it is being converted again"
+CONVERTED_JSON = ("config.json", "tokenizer.json", "tokenizer_config.json")  # read by every load, so checked whole
 
 
 def cache_root() -> Path:
@@ -80,7 +86,11 @@ def ensure_f32_gguf(model: EmbeddedModel) -> Path:
     """The embedded GGUF's weights as float32 in a GGUF of their own (F32_GGUF_SUFFIX), written on first use."""
     target = f32_gguf_path(model)
     if target.is_file():
-        return target
+        try:
+            check_gguf_whole(target)
+            return target
+        except (OSError, ValueError, UnicodeDecodeError, struct.error) as exc:  # written again below, over it
+            cache_rebuilt(CONVERSION_DAMAGED.format(target, exc))
     import ctypes
 
     import llama_cpp
@@ -113,9 +123,13 @@ def converted_folder(model: EmbeddedModel) -> Path:
 def ensure_converted(model: EmbeddedModel) -> Path:
     """The safetensors folder for an embedded model, converting the GGUF on first use."""
     target = converted_folder(model)
-    if (target / "model.safetensors").is_file() and (target / "config.json").is_file():
-        _drop_quantization_config(target / "config.json")
-        return target
+    if target.exists():
+        problem = _damage(target)
+        if problem is None:
+            _drop_quantization_config(target / "config.json")
+            return target
+        cache_rebuilt(CONVERSION_DAMAGED.format(target, problem))
+        _set_aside(target)
     gguf = embedded_gguf_path(model)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Convert into a temporary sibling and rename: a crash or a concurrent load never sees half a folder.
@@ -132,12 +146,38 @@ def ensure_converted(model: EmbeddedModel) -> Path:
     return target
 
 
+def _damage(folder: Path) -> str | None:
+    """What makes a converted folder unusable (a file missing, cut short or garbage), or None when it is whole."""
+    try:
+        for name in CONVERTED_JSON:
+            if name != "config.json" and not (folder / name).exists():  # not every tokenizer is saved as both
+                continue
+            if not isinstance(json.loads((folder / name).read_bytes()), dict):
+                return f"{name} holds no JSON object"
+        weights = folder / "model.safetensors"
+        check_safetensors(weights, weights.stat().st_size, fix="it is converted again")
+    except (OSError, ValueError, RecursionError, ModelLoadError) as exc:  # missing, cut short, garbage
+        return str(exc)
+    return None
+
+
+def _set_aside(folder: Path) -> None:
+    """Move a damaged folder out of the way (a rename: a process reading it keeps its files) and delete it."""
+    aside = Path(tempfile.mkdtemp(prefix=f".{folder.name}-damaged-", dir=folder.parent))
+    try:
+        os.replace(folder, aside / folder.name)
+    except FileNotFoundError:  # another process set it aside first
+        pass
+    shutil.rmtree(aside, ignore_errors=True)
+
+
 def _drop_quantization_config(config_path: Path) -> None:
     """The weights are dequantised: a leftover GGUF quantization_config would make Trainer refuse to train them."""
     config = json.loads(config_path.read_text(encoding="utf-8"))
     if "quantization_config" in config:
         del config["quantization_config"]
-        config_path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+        text = json.dumps(config, indent=2).encode("utf-8")
+        write_atomic(config_path, lambda f: f.write(text))
 
 
 def _convert_gguf(gguf: Path, out: Path, model: EmbeddedModel) -> None:

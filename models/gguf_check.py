@@ -54,7 +54,11 @@ class _Header:
 def read_gguf_metadata(path: str | Path) -> dict:
     """The metadata this module checks (general.type, general.architecture, adapter.type) and the tensor count;
     ValueError when the file is not a readable GGUF file."""
-    path = Path(path)
+    return _read_header(Path(path))[1]
+
+
+def _read_header(path: Path, keep: tuple[str, ...] = WANTED) -> tuple[_Header, dict]:
+    """The header read past its key/value metadata (where the tensor table starts), and the wanted metadata."""
     size = path.stat().st_size
     if size < 24:
         raise ValueError(f"it is {size} bytes long, too short for a GGUF header")
@@ -75,9 +79,32 @@ def read_gguf_metadata(path: str | Path) -> dict:
     for _ in range(n_kv):
         key = header.string("metadata key")
         value = header.value(header.number("<I", f"metadata {key!r}"), f"metadata {key!r}")
-        if key in WANTED:
+        if key in keep:
             found[key] = value
-    return found
+    return header, found
+
+
+def check_gguf_whole(path: str | Path) -> None:
+    """ValueError unless the file holds every tensor byte its tensor table places in it (a file cut short in its
+    tensors passes read_gguf_metadata). Tensor types this gguf package does not know are not measured."""
+    from gguf.constants import GGML_QUANT_SIZES
+
+    path = Path(path)
+    header, found = _read_header(path, ("general.alignment",))
+    end = 0
+    for _ in range(found["tensors"]):
+        header.string("tensor name")
+        dims = [header.number("<Q", "tensor shape") for _ in range(header.number("<I", "tensor dimensions"))]
+        kind, offset = header.number("<I", "tensor type"), header.number("<Q", "tensor offset")
+        block, block_bytes = GGML_QUANT_SIZES.get(kind, (1, 0))
+        elements = 1
+        for dim in dims:
+            elements *= dim
+        end = max(end, offset + elements // block * block_bytes)
+    align = found.get("general.alignment") or 32
+    start = -(-header.at // align) * align  # the tensor data begins at the next multiple of the alignment
+    if start + end > path.stat().st_size:
+        raise ValueError(f"it is cut short: its tensors need {start + end} bytes and it holds {path.stat().st_size}")
 
 
 def check_gguf(path: str | Path, role: str, base_architecture: str | None = None) -> dict:

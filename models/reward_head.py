@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from basics import cache_rebuilt, write_atomic
+
 HEAD_FILE, META_FILE = "head.npz", "meta.json"
 
 
@@ -192,27 +194,63 @@ def feature_reader(base, weights: str = "float32"):
     return base, base.spec.text
 
 
+FEATURES_DAMAGED = ("a damaged entry of the feature cache (.cache/features in the results folder) was computed "
+                    "afresh and written again")
+
+
+def feature_width(backend, signals: bool = True) -> int | None:
+    """How many features model_features gives a row for this backend (None where its hidden size is unknown)."""
+    hidden = backend.llm.n_embd() if backend.name == "llamacpp" else getattr(
+        getattr(getattr(backend, "model", None), "config", None), "hidden_size", None)
+    return None if hidden is None else 2 * hidden + (len(MODEL_SIGNALS) if signals else 0)
+
+
 class FeatureCache:
     """Features on disk by (base, prompt, answer), so measuring again or training more heads costs nothing twice.
-    `base` names the reader too (an int8 reading is another key)."""
+    `base` names the reader too (an int8 reading is another key). Each row is its own .npy file, written atomically;
+    one that cannot be read or is not a row of this reading (shape, dtype, non-finite values) is computed afresh
+    and written again, with a notice (basics.cache_rebuilt), never used."""
 
     def __init__(self, folder: Path, base: str, signals: bool = True, version: int = FEATURES_VERSION):
         self.folder, self.base, self.signals, self.version = Path(folder), base, signals, version
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _path(self, prompt: str, answer: str) -> Path:
+        # The version is in the key: a row of another version is never looked up.
         kind = [self.version] if self.signals else [2, "hidden only"]  # the hidden layer is the same in versions 2, 3
         key = hashlib.sha256(json.dumps([self.base, *kind, prompt, answer]).encode("utf-8")).hexdigest()
         return self.folder / f"{key}.npy"
 
+    def _read(self, path: Path, width: int | None) -> np.ndarray | None:
+        """The stored row, or None when there is none or it is damaged (then the notice is queued)."""
+        try:
+            row = np.load(path, allow_pickle=False)
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, EOFError):  # cut short, garbage, not an .npy file
+            row = None
+        if row is not None and _usable_row(row, width):
+            return row
+        cache_rebuilt(FEATURES_DAMAGED)
+        return None
+
     def features(self, backend, prompt: str, answers: list[str]) -> np.ndarray:
-        missing = [a for a in dict.fromkeys(answers) if not self._path(prompt, a).is_file()]
+        width = feature_width(backend, self.signals)
+        rows = {a: self._read(self._path(prompt, a), width) for a in dict.fromkeys(answers)}
+        missing = [a for a, row in rows.items() if row is None]
         if missing:
             for answer, row in zip(missing, model_features(backend, prompt, missing, signals=self.signals,
                                                            version=self.version)):
-                np.save(self._path(prompt, answer), row)
-        found = np.stack([np.load(self._path(prompt, a)) for a in answers])
+                rows[answer] = row
+                if _usable_row(row, width):  # a reading gone wrong (NaN) is used once, not kept to be used again
+                    write_atomic(self._path(prompt, answer), lambda f, row=row: np.save(f, row))
+        found = np.stack([rows[a] for a in answers])
         return with_text_signals(found, prompt, answers) if self.signals else found
+
+
+def _usable_row(row: np.ndarray, width: int | None) -> bool:
+    return (row.dtype == np.float32 and row.ndim == 1 and (width is None or row.shape == (width,))
+            and bool(np.isfinite(row).all()))
 
 
 @dataclass

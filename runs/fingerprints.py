@@ -10,15 +10,18 @@ weights came from (the backend's `revision`), which the hub already makes conten
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
-from basics import UserFacingError, read_json, write_json_atomic
+from basics import UserFacingError, cache_rebuilt, read_json, write_json_atomic
 from models.adapter_files import ADAPTER_CONFIG, META_FILE, adapter_weight_file
 from models.embedded import EMBEDDED_MODELS, cache_root, embedded_gguf_path
 from models.spec import HEAD_PREFIX, SCRIPTED_PREFIX, ModelSpec
 
 ALWAYS_HASHED = 64 * 2**20  # bytes: files up to this size are hashed every run, larger ones through the cache
 HASH_CACHE = "file_hashes.json"
+HASHES_DAMAGED = "the cache of model file hashes ({}) was damaged: the hashes it held are computed afresh"
+SHA256 = re.compile(r"[0-9a-f]{64}")
 BASE_WEIGHTS = ("*.safetensors", "*.bin", "*.gguf")
 
 
@@ -38,8 +41,14 @@ def fingerprint(path: str | Path, role: str) -> dict:
     if stat.st_size <= ALWAYS_HASHED:
         return {**entry, "sha256": sha256_of(path)}
     cache_file = cache_root() / HASH_CACHE
-    cache = read_json(cache_file) or {}
+    cache = read_json(cache_file)
+    if cache is None and cache_file.exists():  # cut short or garbage: started afresh, and written whole below
+        cache_rebuilt(HASHES_DAMAGED.format(cache_file))
+    cache = cache or {}
     key = f"{path}|{stat.st_size}|{stat.st_mtime_ns}"
+    if key in cache and not SHA256.fullmatch(str(cache[key])):  # never a damaged hash in run.json: hashed again
+        cache_rebuilt(HASHES_DAMAGED.format(cache_file))
+        del cache[key]
     if key not in cache:
         cache[key] = sha256_of(path)
         try:

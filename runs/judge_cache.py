@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sqlite3
 import threading
+from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from basics import results_dir
+from basics import cache_rebuilt, results_dir
 from models.backend import Backend, Generation, TokenChoice
 from models.settings import SamplingSettings
 
@@ -31,27 +33,66 @@ class CacheStats:
     misses: int = 0
 
 
+JUDGE_CACHE_DAMAGED = "the judge cache ({}) was damaged: it was set aside as {} and a fresh one started"
+ENTRY_DAMAGED = "a damaged entry of the judge cache ({}) was asked afresh and written again"
+
+
 class JudgeCallCache:
-    """get/put of JSON values by key, safe across threads (one short-lived connection per operation)."""
+    """get/put of JSON values by key, safe across threads (one short-lived connection per operation). A database
+    file SQLite cannot read is moved aside and a fresh one made, with a notice (basics.cache_rebuilt): the calls it
+    held are asked again, never a failed run; each write is one SQLite transaction."""
 
     def __init__(self, path: Path | None = None):
         self.path = path or cache_path()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        with self._connect() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+        with self._lock:
+            self._healing(lambda db: None)
 
-    def _connect(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.path, timeout=30)
+    def _healing(self, operation):
+        """`operation(db)` in one transaction; on a damaged file, once more on a fresh one."""
+        try:
+            return self._do(operation)
+        except sqlite3.DatabaseError as exc:
+            # Only damage is healed: a locked, full or unwritable database is not made good by moving it.
+            if not exc.sqlite_errorname.startswith(("SQLITE_NOTADB", "SQLITE_CORRUPT")):
+                raise
+            self._set_aside()
+            return self._do(operation)
+
+    def _do(self, operation):
+        with closing(sqlite3.connect(self.path, timeout=30)) as db, db:
+            db.execute("CREATE TABLE IF NOT EXISTS calls (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            return operation(db)
+
+    def _set_aside(self) -> None:
+        aside = self.path.with_name(self.path.name + ".damaged")
+        try:
+            os.replace(self.path, aside)  # the last damaged copy is kept to look at; older ones are not
+        except FileNotFoundError:  # another process set it aside first
+            pass
+        for journal in ("-journal", "-wal", "-shm"):  # a journal left beside it would be replayed into the fresh one
+            self.path.with_name(self.path.name + journal).unlink(missing_ok=True)
+        cache_rebuilt(JUDGE_CACHE_DAMAGED.format(self.path, aside.name))
 
     def get(self, key: str):
-        with self._lock, self._connect() as db:
-            row = db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone()
-        return None if row is None else json.loads(row[0])
+        with self._lock:
+            row = self._healing(lambda db: db.execute("SELECT value FROM calls WHERE key = ?", (key,)).fetchone())
+        if row is None:
+            return None
+        try:
+            return json.loads(row[0])
+        except (TypeError, ValueError, RecursionError):
+            self.damaged_entry()
+            return None
 
     def put(self, key: str, value) -> None:
-        with self._lock, self._connect() as db:
-            db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, json.dumps(value)))
+        text = json.dumps(value)
+        with self._lock:
+            self._healing(lambda db: db.execute("INSERT OR REPLACE INTO calls VALUES (?, ?)", (key, text)))
+
+    def damaged_entry(self) -> None:
+        cache_rebuilt(ENTRY_DAMAGED.format(self.path))
 
 
 def call_key(spec: str, kind: str, *inputs) -> str:
@@ -73,8 +114,13 @@ class CachedJudge:
         key = call_key(self.inner.spec.text, kind, *inputs)
         found = self.cache.get(key)
         if found is not None:
-            self.stats.hits += 1
-            return decode(found)
+            try:
+                value = decode(found)
+            except (TypeError, ValueError, KeyError, IndexError):  # a stored value of the wrong form: asked afresh
+                self.cache.damaged_entry()
+            else:
+                self.stats.hits += 1
+                return value
         self.stats.misses += 1
         value = compute()
         self.cache.put(key, encode(value))

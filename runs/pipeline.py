@@ -19,7 +19,7 @@ from pathlib import Path
 
 from analysis.checks import checks_summary, run_checks
 from analysis.reference_metrics import reference_metrics
-from basics import UserFacingError, now_iso
+from basics import UserFacingError, now_iso, take_cache_notices
 from judge.rewards import judged_rubric
 from judge.templates import JudgeTemplate
 from models import load_model
@@ -274,7 +274,7 @@ def failed_record(config: CompareConfig, template: JudgeTemplate, item: PromptIt
         preset=preset, sampling=sampling.to_dict(), rubric=rubric or template.rubric.to_dict(),
         answers={side: made.get(side) or {"text": "", "n_tokens": None} for side in ("A", "B")}, status=FAILED,
         error=error, scores={"A": None, "B": None}, totals={"A": None, "B": None}, winner=None,
-        warnings=warnings or None, **system.record_fields(item),
+        warnings=[*(warnings or []), *take_cache_notices()] or None, **system.record_fields(item),
     ).to_dict()
 
 
@@ -340,7 +340,9 @@ def _compare_item(config: CompareConfig, template: JudgeTemplate, backends: dict
         timings={"answer_a": answers["A"].seconds, "answer_b": answers["B"].seconds,
                  "judge": round(time.perf_counter() - judge_started, 3),
                  "total": round(time.perf_counter() - started, 3)},
-        warnings=[*(warnings or []), *filter(None, [busy_notice()])] or None, **backends["system"].record_fields(item),
+        # A busy machine and a damaged cache rebuilt are said once, on the record made when they were noticed.
+        warnings=[*(warnings or []), *filter(None, [busy_notice()]), *take_cache_notices()] or None,
+        **backends["system"].record_fields(item),
     )
     return record.to_dict()
 
