@@ -12,10 +12,11 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # Each package may import only from its own package and from lower layers. finetune sits beside judge: both build on
 # models, neither on the other. lab (judging the judges: validation, distillation, the trust line) sits above runs:
-# it reads runs and their votes and reuses the judge cache, while runs/ holds one run and needs none of it. Entry
-# points (app.py and every __main__.py) are above everything.
-LAYERS = {"basics": 0, "models": 1, "judge": 2, "finetune": 2, "analysis": 3, "runs": 4, "lab": 5, "dashboard": 6,
-          "ui": 7, "app": 8}
+# it reads runs and their votes and reuses the judge cache, while runs/ holds one run and needs none of it. evals
+# (suites run as unit tests, the gate against the last good run) sits beside lab: it drives runs and reads their
+# folders, and neither of the two needs the other. Entry points (app.py and every __main__.py) are above everything.
+LAYERS = {"basics": 0, "models": 1, "judge": 2, "finetune": 2, "analysis": 3, "runs": 4, "lab": 5, "evals": 5,
+          "dashboard": 6, "ui": 7, "app": 8}
 ENTRY_LAYER = 8
 MAX_MODULE_LINES = 420
 
