@@ -1,5 +1,7 @@
 """`python -m judge compare ...`, the same comparison as the app, from the command line; the commands of higher
-layers (the judge lab's `validate` and `distill`) join it through `more_commands`, wired in by judge/__main__.py."""
+layers (the judge lab's `validate` and `distill`, the evals' `test`) join it through `more_commands`, wired in by
+judge/__main__.py; one of them may also set `compare_check` on compare's parser (the evals' --gate) to look at the
+finished run and decide the exit status."""
 from __future__ import annotations
 
 import argparse
@@ -155,18 +157,22 @@ def closing_summary(run_dir) -> list[str]:
 def main(argv: list[str] | None = None, more_commands: Sequence[AddCommand] = ()) -> int:
     """The CLI; `more_commands` add subcommands from above runs/ (each sets its parser's `run` default)."""
     args = make_parser(more_commands).parse_args(argv)
-    run_dir, saved = None, 0
+    run_dir, saved, check = None, 0, None
     try:
         check_utf8_arguments(vars(args), FLAG_OF_DEST,
                              fix=", or write a prompt into a UTF-8 .jsonl file and pass --prompts FILE")
         if args.command != "compare":
             return args.run(args)
         check_limit(args.limit)
-        cost = None
+        cost, config = None, None
+        if not args.resume:
+            config = config_from_args(args)
+        # A check from above runs/ (set_defaults on compare's parser): given the arguments first, so that bad input
+        # stops before any model runs, it returns what to call with the finished run folder for the exit status.
+        check = args.compare_check(args, config) if getattr(args, "compare_check", None) else None
         if args.resume:
             updates = resume_compare(args.resume, long_prompts=args.long_prompts)
         else:
-            config = config_from_args(args)
             items = [single_prompt(args.prompt)] if args.prompt is not None else load_prompt_set(args.prompts)
             items = items[: args.limit] if args.limit else items
             if len(items) > 1:
@@ -213,4 +219,10 @@ def main(argv: list[str] | None = None, more_commands: Sequence[AddCommand] = ()
               file=sys.stderr)
         return 130 if isinstance(exc, KeyboardInterrupt) else 2
     print(run_dir)
-    return 0
+    if check is None:
+        return 0
+    try:
+        return check(run_dir)
+    except UserFacingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
