@@ -54,7 +54,7 @@ def text_report(result: SuiteResult) -> str:
     """The report printed at the end of `python -m judge test`, laid out as pytest's."""
     suite, config = result.suite, result.config
     judge = " | ".join(config.judges)
-    lines = [rule(f"suite {suite.name}: {len(suite.cases)} cases"),
+    lines = [rule(f"suite {suite.name}: {len(suite.cases)} case{'' if len(suite.cases) == 1 else 's'}"),
              f"model {config.model}" + (f", baseline {config.baseline}" if config.baseline else "")
              + f", judge {judge}", ""]
     for case in result.cases:

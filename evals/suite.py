@@ -203,11 +203,11 @@ def _number(value: object) -> bool:
 def _case(raw: object, defaults: Mapping, where: str) -> Case:
     if not isinstance(raw, Mapping):
         raise SuiteError(f"{where}: a case is a mapping with id, prompt and expect, got {raw!r}")
-    _known(raw, CASE_KEYS, where, "a case")
     case_id = raw.get("id")
     if not isinstance(case_id, (str, int)) or isinstance(case_id, bool) or not str(case_id).strip():
         raise SuiteError(f"{where}: the case needs an id (text), e.g. `id: cake`")
     where = f"{where} ({case_id})"
+    _known(raw, CASE_KEYS, where, "a case")
     prompt = raw.get("prompt")
     if not isinstance(prompt, str) or not prompt.strip():
         raise SuiteError(f"{where}: the case needs a prompt (non-empty text)")
