@@ -113,3 +113,21 @@ def test_only_the_cases_asked_for_run(tmp_path):
     assert [c.case.id for c in result.cases] == ["b"]
     with pytest.raises(SuiteError, match="has no case 'z'; its cases: a, b, c"):
         run(tmp_path, cases, judge(GOOD), cases=["z"])
+
+
+AB_FIRST = "Relevance: A=4 B=2\\nCoherence: A=3 B=3\\nCompleteness: A=4 B=1\\nVerdict: [[A]]\\nReasons: first is better"
+BA_SECOND = "Relevance: A=2 B=4\\nCoherence: A=3 B=3\\nCompleteness: A=1 B=4\\nVerdict: [[B]]\\nReasons: second is better"
+
+
+def test_pairwise_beats_baseline_reads_the_verdict_over_both_orders(tmp_path):
+    """The judge prefers the model's answer in both orders (shown first, then second): a consistent win by 5 points."""
+    cases = [{"id": "c1", "prompt": "Bake a cake.", "expect": [{"beats_baseline": {"margin": 4}}]}]
+    suite = write_suite(tmp_path, cases, mode="pairwise")
+    config = EvalConfig(suite=suite, model="scripted:Mine.", baseline="scripted:Theirs.",
+                        judges=[judge(AB_FIRST, BA_SECOND)], out_dir=str(tmp_path / "runs"))
+    (case,) = run_suite(config).cases
+    assert case.passed and case.samples[0].modes[0].reason == "won by 5 points (11 to 6)"
+    unload_all()
+    (case,) = run_suite(EvalConfig(**{**config.__dict__, "judges": [judge("Both are fine.")]})).cases
+    (mode,) = case.samples[0].modes
+    assert not case.passed and "could not be read" in mode.reason and "Both are fine." in mode.reason
