@@ -27,7 +27,8 @@ could not give is a failure, never a pass. Exit status 1 when a case fails."""
 
 def add_gate_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gate", metavar="RUN_DIR",
-                        help="the last good run: exit 1 when this run's win rate against the same baseline, or a "
+                        help="the last good run (a run folder, or a passing test's --out folder: its sample rounds "
+                             "pooled): exit 1 when this run's win rate against the same baseline, or a "
                              "criterion's mean, is worse by more than --gate-margin with its 95%% interval excluding "
                              "no change")
     parser.add_argument("--gate-margin", type=float, default=DEFAULT_GATE_MARGIN,

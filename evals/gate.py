@@ -16,7 +16,7 @@ from pathlib import Path
 
 from analysis.stats import Interval, mean_with_ci, rubric_of
 from basics import UserFacingError
-from runs.store import Run, load_run
+from runs.store import MANIFEST_FILE, load_run
 
 DEFAULT_GATE_MARGIN = 0.05
 OUTCOME = {"A": 1.0, "tie": 0.5, "B": 0.0}  # ties count half, as the win rate counts them
@@ -48,22 +48,39 @@ class GateResult:
     checks: tuple[GateCheck, ...]
 
 
-def open_gate_run(run_dir: str | Path, judge_label: str | None = None) -> Run:
-    """The last good run, checked before anything is run: readable, with records, judged by the same judge."""
+@dataclass(frozen=True)
+class LastGoodRun:
+    """What a new run is gated against: one run folder's records, or those of every sample round of a `test`."""
+
+    name: str
+    records: list
+
+
+def open_gate_run(run_dir: str | Path, judge_label: str | None = None) -> LastGoodRun:
+    """The last good run, checked before anything is run: a run folder, or the folder `test --out` filled with one
+    run per sample round (pooled); readable, with records, of one pair of models, judged by the same judge."""
     path = Path(run_dir)
     if not path.is_dir():
         raise UserFacingError(f"--gate {run_dir}: no such run folder; pass the folder a passing run printed")
-    run = load_run(path)
-    if not run.records:
+    folders = [path] if (path / MANIFEST_FILE).is_file() else sorted(
+        f for f in path.iterdir() if (f / MANIFEST_FILE).is_file())
+    if not folders:
+        raise UserFacingError(f"--gate {run_dir}: not a run folder (no run.json), nor a folder of them; pass the "
+                              "folder a passing run printed, or the --out folder of a passing test")
+    records = [record for folder in folders for record in load_run(folder).records]
+    if not records:
         raise UserFacingError(f"--gate {run_dir}: the run has no records to compare with; gate against a run "
                               "that finished")
-    old_judge = run.models.get("judge") or ""
-    judges = {r.get("judge") for r in run.records} - {None, ""} or {old_judge}
-    if judge_label is not None and judge_label not in judges:
+    pairs = {(r.get("model_a"), r.get("model_b")) for r in records}
+    if len(pairs) > 1:  # the pooled folders are not one test's rounds (results/ itself, say)
+        raise UserFacingError(f"--gate {run_dir} holds runs of {len(pairs)} different model pairs; name one run "
+                              "folder, or a folder holding only one test's runs")
+    judges = {r.get("judge") for r in records} - {None, ""}
+    if judge_label is not None and judges and judge_label not in judges:
         raise UserFacingError(f"--gate {run_dir} was judged by {' / '.join(sorted(judges))}, this run by "
                               f"{judge_label}: scores of different judges do not compare; gate against a run with "
                               "the same judge, or run with its judge")
-    return run
+    return LastGoodRun(path.name, records)
 
 
 def check_margin(margin: float) -> float:
@@ -117,7 +134,7 @@ def gate_checks(new: Sequence[dict], old: Sequence[dict], margin: float = DEFAUL
     return [c for c in checks if c is not None]
 
 
-def gate(new: Sequence[dict], old_run: Run, margin: float = DEFAULT_GATE_MARGIN) -> GateResult:
+def gate(new: Sequence[dict], old_run: LastGoodRun, margin: float = DEFAULT_GATE_MARGIN) -> GateResult:
     """Whether `new` records (model A) are no worse than `old_run`'s, by every measure both can be compared on."""
     check_margin(margin)
     checks = tuple(gate_checks(new, old_run.records, margin))

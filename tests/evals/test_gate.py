@@ -94,3 +94,19 @@ def test_the_gate_run_is_checked_before_anything_runs(tmp_path):
         open_gate_run(empty, "judge-x")
     with pytest.raises(UserFacingError, match="--gate-margin must be a share"):
         gate([], load_run(run_dir), margin=5)
+
+
+def test_a_tests_out_folder_pools_its_sample_rounds_but_not_unrelated_runs(tmp_path):
+    rounds = tmp_path / "last-good"
+    folder(rounds, "round-1", [WIN] * 6)
+    folder(rounds, "round-2", [WIN] * 3 + [LOSS] * 3)
+    pooled = open_gate_run(rounds, "judge-x")
+    assert pooled.name == "last-good" and len(pooled.records) == 12
+    check = gate_checks(new_records(tmp_path, [WIN] * 6), pooled.records)[0]
+    assert check.old == 0.75 and check.new == 1.0  # each prompt's samples averaged, then paired
+    folder(rounds, "someone-else", [WIN] * 2, model_b="another-baseline")
+    with pytest.raises(UserFacingError, match="holds runs of 2 different model pairs"):
+        open_gate_run(rounds, "judge-x")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(UserFacingError, match="not a run folder"):
+        open_gate_run(tmp_path / "empty", "judge-x")
