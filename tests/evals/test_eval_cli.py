@@ -68,7 +68,7 @@ def test_a_failing_case_exits_1_and_the_gate_fails_a_worse_run(files, tmp_path):
     (["SUITE", "--model", "scripted:x", "--gate-margin", "5"], "--gate-margin must be a share"),
     (["BEATS", "--model", "scripted:x"], "ask whether the model beats the baseline: give --baseline SPEC"),
     (["BAD", "--model", "scripted:x"], "case 1 (c1): a case does not take expected"),
-    (["SUITE", "--model", "nonsense-model-name"], "error: "),
+    (["SUITE", "--model", "nonsense-model-name"], "error: unknown model 'nonsense-model-name'"),
 ])
 def test_bad_input_exits_2_with_one_line(files, tmp_path, args, message):
     suite, _, _ = files
