@@ -11,7 +11,9 @@ from evals.gate import DEFAULT_GATE_MARGIN, check_margin, gate, open_gate_run
 from evals.report import text_report, write_junit
 from evals.runner import EvalConfig, run_suite
 from evals.suite import SUITES_DIR
+from models import DEFAULT_PRESET, preset_settings
 from models.endpoints import with_base_url
+from runs.cli import with_flag_names
 from runs.config import DEFAULT_JUDGE, JUDGE_METHODS
 from runs.store import load_run
 
@@ -59,6 +61,8 @@ def add_test_parser(commands) -> None:
 
 
 def test_main(args: argparse.Namespace) -> int:
+    # The flags' ranges, named as typed (--max-new-tokens), before the suite's settings are laid under them.
+    with_flag_names(lambda: preset_settings(DEFAULT_PRESET, max_new_tokens=args.max_new_tokens, seed=args.seed))
     judges = [with_base_url(j, args.base_url) for j in (args.judges or [DEFAULT_JUDGE])]
     config = EvalConfig(suite=args.suite, model=with_base_url(args.model, args.base_url),
                         baseline=with_base_url(args.baseline, args.base_url) if args.baseline else None,

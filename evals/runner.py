@@ -84,7 +84,7 @@ def compare_config(suite: Suite, config: EvalConfig) -> CompareConfig:
     settings = suite.settings
     preset = settings.get("preset", DEFAULT_PRESET)
     sampling = preset_settings(preset, **{k: v for k, v in (
-        ("max_new_tokens", config.max_new_tokens or settings.get("max_new_tokens")),
+        ("max_new_tokens", settings.get("max_new_tokens") if config.max_new_tokens is None else config.max_new_tokens),
         ("seed", settings.get("seed") if config.seed is None else config.seed),
         ("temperature", settings.get("temperature"))) if v is not None})
     judge_sampling = DEFAULT_JUDGE_SETTINGS.with_(temperature=settings.get("judge_temperature", 0.0))

@@ -16,11 +16,12 @@ import yaml
 from analysis.checks import Check, CheckError, parse_checks
 from basics import PROMPTS_DIR, UserFacingError, read_text_file
 from judge.rubric import Rubric
-from models import PRESETS
+from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, PRESETS, SettingsError, preset_settings
 
 SUITES_DIR = PROMPTS_DIR / "suites"
 SUITE_KEYS = {"name", "description", "mode", "template", "settings", "defaults", "cases"}
-SETTING_KEYS = {"preset", "max_new_tokens", "seed", "temperature", "judge_temperature"}
+SAMPLING_KEYS = ("max_new_tokens", "seed", "temperature")  # over the preset's, for the answers
+SETTING_KEYS = {"preset", "judge_temperature", *SAMPLING_KEYS}
 CASE_KEYS = {"id", "prompt", "reference", "system", "category", "expect", "fail_if", "samples", "pass_rate"}
 JUDGE_MODES = ("min_total", "judge", "beats_baseline")
 MODES = ("single", "pairwise")
@@ -193,6 +194,11 @@ def _settings(raw: object, where: str) -> dict:
     for key in ("temperature", "judge_temperature"):
         if key in raw and (not _number(raw[key]) or raw[key] < 0):
             raise SuiteError(f"{where}: settings: {key} must be a number of at least 0, got {raw[key]!r}")
+    try:  # the ranges are the sampling settings' own (models/settings.py), checked here so the suite is named
+        preset_settings(raw.get("preset", DEFAULT_PRESET), **{k: raw[k] for k in SAMPLING_KEYS if k in raw})
+        DEFAULT_JUDGE_SETTINGS.with_(temperature=raw.get("judge_temperature", 0.0))
+    except SettingsError as exc:
+        raise SuiteError(f"{where}: settings: {exc}; change it in the suite") from exc
     return dict(raw)
 
 

@@ -66,6 +66,7 @@ def test_a_failing_case_exits_1_and_the_gate_fails_a_worse_run(files, tmp_path):
     (["SUITE", "--model", "scripted:x", "--case", "nope"], "has no case 'nope'; its cases: c1, c2"),
     (["SUITE", "--model", "scripted:x", "--gate", "no-such-run"], "--gate no-such-run: no such run folder"),
     (["SUITE", "--model", "scripted:x", "--gate-margin", "5"], "--gate-margin must be a share"),
+    (["SUITE", "--model", "scripted:x", "--max-new-tokens", "0"], "error: --max-new-tokens must be 1..8192, got 0"),
     (["BEATS", "--model", "scripted:x"], "ask whether the model beats the baseline: give --baseline SPEC"),
     (["BAD", "--model", "scripted:x"], "case 1 (c1): a case does not take expected"),
     (["SUITE", "--model", "nonsense-model-name"], "error: unknown model 'nonsense-model-name'"),
