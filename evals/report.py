@@ -5,6 +5,7 @@ with a message and the details as its text), which GitHub Actions reporters, Git
 """
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -12,6 +13,9 @@ from basics import UserFacingError, write_atomic
 from evals.modes import SampleResult
 from evals.runner import CaseResult, SuiteResult
 
+# XML 1.0 cannot hold most control characters (a model's answer may have a NUL or a terminal colour code): a file
+# holding one is not XML, and a CI system would drop the whole report. They become U+FFFD in the XML only.
+NOT_XML = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 WIDTH = 88
 ANSWER_SHOWN = 600  # characters of a failing answer in the report; the run folder keeps it whole
 
@@ -94,6 +98,9 @@ def junit_xml(result: SuiteResult) -> ET.ElementTree:
                 message += "; failed: " + "; ".join(failing)
             failure = ET.SubElement(testcase, "failure", message=message, type="EvalFailure")
             failure.text = f"prompt: {case.case.prompt}\n{failure_text(case)}"
+    for node in root.iter():
+        node.text = NOT_XML.sub("\ufffd", node.text) if node.text else node.text
+        node.attrib = {k: NOT_XML.sub("\ufffd", v) for k, v in node.attrib.items()}
     ET.indent(root)
     return ET.ElementTree(root)
 

@@ -131,3 +131,13 @@ def test_pairwise_beats_baseline_reads_the_verdict_over_both_orders(tmp_path):
     (case,) = run_suite(EvalConfig(**{**config.__dict__, "judges": [judge("Both are fine.")]})).cases
     (mode,) = case.samples[0].modes
     assert not case.passed and "could not be read" in mode.reason and "Both are fine." in mode.reason
+
+
+def test_control_characters_in_an_answer_leave_the_junit_file_valid_xml(tmp_path):
+    answers = tmp_path / "answers.json"
+    answers.write_text('["\\u001b[31mred\\u001b[0m and a NUL \\u0000 here"]')
+    cases = [{"id": "c1", "prompt": "Colour?", "expect": [{"type": "contains", "value": "blue"}]}]
+    result = run(tmp_path, cases, judge(GOOD), model=f"scripted:@{answers}")
+    assert "\x1b[31mred" in result.cases[0].samples[0].answer  # the report and the run keep it as it was
+    failure = ET.parse(write_junit(result, tmp_path / "junit.xml")).getroot().find(".//failure")
+    assert "\ufffd[31mred\ufffd[0m and a NUL \ufffd here" in failure.text
