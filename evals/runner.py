@@ -89,8 +89,12 @@ def compare_config(suite: Suite, config: EvalConfig) -> CompareConfig:
         ("temperature", settings.get("temperature"))) if v is not None})
     judge_sampling = DEFAULT_JUDGE_SETTINGS.with_(temperature=settings.get("judge_temperature", 0.0))
     judge, *more = config.judges or [DEFAULT_JUDGE]
+    template = suite.template
+    beside = Path(suite.path).parent / template if template else None
+    if beside is not None and not Path(template).is_absolute() and beside.is_file():
+        template = str(beside)  # a template file named by the suite is found beside it, wherever the command runs
     return CompareConfig(model_a=config.model, model_b=config.baseline or config.model, judge=judge,
-                         more_judges=list(more), mode=suite.mode, template=suite.template,
+                         more_judges=list(more), mode=suite.mode, template=template,
                          preset=None if "temperature" in settings else preset, sampling=sampling,
                          judge_sampling=judge_sampling, judge_method=config.judge_method,
                          judge_cache=config.judge_cache, concurrency=config.concurrency, out_dir=config.out_dir)

@@ -11,6 +11,8 @@ from evals.suite import SuiteError
 from models.registry import unload_all
 from runs.store import load_run
 
+from helpers import REPO_ROOT
+
 GOOD = "Relevance: 4\\nCoherence: 4\\nCompleteness: 3\\nReasons: thorough and on topic"
 POOR = "Relevance: 2\\nCoherence: 1\\nCompleteness: 1\\nReasons: rambles off topic"
 
@@ -141,3 +143,14 @@ def test_control_characters_in_an_answer_leave_the_junit_file_valid_xml(tmp_path
     assert "\x1b[31mred" in result.cases[0].samples[0].answer  # the report and the run keep it as it was
     failure = ET.parse(write_junit(result, tmp_path / "junit.xml")).getroot().find(".//failure")
     assert "\ufffd[31mred\ufffd[0m and a NUL \ufffd here" in failure.text
+
+
+def test_a_template_file_named_by_the_suite_is_found_beside_it(tmp_path, monkeypatch):
+    (tmp_path / "my_judge.yaml").write_text((REPO_ROOT / "prompts" / "judge_single.yaml").read_text()
+                                            .replace("name: rubric-single", "name: my-judge"))
+    cases = [{"id": "c1", "prompt": "Bake a cake.", "expect": [{"min_total": 9}]}]
+    monkeypatch.chdir(REPO_ROOT / "prompts")  # the suite's folder is not the working folder
+    result = run_suite(EvalConfig(suite=write_suite(tmp_path, cases, template="my_judge.yaml"), model="scripted:x",
+                                  judges=[judge(GOOD)], out_dir=str(tmp_path / "runs")))
+    assert result.cases[0].passed
+    assert load_run(result.run_dirs[0]).manifest["judge_template"]["name"] == "my-judge"
