@@ -1,6 +1,7 @@
-"""`python -m judge test SUITE --model SPEC` (a suite of evals run as unit tests) and `--gate RUN_DIR` on compare and
-test, added to runs/cli.py's parser by judge/__main__.py. Exit status: 0 every case passed (and the gate held), 1 a
-case or the gate failed, 2 bad input (one line, from runs/cli.py's main, which also checks the arguments are UTF-8)."""
+"""`python -m judge test SUITE --model SPEC` (a suite of evals run as unit tests), `--gate RUN_DIR` on compare and
+test, and `python -m judge sweep` (checkpoints against a baseline, evals/sweep.py), added to runs/cli.py's parser by
+judge/__main__.py. Exit status: 0 every case passed (and the gate held; a sweep finished), 1 a case or the gate
+failed, 2 bad input (one line, from runs/cli.py's main, which also checks the arguments are UTF-8)."""
 from __future__ import annotations
 
 import argparse
@@ -11,10 +12,12 @@ from evals.gate import DEFAULT_GATE_MARGIN, check_margin, gate, open_gate_run
 from evals.report import text_report, write_junit
 from evals.runner import EvalConfig, run_suite
 from evals.suite import SUITES_DIR
+from evals.sweep import SweepConfig, run_sweep
+from evals.sweep_report import CHART_FILE, text_lines, write_summary
 from models import DEFAULT_PRESET, preset_settings
 from models.endpoints import with_base_url
 from runs.cli import with_flag_names
-from runs.config import DEFAULT_JUDGE, JUDGE_METHODS
+from runs.config import DEFAULT_JUDGE, JUDGE_METHODS, MODES
 from runs.store import load_run
 
 TEST_HELP = f"""Run an eval suite as unit tests: every case's prompt is answered by --model (and --baseline), judged,
@@ -105,5 +108,53 @@ def compare_gate_check(args: argparse.Namespace, config):
     return finish
 
 
+SWEEP_HELP = """Judge every checkpoint of a training run (its step-N / checkpoint-N folders in DIR, steps from their
+meta.json), or any list of model specs, against a baseline on a prompt set. Each model answers each prompt once per
+preset (answers cached in the results folder's .cache/answers/ and reused in every pairing); each pairing is an
+ordinary run folder. The sweep folder holds sweep.json (the runs it made), summary.json and sweep.html (win rate and
+Bradley-Terry strength by training step, with the loss curve). The sweep folder is printed on stdout."""
+
+
+def add_sweep_parser(commands) -> None:
+    s = commands.add_parser("sweep", help="judge every checkpoint of a training run against a baseline, and rank them",
+                            description=SWEEP_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
+    s.add_argument("--checkpoints", nargs="+", required=True, metavar="DIR|SPEC",
+                   help="a training run's output folder (its checkpoints found), adapter folders, or model specs")
+    s.add_argument("--baseline", required=True, help="the model every checkpoint is judged against")
+    s.add_argument("--prompts", required=True, help="a prompt set: study, general, or a .jsonl/.csv file")
+    s.add_argument("--preset", default=DEFAULT_PRESET, help="sampling preset(s), comma-separated (e.g. p1,p2)")
+    s.add_argument("--round-robin", action="store_true", help="also judge every two checkpoints against each other")
+    s.add_argument("--judge", action="append", dest="judges", help=f"judge spec, repeatable for a panel (default "
+                                                                   f"{DEFAULT_JUDGE})")
+    s.add_argument("--mode", choices=MODES, default="single")
+    s.add_argument("--method", choices=JUDGE_METHODS, default="auto", help="how the judge scores (as for compare)")
+    s.add_argument("--max-new-tokens", type=int, help="answer length limit")
+    s.add_argument("--seed", type=int, help="sampling seed of the answers")
+    s.add_argument("--limit", type=int, help="only the first N prompts of the set")
+    s.add_argument("--no-cache", action="store_true", help="ask every judge afresh (answers are still reused)")
+    s.add_argument("--base-url", help="base URL for openai:MODEL specs that name none")
+    s.add_argument("--out", help="results folder for the sweep and its runs (default: $LLM_JUDGE_RESULTS or results/)")
+    s.set_defaults(run=sweep_main)
+
+
+def sweep_main(args: argparse.Namespace) -> int:
+    with_flag_names(lambda: preset_settings(DEFAULT_PRESET, max_new_tokens=args.max_new_tokens, seed=args.seed))
+    url = args.base_url
+    config = SweepConfig(checkpoints=[with_base_url(c, url) for c in args.checkpoints],
+                         baseline=with_base_url(args.baseline, url), prompts=args.prompts,
+                         presets=[p.strip() for p in args.preset.split(",") if p.strip()] or [DEFAULT_PRESET],
+                         round_robin=args.round_robin,
+                         judges=[with_base_url(j, url) for j in (args.judges or [DEFAULT_JUDGE])], mode=args.mode,
+                         judge_method=args.method, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                         limit=args.limit, judge_cache=not args.no_cache, out_dir=args.out or str(results_dir()))
+    result = run_sweep(config, say=lambda text: print(text, file=sys.stderr, flush=True))
+    summary = write_summary(result)
+    for line in text_lines(summary):
+        print(line, file=sys.stderr)
+    print(f"chart: {result.folder / CHART_FILE}", file=sys.stderr)
+    print(result.folder)
+    return 0
+
+
 # In the order `python -m judge --help` lists them, after compare and the lab's.
-EVAL_COMMANDS = (add_test_parser, add_compare_gate)
+EVAL_COMMANDS = (add_test_parser, add_sweep_parser, add_compare_gate)

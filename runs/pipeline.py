@@ -12,7 +12,7 @@ that fails leaves no empty folder behind.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -46,6 +46,9 @@ from runs.system_prompts import SystemPrompts, run_system_prompts
 from runs.verdicts import FAILED, judge_usage, verdict_fields
 from runs.views import loading_text
 
+# (prompt id, preset) -> {"A": Generation, "B": Generation}: answers made before the run, judged as they are.
+GivenAnswers = Mapping[tuple[str, str], dict]
+
 
 @dataclass
 class CompareUpdate:
@@ -62,8 +65,12 @@ class CompareUpdate:
     chunk: int = 1  # answer stages: how many prompts, from `index` on, are being answered together
 
 
-def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "compare") -> Iterator[CompareUpdate]:
-    """Answer, judge and save every prompt at every sampling setting; yields progress, 'record's, then 'done'."""
+def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "compare",
+                given_answers: GivenAnswers | None = None) -> Iterator[CompareUpdate]:
+    """Answer, judge and save every prompt at every sampling setting; yields progress, 'record's, then 'done'.
+
+    `given_answers` maps (prompt id, preset) to both sides' finished Generations ({"A": ..., "B": ...}): those prompts
+    are judged without being answered again (a sweep answers each model once and pairs the answers many times)."""
     template = config.validate()
     check_out_dir(config.out_dir)
     manifest = RunManifest(
@@ -72,7 +79,7 @@ def run_compare(config: CompareConfig, items: list[PromptItem], label: str = "co
                         "text": template.to_yaml()},
         packages=package_versions(), git_commit=git_commit(), prompts=[item.to_dict() for item in items],
     )
-    yield from _run(config, template, items, manifest, writer=None, done=[])
+    yield from _run(config, template, items, manifest, writer=None, done=[], given=given_answers)
 
 
 def resume_compare(run_dir: str | Path, long_prompts: str | None = None) -> Iterator[CompareUpdate]:
@@ -122,7 +129,7 @@ def described_models(config: CompareConfig, backends: dict) -> dict:
 
 
 def _run(config, template, items, manifest: RunManifest, writer: RunWriter | None,
-         done: list[dict]) -> Iterator[CompareUpdate]:
+         done: list[dict], given: GivenAnswers | None = None) -> Iterator[CompareUpdate]:
     plan = config.sampling_plan()
     total = len(items) * len(plan)
     finished = {(r["id"], r.get("preset")) for r in done}
@@ -142,14 +149,14 @@ def _run(config, template, items, manifest: RunManifest, writer: RunWriter | Non
     else:
         writer.write_manifest()
     try:
-        yield from _answer_all(config, template, backends, items, warnings, plan, writer, done)
+        yield from _answer_all(config, template, backends, items, warnings, plan, writer, done, given or {})
     except BaseException:
         if started_here:
             writer.discard_if_empty()  # nothing was saved: no folder left to show as "unfinished"
         raise
 
 
-def _answer_all(config, template, backends, items, warnings, plan, writer, done) -> Iterator[CompareUpdate]:
+def _answer_all(config, template, backends, items, warnings, plan, writer, done, given) -> Iterator[CompareUpdate]:
     total = len(items) * len(plan)
     finished = {(r["id"], r.get("preset")) for r in done}
     records = list(done)
@@ -161,6 +168,16 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done)
                   for item in items}
     for preset, sampling in plan:
         pending = [item for item in items if (item.id, preset) not in finished]
+        answered = [item for item in pending if _given(given, item, preset)]
+        for item in answered:  # answered before the run: judged only, so nothing is batched or generated for them
+            record = yield from _guarded_item(config, template, backends, item, index, total, writer.folder, preset,
+                                              sampling, _given(given, item, preset), item_notes.get(item.id))
+            writer.append(record)
+            records.append(record)
+            yield CompareUpdate("record", index, total, item, record["answers"]["A"]["text"],
+                                record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
+            index += 1
+        pending = [item for item in pending if not _given(given, item, preset)]
         if concurrency > 1 and len(pending) > 1:
             for record in _concurrent_records(config, template, backends, pending, preset, sampling, concurrency,
                                               item_notes):
@@ -255,6 +272,12 @@ def _concurrent_records(config, template, backends, pending: list[PromptItem], p
                 if item is not None:
                     running.add(pool.submit(one, item))
                 yield future.result()
+
+
+def _given(given: GivenAnswers, item: PromptItem, preset: str) -> dict | None:
+    """Both sides' given answers to a prompt at a preset (a copy: the judging step adds to it), or None."""
+    answers = given.get((item.id, preset))
+    return dict(answers) if answers and answers.get("A") and answers.get("B") else None
 
 
 def _item_of(items: list[PromptItem], record: dict) -> PromptItem | None:
