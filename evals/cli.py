@@ -127,6 +127,7 @@ def add_sweep_parser(commands) -> None:
     s.add_argument("--judge", action="append", dest="judges", help=f"judge spec, repeatable for a panel (default "
                                                                    f"{DEFAULT_JUDGE})")
     s.add_argument("--mode", choices=MODES, default="single")
+    s.add_argument("--template", help="judge template: a name in prompts/ or a YAML file")
     s.add_argument("--method", choices=JUDGE_METHODS, default="auto", help="how the judge scores (as for compare)")
     s.add_argument("--max-new-tokens", type=int, help="answer length limit")
     s.add_argument("--seed", type=int, help="sampling seed of the answers")
@@ -145,7 +146,8 @@ def sweep_main(args: argparse.Namespace) -> int:
                          presets=[p.strip() for p in args.preset.split(",") if p.strip()] or [DEFAULT_PRESET],
                          round_robin=args.round_robin,
                          judges=[with_base_url(j, url) for j in (args.judges or [DEFAULT_JUDGE])], mode=args.mode,
-                         judge_method=args.method, max_new_tokens=args.max_new_tokens, seed=args.seed,
+                         template=args.template, judge_method=args.method, max_new_tokens=args.max_new_tokens,
+                         seed=args.seed,
                          limit=args.limit, judge_cache=not args.no_cache, out_dir=args.out or str(results_dir()))
     result = run_sweep(config, say=lambda text: print(text, file=sys.stderr, flush=True))
     summary = write_summary(result)

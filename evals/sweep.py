@@ -44,6 +44,7 @@ class SweepConfig:
     round_robin: bool = False  # also judge every two checkpoints against each other
     judges: list[str] = field(default_factory=lambda: [DEFAULT_JUDGE])
     mode: str = "single"
+    template: str | None = None  # a judge template in prompts/ or a YAML file; None = the mode's default
     judge_method: str = DEFAULT_JUDGE_METHOD
     max_new_tokens: int | None = None
     seed: int | None = None
@@ -140,7 +141,7 @@ def compare_config(config: SweepConfig, model_a: str, model_b: str) -> CompareCo
     sampling = preset_settings(first, max_new_tokens=config.max_new_tokens, seed=config.seed)
     judge, *more_judges = config.judges or [DEFAULT_JUDGE]
     return CompareConfig(model_a=model_a, model_b=model_b, judge=judge, more_judges=more_judges, mode=config.mode,
-                         preset=first, sampling=sampling, more_presets=list(more),
+                         template=config.template, preset=first, sampling=sampling, more_presets=list(more),
                          judge_sampling=DEFAULT_JUDGE_SETTINGS,
                          judge_method=config.judge_method, judge_cache=config.judge_cache, out_dir=config.out_dir)
 

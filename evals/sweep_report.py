@@ -73,7 +73,7 @@ def lead_sentence(best: Checkpoint, other: Checkpoint, pairs: list[dict]) -> dic
     real = rate_real and test_real
     if real:
         words = (f"Its lead over {other.label} is real: {shown}, an interval that excludes an even split, and a "
-                 f"paired test over prompts agrees ({paired}).")
+                 f"paired test over prompts agrees: {paired}.")
     else:
         if diff.prompts_needed:
             needed = (f"at the observed effect an estimated {diff.prompts_needed:,} prompts would be needed to show it "

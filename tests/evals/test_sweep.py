@@ -144,7 +144,7 @@ def test_a_real_lead_is_called_real(tmp_path):
     assert "excludes an even split" in summary["sentence"]
     assert (tmp_path / CHART_FILE).is_file() and json.loads((tmp_path / SUMMARY_FILE).read_text())["best"] == "step-20"
     html = (tmp_path / CHART_FILE).read_text()
-    assert "training loss" in html and "win rate" in html
+    assert "training loss" in html and "win rate" in html and '"yaxis":"y2"' in html  # the loss on its own axis
 
 
 def test_a_lead_the_prompts_cannot_show_says_how_many_would_be_needed(tmp_path):
@@ -198,6 +198,7 @@ def test_the_cli_makes_one_sweep_folder_naming_ordinary_run_folders(tmp_path, pr
     (lambda d: ["--checkpoints", "scripted:b", "--baseline", "scripted:b"], "nothing to judge"),
     (lambda d: ["--checkpoints", str(d / "broken"), "--baseline", "scripted:b"], "step-5"),
     (lambda d: ["--checkpoints", "scripted:a", "--baseline", "scripted:b", "--preset", "p9"], "p9"),
+    (lambda d: ["--checkpoints", "scripted:a", "--baseline", "scripted:b", "--template", "no_such"], "no_such"),
 ])
 def test_bad_input_is_one_line_and_exit_2(tmp_path, prompts, args, expected):
     (tmp_path / "empty").mkdir()
