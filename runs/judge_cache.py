@@ -1,9 +1,11 @@
 """An on-disk cache of judge calls: the same judge, template, inputs and settings are answered from it, so
 re-judging a run or re-validating a judge costs nothing twice (a served judge's tokens are paid for).
 
-The key is a hash of the judge's spec, the call's kind and everything it was given (the rendered template carries the
-template's text, hence its hash; settings, seed and grammar included). One SQLite file under the results folder,
-`.cache/judge_calls.sqlite`; delete it, or run with --no-cache / judge_cache=False, to ask every judge afresh.
+The key is a hash of the judge's identity (its spec, the sha256 of its files and a hub model's revision: a head or
+adapter retrained in the same folder is another judge), the call's kind and everything it was given (the rendered
+template carries the template's text, hence its hash; settings, seed and grammar included). One SQLite file under
+the results folder, `.cache/judge_calls.sqlite`; delete it, or run with --no-cache / judge_cache=False, to ask
+every judge afresh.
 """
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from basics import cache_rebuilt, results_dir
+from basics import UserFacingError, cache_rebuilt, results_dir
 from models.backend import Backend, Generation, TokenChoice
 from models.settings import SamplingSettings
 
@@ -95,10 +97,22 @@ class JudgeCallCache:
         cache_rebuilt(ENTRY_DAMAGED.format(self.path))
 
 
-def call_key(spec: str, kind: str, *inputs) -> str:
-    text = json.dumps([spec, kind, *[asdict(i) if isinstance(i, SamplingSettings) else i for i in inputs]],
+def call_key(identity: str, kind: str, *inputs) -> str:
+    text = json.dumps([identity, kind, *[asdict(i) if isinstance(i, SamplingSettings) else i for i in inputs]],
                       sort_keys=True, ensure_ascii=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def judge_identity(backend: Backend) -> str:
+    """The judge's spec with what its files hold and its hub revision: a key by spec alone answered a head retrained
+    in the same folder with the old head's verdicts."""
+    from runs.fingerprints import model_files
+
+    try:
+        hashes = [[f["role"], f["sha256"]] for f in model_files(backend.spec) if "sha256" in f]
+    except (OSError, UserFacingError):  # files gone since loading: the spec alone, as before
+        hashes = []
+    return json.dumps([backend.spec.text, hashes, getattr(backend, "revision", None)])
 
 
 class CachedJudge:
@@ -106,12 +120,13 @@ class CachedJudge:
 
     def __init__(self, inner: Backend, cache: JudgeCallCache, stats: CacheStats | None = None):
         self.inner, self.cache, self.stats = inner, cache, stats or CacheStats()
+        self.identity = judge_identity(inner)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
     def _cached(self, kind: str, inputs: tuple, compute, encode, decode):
-        key = call_key(self.inner.spec.text, kind, *inputs)
+        key = call_key(self.identity, kind, *inputs)
         found = self.cache.get(key)
         if found is not None:
             try:

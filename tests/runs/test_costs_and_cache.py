@@ -53,6 +53,23 @@ def test_identical_judge_calls_are_answered_from_the_cache(tmp_path):
     assert cached.stats.misses == 3
 
 
+def test_a_judge_whose_files_changed_is_asked_again(tmp_path):
+    """A head or adapter retrained in its folder keeps its spec; the cache must not answer for the old one."""
+    replies = tmp_path / "judge.json"
+    replies.write_text('["Relevance: 4", "Relevance: 2"]')
+    spec = f"scripted:@{replies}"
+    settings, asked = SamplingSettings(temperature=0.0, max_new_tokens=8), [{"role": "user", "content": "grade"}]
+    cached = CachedJudge(load_model(spec), JudgeCallCache(tmp_path / "calls.sqlite"))
+    cached.score(asked, settings)
+    same = CachedJudge(load_model(spec), JudgeCallCache(tmp_path / "calls.sqlite"))
+    same.score(asked, settings)
+    assert same.stats.hits == 1  # unchanged files: answered from the cache
+    replies.write_text('["Relevance: 1"]')  # "retrained" in place
+    changed = CachedJudge(load_model(spec), JudgeCallCache(tmp_path / "calls.sqlite"))
+    changed.score(asked, settings)
+    assert (changed.stats.hits, changed.stats.misses) == (0, 1)
+
+
 def test_scripted_judges_are_never_cached_and_the_cache_can_be_off():
     judge = load_model("scripted:Relevance: 4")
     assert cached_judges([judge], enabled=True)[0] == [judge]

@@ -85,7 +85,7 @@ def test_a_database_damaged_while_in_use_heals_on_its_next_call(tmp_path, damage
 def test_an_entry_of_the_wrong_form_is_asked_afresh_and_written_again(tmp_path, stored):
     judge = load_model("scripted:Relevance: 4")
     cached = CachedJudge(judge, JudgeCallCache(tmp_path / "calls.sqlite"))
-    key = call_key(judge.spec.text, "score", ASKED, SETTINGS, None)
+    key = call_key(cached.identity, "score", ASKED, SETTINGS, None)
     with sqlite3.connect(tmp_path / "calls.sqlite") as db:
         db.execute("INSERT INTO calls VALUES (?, ?)", (key, stored))
     assert cached.score(ASKED, SETTINGS).text == "Relevance: 4"
