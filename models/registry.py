@@ -10,10 +10,11 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
+from pathlib import Path
 
 from models.backend import Backend, Capabilities
 from models.errors import ModelSpecError
-from models.spec import ModelSpec, parse_model_spec
+from models.spec import HEAD_PREFIX, ModelSpec, parse_model_spec
 
 # backend name -> "module:function" that turns a ModelSpec into a loaded Backend.
 BACKENDS: dict[str, str] = {
@@ -38,6 +39,7 @@ BACKEND_CLASSES: dict[str, str] = {
 PROBED_BACKENDS = frozenset({"openai"})  # what these can do is known only once the server has answered
 
 _LOADED: OrderedDict[str, Backend] = OrderedDict()  # least recently used first
+_STAMPS: dict[str, tuple] = {}  # spec -> its local files' stamp when it loaded
 _LOAD_LOCK = threading.RLock()  # re-entrant: a scoring judge loads its base model while it loads
 _MAX_LOADED = [int(os.environ.get("LLM_JUDGE_MAX_MODELS") or 0)]  # 0 = no limit
 
@@ -64,13 +66,38 @@ def load_model(spec: str | ModelSpec) -> Backend:
     """The backend for `spec`, loading it on first use and reusing it afterwards."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     with _LOAD_LOCK:
-        if parsed.text in _LOADED:
+        stamp = local_files_stamp(parsed)
+        if parsed.text in _LOADED and _STAMPS.get(parsed.text) == stamp:
             _LOADED.move_to_end(parsed.text)
             return _LOADED[parsed.text]
         backend = backend_factory(parsed.backend)(parsed)
-        _LOADED[parsed.text] = backend
+        _LOADED[parsed.text], _STAMPS[parsed.text] = backend, stamp
+        _LOADED.move_to_end(parsed.text)
         _evict_beyond_limit()
         return backend
+
+
+def local_files_stamp(spec: ModelSpec) -> tuple:
+    """Name, size and modification time of the local files a head or adapter folder (or a GGUF file) holds: one
+    retrained in place (a recipe rewriting a head, a training run saving over its adapter) is loaded again, not
+    served from memory as it was. A few stat calls; base weights folders are not walked."""
+    paths: list[Path] = []
+    if spec.base_kind == "head":
+        paths += Path(spec.base[len(HEAD_PREFIX):]).glob("*")
+    elif spec.base_kind == "gguf":
+        paths.append(Path(spec.base))
+    if spec.adapter_kind == "local":
+        paths += Path(spec.adapter).glob("*")
+    elif spec.adapter_kind == "gguf-lora":
+        paths.append(Path(spec.adapter))
+    stamp = []
+    for path in sorted(paths):
+        try:
+            found = path.stat()
+        except OSError:  # gone: the load itself says what is missing
+            continue
+        stamp.append((path.name, found.st_size, found.st_mtime_ns))
+    return tuple(stamp)
 
 
 def set_max_loaded(limit: int) -> None:
@@ -96,3 +123,4 @@ def loaded_models() -> list[str]:
 def unload_all() -> None:
     with _LOAD_LOCK:
         _LOADED.clear()
+        _STAMPS.clear()

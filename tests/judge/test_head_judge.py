@@ -64,3 +64,23 @@ def test_a_head_judges_a_compare_and_cannot_answer(head_spec, tmp_path):
         load_model(head_spec).complete([{"role": "user", "content": "hi"}], DEFAULT_JUDGE_SETTINGS)
     with pytest.raises(ModelSpecError, match="names no scoring judge"):
         parse_model_spec(f"head:{tmp_path}")
+
+
+def test_a_head_rewritten_in_its_folder_is_loaded_again_not_served_from_memory(head_spec):
+    """A recipe refits a head into the folder it measured: the registry must not hand back the old head."""
+    from pathlib import Path
+
+    first = load_model(head_spec)
+    assert load_model(head_spec) is first  # unchanged files: the loaded instance
+    folder = Path(head_spec[len("head:"):])
+    flipped = RewardHead({c: -w for c, w in first.head.weights.items()}, meta=first.head.meta)
+    try:
+        flipped.save(folder)
+        again = load_model(head_spec)
+        assert again is not first
+        prompt, good = GOOD[0][1], GOOD[0][2]
+        bad = " ".join(good.split()[:5])
+        verdict = judge_pair(again, default_template("pairwise"), prompt, good, bad, DEFAULT_JUDGE_SETTINGS)
+        assert verdict.winner == "B"  # the new (flipped) head's verdict, not the old one's
+    finally:
+        first.head.save(folder)  # the module's other tests use the head as trained
