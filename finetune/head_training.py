@@ -97,9 +97,10 @@ def fit_criterion_heads(parts: list[tuple[list[dict], tuple[np.ndarray, np.ndarr
 
 
 def fit_label_head(features: np.ndarray, classes: list[str], labels: tuple[str, ...], prompt: str,
-                   strength: float = 0.5) -> LabelHead:
+                   strength: float = 0.5, sample_weight: np.ndarray | None = None) -> LabelHead:
     """A text classifier (models/reward_head.py LabelHead) from features and their gold classes: logistic
-    regression with a bias per label (two labels: one weight vector, split as +w/2 and -w/2)."""
+    regression with a bias per label (two labels: one weight vector, split as +w/2 and -w/2); `sample_weight`
+    weighs each example's loss (None: all 1)."""
     from sklearn.linear_model import LogisticRegression
 
     unknown = sorted(set(classes) - set(labels))
@@ -108,7 +109,8 @@ def fit_label_head(features: np.ndarray, classes: list[str], labels: tuple[str, 
     if len(set(classes)) < 2:
         raise ValueError("a classifier needs examples of at least two labels")
     scale = np.abs(features).mean(axis=0) + 1e-6
-    model = LogisticRegression(C=strength, max_iter=3000).fit(features / scale, classes)
+    model = LogisticRegression(C=strength, max_iter=3000).fit(features / scale, classes,
+                                                             sample_weight=sample_weight)
     found = list(model.classes_)
     if len(found) == 2:  # sklearn fits P(second class): one vector, shared between the two labels
         coef, bias = model.coef_[0] / scale, float(model.intercept_[0])

@@ -2,6 +2,7 @@
 carries its data card, and beats the untrained embedded judge on a small check set the project wrote itself
 (prompts/validation/), measured with the validation harness exactly as `python -m judge validate` measures."""
 import json
+from pathlib import Path
 
 import pytest
 
@@ -58,3 +59,15 @@ def test_the_toxicity_judge_refuses_a_rubric_with_the_reason():
 
     verdict = judge_single(load_model("toxicity"), default_template("single"), "q", "a", DEFAULT_JUDGE_SETTINGS)
     assert verdict.status == "unparsed" and "is a label judge (toxic, non_toxic)" in verdict.call.error
+
+
+def test_the_toxicity_judge_reads_negation_counter_speech_and_mentions_of_groups(tmp_path):
+    """The functional check set (never trained on: no frame shared with the recipe's training frames): the judge
+    trained on tweets alone called most non-toxic cases toxic (macro F1 0.55, non-toxic recall 0.30)."""
+    rows = Path("prompts/validation/toxicity_functional.jsonl").read_text().splitlines()
+    every_third = tmp_path / "functional.jsonl"  # a third of each kind's cases: the whole set costs ~50 s here
+    every_third.write_text("\n".join(rows[::3]) + "\n")
+    found = metrics(tmp_path, str(every_third), ["toxicity"], "label", template="toxicity")["toxicity"]
+    assert found["n"] == len(rows[::3])
+    assert found["unparsed_share"] == 0
+    assert found["f1_macro"] >= 0.75 and found["per_class"]["non_toxic"]["recall"] >= 0.75
