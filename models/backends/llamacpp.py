@@ -72,11 +72,6 @@ class LlamaCppBackend(Backend):
             yield
 
     def _stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None) -> Iterator[str]:
-        # The whole prompt is read afresh: llama-cpp-python keeps the last prompt's tokens and, when the new prompt
-        # repeats them, reads only its last token again, alone, whose logits then differ in rounding from the same
-        # token read with the rest; at temperature 0.5 that flipped a near-tie, so the same seed gave another answer
-        # on a second call. Reading a chat prompt again costs milliseconds beside generating its answer.
-        self.llm.reset()
         chunks = self.llm.create_chat_completion(
             messages=messages,
             stream=True,

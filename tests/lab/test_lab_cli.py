@@ -14,7 +14,7 @@ from helpers import REPO_ROOT
 def test_python_m_judge_lists_the_lab_commands_after_compare():
     done = subprocess.run([sys.executable, "-m", "judge", "--help"], cwd=REPO_ROOT, capture_output=True, text=True,
                           timeout=120)
-    assert done.returncode == 0 and "{compare,validate,distill,test}" in done.stdout
+    assert done.returncode == 0 and "{compare,validate,distill,test,sweep}" in done.stdout
 
 
 def test_runs_cli_alone_has_no_lab_commands(capsys):
