@@ -1,5 +1,5 @@
-"""LLM as a Judge: launch the Gradio app (built in ui/). `python app.py [--public]`; a Hugging Face Space runs this
-file (and is in public mode there: see the README's "Sharing the app")."""
+"""LLM as a Judge: launch the Gradio app (built in ui/). `python app.py [--public] [--mcp]`; a Hugging Face Space runs
+this file (and is in public mode there: see the README's "Sharing the app")."""
 import argparse
 import contextlib
 import os
@@ -20,7 +20,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Launch the LLM as a Judge app.")
     parser.add_argument("--public", action="store_true", help="public mode: allow-listed models only, no training, "
                                                               "limits for visitors (on by default on a Space)")
+    parser.add_argument("--mcp", action="store_true", help="also serve the app's API as an MCP server (compare, "
+                                                           "validate, the arena leaderboard...) at /gradio_api/mcp/; "
+                                                           "or $LLM_JUDGE_MCP=1")
     args = parser.parse_args()
+    mcp = args.mcp or os.environ.get("LLM_JUDGE_MCP", "").strip().lower() in {"1", "true", "yes", "on"}
     try:
         auth = app_auth()
         demo = build_app(public=True if args.public else None)
@@ -28,4 +32,5 @@ if __name__ == "__main__":
         sys.exit(f"error: {exc}")
     if os.environ.get("LLM_JUDGE_PRELOAD", "1") == "1":
         threading.Thread(target=preload_default_models, daemon=True).start()
-    demo.queue().launch(auth=auth, css_paths=[APP_CSS])
+    # None, not False: Gradio then reads its own $GRADIO_MCP_SERVER.
+    demo.queue().launch(auth=auth, css_paths=[APP_CSS], mcp_server=True if mcp else None)

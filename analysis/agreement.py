@@ -1,9 +1,13 @@
 """Agreement between two raters' labels (a judge and people, two judges): agreement rate, Cohen's kappa, and the
-judge's agreement with people's votes on a run's records."""
+judge's agreement with people's votes on a run's records, and both with intervals."""
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from analysis.stats import percentile_bounds, wilson_interval
 
 VOTES = ("A", "B", "tie", "both_bad")
 # The judge only says A, B or tie. "Both are bad" says neither answer is better, so for agreement and kappa it
@@ -73,3 +77,51 @@ def judge_agreement(records: list[dict], votes: list[dict]) -> Agreement:
     return Agreement(n_votes=len(votes), n_usable=len(judge_labels),
                      agreement=agreement_rate(judge_labels, human_labels),
                      kappa=cohen_kappa(judge_labels, human_labels))
+
+
+@dataclass
+class AgreementCI:
+    """Agreement and Cohen's kappa between two raters, each with a 95% interval (None where undefined)."""
+
+    n: int  # pairs with a label on both sides
+    agreement: float | None
+    agreement_low: float | None
+    agreement_high: float | None
+    kappa: float | None
+    kappa_low: float | None
+    kappa_high: float | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def agreement_with_ci(labels_a: Sequence, labels_b: Sequence, seed: int = 0, resamples: int = 2000,
+                      level: float = 0.95) -> AgreementCI:
+    """Agreement with Wilson's interval and Cohen's kappa with a percentile bootstrap over the pairs.
+
+    Wilson's, not the bootstrap's, for the agreement: at 12 of 12 a bootstrap collapses to 100%-100%. Kappa has no
+    closed form worth trusting on small samples, so its pairs are resampled; a resample where kappa is undefined (one
+    label throughout on both sides) is left out of the interval rather than counted as 0.
+    """
+    pairs = _paired_labels(labels_a, labels_b)
+    n = len(pairs)
+    if not n:
+        return AgreementCI(0, None, None, None, None, None, None)
+    same = sum(a == b for a, b in pairs)
+    low, high = wilson_interval(same, n, level)
+    kappa = cohen_kappa([a for a, _ in pairs], [b for _, b in pairs])
+    categories = sorted({str(x) for pair in pairs for x in pair})
+    code = {c: i for i, c in enumerate(categories)}
+    a_codes = np.array([code[str(a)] for a, _ in pairs])
+    b_codes = np.array([code[str(b)] for _, b in pairs])
+    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+    ra, rb = a_codes[picks], b_codes[picks]
+    observed = (ra == rb).mean(axis=1)
+    k = len(categories)
+    share_a = np.stack([(ra == c).mean(axis=1) for c in range(k)], axis=1)
+    share_b = np.stack([(rb == c).mean(axis=1) for c in range(k)], axis=1)
+    expected = (share_a * share_b).sum(axis=1)
+    defined = expected < 1 - 1e-12
+    kappas = (observed[defined] - expected[defined]) / (1 - expected[defined])
+    k_low, k_high = percentile_bounds(kappas, level) if kappa is not None and kappas.size else (None, None)
+    return AgreementCI(n, same / n, low, high, kappa, k_low, k_high)

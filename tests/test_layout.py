@@ -14,9 +14,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 # models, neither on the other. lab (judging the judges: validation, distillation, the trust line) sits above runs:
 # it reads runs and their votes and reuses the judge cache, while runs/ holds one run and needs none of it. evals
 # (suites run as unit tests, the gate against the last good run) sits beside lab: it drives runs and reads their
-# folders, and neither of the two needs the other. Entry points (app.py and every __main__.py) are above everything.
+# folders, and neither of the two needs the other. arena (blind battles, their store and leaderboard) sits beside
+# them too: it drives runs for the judge's verdicts and reads analysis' statistics, and only ui imports it.
+# Entry points (app.py and every __main__.py) are above everything.
 LAYERS = {"basics": 0, "models": 1, "judge": 2, "finetune": 2, "analysis": 3, "runs": 4, "lab": 5, "evals": 5,
-          "dashboard": 6, "ui": 7, "app": 8}
+          "arena": 5, "dashboard": 6, "ui": 7, "app": 8}
 ENTRY_LAYER = 8
 MAX_MODULE_LINES = 420
 
