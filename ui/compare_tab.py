@@ -104,7 +104,39 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
             mode, template_text, swap, judge_temperature, judge_method=DEFAULT_JUDGE_METHOD, judge_reasons=True,
             more_judges=None, base_url="", judge_cache=True, long_prompts=DEFAULT_LONG_PROMPTS, system_a="",
             system_b="", tie_band=DEFAULT_TIE_BAND, request: gr.Request = None):
-    """Stream both answers, then the judge's scores; every click is saved as a run folder."""
+    """Two models answer one instruction and a judge scores both answers (streamed: both answers, then the judge's
+    scores); every call is saved as a run folder.
+
+    Args:
+        model_a: Model A's spec: BASE or BASE+ADAPTER (an embedded alias such as smollm2-135m-gguf, a hub id, a local
+            folder or .gguf file, or openai:MODEL@URL for a served model).
+        model_b: Model B's spec, in the same forms.
+        judge: the judge's spec (default smollm2-135m-judge, a trained scoring judge).
+        prompt: the instruction both models answer.
+        preset: the sampling preset: p1 (temperature 0.5, min_p 0.05), p2 (1.5, 0.1) or custom.
+        temperature: sampling temperature of both answers (0-2).
+        min_p: min_p truncation of both answers (0-0.5).
+        top_p: top_p truncation of both answers (0.05-1).
+        max_new_tokens: the longest answer, in tokens.
+        seed: the sampling seed (the same seed and settings give the same answer).
+        mode: single (each answer graded alone) or pairwise (both shown, judged in both orders).
+        template_text: a judge template's YAML; empty for the mode's shipped template.
+        swap: pairwise mode: also judge with the answers swapped (cancels position bias).
+        judge_temperature: the judge's temperature (0 = greedy).
+        judge_method: auto, probabilities (expected scores from token probabilities) or parsed (a written reply).
+        judge_reasons: probabilities method: also ask the judge for reasons, after its scores are fixed.
+        more_judges: more judge specs, making a panel with the judge (majority verdict or mean scores).
+        base_url: the server for openai:MODEL specs that name none.
+        judge_cache: answer identical judge calls from the on-disk cache.
+        long_prompts: refuse or truncate a prompt longer than a model's context window.
+        system_a: a system prompt for Model A ("" for none).
+        system_b: a system prompt for Model B ("" for none).
+        tie_band: the band of no difference: P(A better) within 0.5 plus or minus this is a tie.
+
+    Returns:
+        Answer A, answer B, the verdict, the score table, the judge's reasons, the trust and timing lines, and the
+        record's place (run folder, id, preset).
+    """
     try:
         with visitor_slot(visitor(request)):
             yield from _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, max_new_tokens,

@@ -100,7 +100,23 @@ N_VIEWS = 6  # outputs of views()
 @gpu_handler(validation_seconds)
 def run_lab(data, mode, template_text, judges, methods, limit, panel=False, progress=gr.Progress(),
             request: gr.Request = None):
-    """Validate every judge with every method on the labelled file; the tables fill in as each judge finishes."""
+    """Validate judges: every judge with every method on a labelled file (agreement with gold labels and its interval,
+    kappa, position and length bias, calibration); the tables fill in as each judge finishes.
+
+    Args:
+        data: the labelled file: a shipped name (e.g. prompts/validation/good_vs_broken_pairs.jsonl), an uploaded
+            JSONL file, or a run folder whose people's votes are the gold labels.
+        mode: pairwise, single or label: how the judges are asked.
+        template_text: a judge template's YAML; empty for the mode's shipped template.
+        judges: the judges' model specs, e.g. ["smollm2-135m-judge"].
+        methods: the methods to try for each judge: probabilities and / or parsed.
+        limit: judge only the first N rows (0 = all).
+        panel: also measure the judges together as a panel.
+
+    Returns:
+        A status line, the judges side by side, the confusion matrix, the length and calibration plots, the rows
+        judges get wrong, notes, and the validation's folder.
+    """
     try:
         config = ValidationConfig(data=data or "", judges=list(judges or []), methods=list(methods or []),
                                   mode=mode, template_text=template_text, limit=int(limit or 0), panel=bool(panel))

@@ -1,0 +1,81 @@
+"""A blind battle in a real browser (Debian's Chromium): the models' names appear nowhere on the page until the vote,
+then they and the judge's verdict do; the vote is recorded once; a link to the battle opens it again, revealed. The
+pool is scripted models (instant answers), in an app process of its own."""
+import json
+
+import pytest
+from arena_app import MODELS, kill, launch_app
+from playwright.sync_api import expect
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def arena_app(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("arena-browser")
+    process, url = launch_app(folder)
+    yield url, folder
+    kill(process)
+
+
+def arena_text(page) -> str:
+    return page.locator("#tab-arena").inner_text()
+
+
+def votes_in(folder) -> list[dict]:
+    lines = (folder / "arena" / "battles.jsonl").read_text().splitlines()
+    return [e for e in map(json.loads, lines) if e["event"] == "vote"]
+
+
+def test_a_blind_battle_reveals_the_names_only_after_the_one_vote(browser, arena_app):
+    url, folder = arena_app
+    page = browser.new_page(viewport={"width": 1400, "height": 1600})
+    page.goto(url)
+    page.get_by_role("tab", name="Arena").click()
+    page.locator("#arena-prompt textarea").fill("Name a fruit.")
+    expect(page.locator("#arena-vote-a")).to_be_disabled()  # nothing to vote on yet
+    page.locator("#arena-battle").click()
+    expect(page.locator("#arena-vote-a")).to_be_enabled(timeout=60_000)
+    answers = {page.locator(f"#arena-answer-{side} textarea").input_value() for side in "ab"}
+    assert answers <= {m.removeprefix("scripted:") for m in MODELS} and len(answers) == 2
+    before = arena_text(page)
+    assert "scripted:" not in before and "Model A** was" not in before
+    assert "scripted:" not in page.locator("body").inner_text()  # nowhere on the page, not only in the tab
+
+    page.locator("#arena-vote-a").click()
+    reveal = page.locator("#arena-reveal")
+    expect(reveal).to_contain_text("Model A was", timeout=30_000)
+    shown = reveal.inner_text()
+    named = [m for m in MODELS if m in shown]
+    assert len(named) == 2 and "A is better" in shown
+    expect(page.locator("#arena-vote-b")).to_be_disabled()
+    page.locator("#arena-vote-b").click(force=True)  # a disabled button: nothing is sent
+    expect(reveal).to_contain_text("the judge (", timeout=30_000)  # polled in: the judge ran in the background
+    expect(page.locator("#arena-board-text")).to_contain_text("1 vote(s)", timeout=30_000)
+    (vote,) = votes_in(folder)
+    assert vote["vote"] == "A"
+    battle_id = vote["battle"]
+    assert battle_id in shown
+
+    linked = browser.new_page(viewport={"width": 1400, "height": 1600})
+    linked.goto(f"{url}?battle={battle_id}")
+    expect(linked.locator("#arena-reveal")).to_contain_text("Model A was", timeout=30_000)  # the Arena tab, opened
+    assert all(m in linked.locator("#arena-reveal").inner_text() for m in named)
+    expect(linked.locator("#arena-vote-a")).to_be_disabled()
+    assert linked.locator("#arena-answer-a textarea").input_value() in answers
+    linked.close()
+
+    page.locator("#arena-next").click()
+    expect(page.locator("#arena-answer-a textarea")).to_have_value("", timeout=15_000)
+    expect(page.locator("#arena-vote-a")).to_be_disabled()
+    assert "scripted:" not in page.locator("#arena-reveal").inner_text()
+    assert len(votes_in(folder)) == 1
+    page.close()
+
+
+def test_a_link_to_an_unknown_battle_says_so(browser, arena_app):
+    url, _ = arena_app
+    page = browser.new_page()
+    page.goto(f"{url}?battle=b-000000000000")
+    expect(page.get_by_text("no battle b-000000000000")).to_be_visible(timeout=30_000)
+    page.close()
