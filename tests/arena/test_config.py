@@ -84,3 +84,9 @@ def test_a_shared_apps_arena_takes_allow_listed_models_only(tmp_path):
         check_public_pool(policy("scripted:a", "scripted:b"), config)
     with pytest.raises(ArenaError, match="max new tokens 64 is over"):
         check_public_pool(policy("scripted:a", "scripted:b", "scripted:j", max_new_tokens=32), config)
+
+
+def test_the_shipped_pool_fits_the_shipped_public_allow_list():
+    from runs.public import load_public_policy
+
+    check_public_pool(load_public_policy(), load_arena_config(DEFAULT_POOL_FILE))

@@ -34,8 +34,14 @@ def test_a_blind_battle_reveals_the_names_only_after_the_one_vote(browser, arena
     page.get_by_role("tab", name="Arena").click()
     page.locator("#arena-prompt textarea").fill("Name a fruit.")
     expect(page.locator("#arena-vote-a")).to_be_disabled()  # nothing to vote on yet
+    # Every state the page passes through while the answers stream, not only the last one, must keep the names out.
+    page.evaluate("""() => { window.namesSeen = [];
+        new MutationObserver(() => { const text = document.body.innerText;
+            if (text.includes('scripted:')) window.namesSeen.push(text.substr(text.indexOf('scripted:'), 80)); })
+          .observe(document.body, {subtree: true, childList: true, characterData: true}); }""")
     page.locator("#arena-battle").click()
     expect(page.locator("#arena-vote-a")).to_be_enabled(timeout=60_000)
+    assert page.evaluate("() => window.namesSeen") == []
     answers = {page.locator(f"#arena-answer-{side} textarea").input_value() for side in "ab"}
     assert answers <= {m.removeprefix("scripted:") for m in MODELS} and len(answers) == 2
     before = arena_text(page)
@@ -78,4 +84,19 @@ def test_a_link_to_an_unknown_battle_says_so(browser, arena_app):
     page = browser.new_page()
     page.goto(f"{url}?battle=b-000000000000")
     expect(page.get_by_text("no battle b-000000000000")).to_be_visible(timeout=30_000)
+    page.close()
+
+
+def test_a_link_opens_a_run_and_never_a_server_path(browser, arena_app):
+    """?run=NAME shows the run's headline above the tabs (here the judge's run of a battle, as its reveal links it);
+    a path is refused by its text alone."""
+    url, folder = arena_app
+    (run,) = [p.name for p in (folder / "arena" / "judge-runs").iterdir()]
+    page = browser.new_page()
+    page.goto(f"{url}?run={run}")
+    banner = page.locator("#link-banner")
+    expect(banner).to_contain_text(f"Linked run {run}", timeout=30_000)
+    expect(banner).to_contain_text("Win rate of A")
+    page.goto(f"{url}?run=../../etc")
+    expect(page.locator("#link-banner")).to_contain_text("no run '../../etc' here", timeout=30_000)
     page.close()
