@@ -50,11 +50,13 @@ class ArenaStore:
     _states: dict[str, BattleState] = field(default_factory=dict)
 
     @classmethod
-    def open(cls, folder: str | Path) -> ArenaStore:
-        """The store in `folder` (made if missing), with every complete event read back."""
+    def open(cls, folder: str | Path, repair: bool = True) -> ArenaStore:
+        """The store in `folder` (made if missing), with every complete event read back. `repair=False` only reads
+        (a reader beside a running app must not cut off the line the app is writing)."""
         store = cls(Path(folder))
-        store.folder.mkdir(parents=True, exist_ok=True)
-        store.notices = repair_events(store.path)
+        if repair:
+            store.folder.mkdir(parents=True, exist_ok=True)
+            store.notices = repair_events(store.path)
         events = read_events(store.path, store.notices)
         store._states, store.version = states_from_events(events), len(events)
         return store

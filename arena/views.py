@@ -78,10 +78,17 @@ def export_leaderboard(board: Leaderboard, kind: str, folder: str | Path) -> Pat
         raise ValueError(f"export kind must be one of {', '.join(EXPORTS)}, got {kind!r}")
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    text = {"csv": to_csv, "json": lambda b: json.dumps(to_dict(b), indent=2, ensure_ascii=False),
-            "html": html_report}[kind](board)
+    text = export_text(board, kind)
     path = folder / f"arena-leaderboard-{now_iso().replace(':', '')}.{kind}"
     return write_atomic(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def export_text(board: Leaderboard, kind: str) -> str:
+    """The leaderboard as a CSV, JSON or HTML file's text."""
+    if kind not in EXPORTS:
+        raise ValueError(f"export kind must be one of {', '.join(EXPORTS)}, got {kind!r}")
+    return {"csv": to_csv, "json": lambda b: json.dumps(to_dict(b), indent=2, ensure_ascii=False),
+            "html": html_report}[kind](board)
 
 
 def html_report(board: Leaderboard) -> str:

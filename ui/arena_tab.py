@@ -196,9 +196,12 @@ def arena_tab() -> ArenaTab:
                     [prompt, answer_a, answer_b, reveal, battle_id, revealed_id, *votes], **PRIVATE)
         for kind, button in exports.items():
             button.click(functools.partial(export, arena, kind), None, download, **PRIVATE)
-        gr.Timer(LIVE_SECONDS).tick(arena_leaderboard, None, [board_text, board], **PRIVATE, show_progress="hidden")
+        # Not queued: every open page ticks, and a tick only reads memory (the leaderboard is cached until an event
+        # is added), so it must not wait in the queue behind battles.
+        gr.Timer(LIVE_SECONDS).tick(arena_leaderboard, None, [board_text, board], **PRIVATE, show_progress="hidden",
+                                    queue=False)
         gr.Timer(REVEAL_SECONDS).tick(functools.partial(poll_reveal, arena), revealed_id, reveal, **PRIVATE,
-                                      show_progress="hidden")
+                                      show_progress="hidden", queue=False)
 
     def open_link(request: gr.Request):  # a closure, not a partial: Gradio passes gr.Request by the annotation
         return open_battle_link(arena, request)
