@@ -19,6 +19,7 @@ from benchmarks.llamacpp_levers import measure_backend  # noqa: E402
 from models import SamplingSettings  # noqa: E402
 from models.backends.llamacpp import DEFAULT_CONTEXT, LlamaCppBackend  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf  # noqa: E402
+from models.llamacpp_buffers import llama_weight_buffers  # noqa: E402
 from models.spec import parse_model_spec  # noqa: E402
 from models.threads import usable_cores  # noqa: E402
 from runs.prompt_sets import load_prompt_set  # noqa: E402
@@ -28,8 +29,9 @@ def measure(spec: str, path: Path, flash_attn: bool, conversations, settings: Sa
     """llamacpp_levers.measure_backend (every core) on the file at `path`, loaded with flash attention on or off."""
     import llama_cpp
 
-    llm = llama_cpp.Llama(model_path=str(path), n_ctx=DEFAULT_CONTEXT, n_threads=usable_cores(),
-                          flash_attn=flash_attn, verbose=False)
+    with llama_weight_buffers():  # as the app loads it
+        llm = llama_cpp.Llama(model_path=str(path), n_ctx=DEFAULT_CONTEXT, n_threads=usable_cores(),
+                              flash_attn=flash_attn, verbose=False)
     backend = LlamaCppBackend(spec=parse_model_spec(spec), llm=llm)
     return measure_backend(backend, conversations, settings, threads=(usable_cores(),))
 

@@ -40,6 +40,7 @@ sys.path[:0] = [str(ROOT)]
 from benchmarks.load_test import PeakMemory  # noqa: E402
 from models import PRESETS  # noqa: E402
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path  # noqa: E402
+from models.llamacpp_buffers import llama_weight_buffers  # noqa: E402
 from runs.prompt_sets import load_prompt_set  # noqa: E402
 
 NAIVE_JUDGE_PROMPT = (
@@ -62,7 +63,8 @@ def naive(prompts: list[str], max_new_tokens: int, seed: int) -> dict:
 
     def loaded():
         t = time.perf_counter()
-        llm = Llama(model_path=path, n_ctx=2048, verbose=False)  # the library's defaults otherwise
+        with llama_weight_buffers():  # plain CPU buffers as the app loads them (AMX ones crash some CPUs)
+            llm = Llama(model_path=path, n_ctx=2048, verbose=False)  # the library's defaults otherwise
         stages["load"] += time.perf_counter() - t
         return llm
 

@@ -38,12 +38,13 @@ def wait_until_serving(url: str, process: subprocess.Popen, log: Path, deadline_
 
 @contextmanager
 def llama_cpp_server(port: int | None = None, api_key: str | None = None, threads: int = 1, log_dir: Path | None = None):
-    """`python -m llama_cpp.server` on the embedded GGUF; yields its base URL (.../v1)."""
+    """llama-cpp-python's server on the embedded GGUF, started as the README says (`python -m
+    models.llamacpp_server`: its weights in the app's plain CPU buffers); yields its base URL (.../v1)."""
     from models.embedded import EMBEDDED_MODELS, embedded_gguf_path
 
     port = port or free_port()
     gguf = embedded_gguf_path(EMBEDDED_MODELS["smollm2-135m"])
-    command = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", LLAMA_ALIAS,
+    command = [sys.executable, "-m", "models.llamacpp_server", "--model", str(gguf), "--model_alias", LLAMA_ALIAS,
                "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(threads), "--n_ctx", "4096",
                # Its default cancels a streaming reply whenever another request arrives: no concurrency at all.
                "--interrupt_requests", "False"]

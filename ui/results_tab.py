@@ -37,13 +37,14 @@ def open_run(name):
         raise user_error(exc) from exc
 
 
-def refresh(current, other):
+def refresh(current, other, chosen=None):
     """The run lists read now (a run saved since the page opened is there); the tab opens on the newest finished
-    run; the earlier-run list never offers the selected run itself (a diff of all +0)."""
+    run unless the person picked one themselves (`chosen`), which it keeps while it exists; the earlier-run list
+    never offers the selected run itself (a diff of all +0)."""
     infos = list_runs()  # read once: listing reads every run's records
     choices = run_choices(infos)
     names = [value for _, value in choices]
-    keep = current if current in names else latest_finished_run(infos)
+    keep = current if chosen and current == chosen and current in names else latest_finished_run(infos)
     return gr.Dropdown(choices=choices, value=keep), earlier_runs(keep, other, choices)
 
 
@@ -177,9 +178,12 @@ def results_tab() -> None:
     tab.select(lambda: gr.Dropdown(choices=run_choices()), None, rank_runs, **private)
     rank_runs.change(rank, rank_runs, ranking, **private)
     # Read the lists first, then draw the run picked: drawing in parallel could paint a stale (empty) pick last.
-    tab.select(refresh, [run_pick, other], [run_pick, other], **private).then(
+    # Only a pick the person made sticks: the run the page opened on gives way to one saved since (their compare).
+    chosen = gr.State(None)
+    run_pick.input(lambda name: name, run_pick, chosen, **private)
+    tab.select(refresh, [run_pick, other, chosen], [run_pick, other], **private).then(
         show_run, [run_pick, only], run_outputs, **private)
-    refresh_button.click(refresh, [run_pick, other], [run_pick, other], **private)
+    refresh_button.click(refresh, [run_pick, other, chosen], [run_pick, other], **private)
     run_pick.change(show_run, [run_pick, only], run_outputs, **private)
     run_pick.change(earlier_runs, [run_pick, other], other, **private)
     run_pick.change(compare_with, [run_pick, other], [compare_md, changes], **private)

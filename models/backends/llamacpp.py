@@ -13,6 +13,7 @@ from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf
 from models.errors import ModelLoadError
 from models.gguf_check import check_gguf
 from models.hub_files import download
+from models.llamacpp_buffers import llama_weight_buffers
 from models.probabilities import common_prefix_length, continuation_logprobs, log_softmax
 from models.settings import SamplingSettings
 from models.spec import ModelSpec
@@ -72,6 +73,11 @@ class LlamaCppBackend(Backend):
             yield
 
     def _stream(self, messages: list[Message], settings: SamplingSettings, grammar: str | None) -> Iterator[str]:
+        # The prompt is read afresh, in one batch: llama-cpp-python would reuse the KV cache of the last call, and
+        # re-read a repeated prompt's last token alone, or a shared answer's tokens as they were generated, one at a
+        # time, whose logits differ from a batch's (by up to 0.3 on the Q4_1 model): the same seed then gave another
+        # answer on a second call. Reading a chat prompt again costs milliseconds beside generating its answer.
+        self.llm.reset()
         chunks = self.llm.create_chat_completion(
             messages=messages,
             stream=True,
@@ -184,13 +190,14 @@ class LlamaCppBackend(Backend):
         return self.llm.tokenize(text.encode("utf-8"), add_bos=True, special=True)
 
     def _next_logprobs(self, ids: list[int]):
-        """Log-probabilities of the token after `ids`. llama.cpp keeps the KV cache of what it evaluated last (answers
-        included): only the tokens after the shared prefix are evaluated."""
+        """Log-probabilities of the token after `ids`. llama.cpp keeps the KV cache of what it evaluated last: only
+        the tokens after the shared prefix are evaluated, and never fewer than two, because a one-token decode rounds
+        otherwise than a batch (models/llamacpp_buffers.py), which made a read depend on what was read before."""
         import numpy as np
 
         llm = self.llm
         evaluated = llm.input_ids[: llm.n_tokens].tolist()
-        llm.n_tokens = min(common_prefix_length([ids, evaluated]), len(ids) - 1) if evaluated else 0
+        llm.n_tokens = max(0, min(common_prefix_length([ids, evaluated]), len(ids) - 2)) if evaluated else 0
         llm.eval(ids[llm.n_tokens:])  # drops the cache past n_tokens first
         logits = np.ctypeslib.as_array(llm._ctx.get_logits(), shape=(llm.n_vocab(),))
         return log_softmax(logits)
@@ -230,14 +237,15 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
     offload = llama_supports_offload()
     gpu_layers = llama_gpu_layers(offload)  # all layers on the GPU where the build can (models/accelerators.py)
     try:
-        llm = Llama(
-            model_path=str(path),
-            n_ctx=DEFAULT_CONTEXT,
-            n_threads=fair_threads(),  # set again per generation: models/threads.py
-            n_gpu_layers=gpu_layers,
-            lora_path=adapter,
-            verbose=False,
-        )
+        with llama_weight_buffers():
+            llm = Llama(
+                model_path=str(path),
+                n_ctx=DEFAULT_CONTEXT,
+                n_threads=fair_threads(),  # set again per generation: models/threads.py
+                n_gpu_layers=gpu_layers,
+                lora_path=adapter,
+                verbose=False,
+            )
     except (ValueError, RuntimeError) as exc:
         raise ModelLoadError(f"llama.cpp could not load {path}: {exc}") from exc
     return LlamaCppBackend(spec=spec, llm=llm, gpu_layers=gpu_layers, offload=offload,

@@ -148,6 +148,26 @@ def test_same_seed_and_settings_give_the_same_text(spec, backend):
     assert second == first, f"{spec}: seed {SAMPLED.seed} gave {first!r} then {second!r} (seed 8: {other_seed!r})"
 
 
+def test_a_fresh_llamacpp_model_gives_its_first_answer_again_for_the_same_seed():
+    """The first call reads the whole prompt; a repeat of it used to read only its last token again (llama-cpp-python
+    keeps the previous tokens), alone, and a one-token read rounds otherwise than a batch (up to 0.3 apart in the
+    logits of the Q4_1 model here); on an earlier machine that flipped this near-tie, so the same seed gave another
+    answer. What each call hands llama.cpp is recorded: the prompt, whole, every time."""
+    from models.backends.llamacpp import load_llamacpp_backend
+
+    fresh = load_llamacpp_backend(parse_model_spec(GGUF_ALIAS))  # not the cached instance: nothing read before
+    cake = [{"role": "user", "content": "Explain how to bake a chocolate cake without using eggs."}]
+    settings = SamplingSettings(temperature=0.5, min_p=0.05, max_new_tokens=40, seed=0)
+    reads, evaluate = [], fresh.llm.eval
+    fresh.llm.eval = lambda tokens: (reads.append(len(tokens)), evaluate(tokens))
+    answers = []
+    for _ in range(2):
+        reads.clear()
+        answers.append(fresh.complete(cake, settings).text)
+        assert reads[0] == fresh.prompt_tokens(cake), f"the prompt was read as {reads[:3]}... tokens, not whole"
+    assert answers[0].strip() and answers[1] == answers[0]
+
+
 @BOTH_BACKENDS
 def test_greedy_is_repeatable(spec, backend):
     first = backend.complete(PROMPT, GREEDY).text
