@@ -42,6 +42,9 @@ def llama_supports_offload() -> bool:
     return bool(llama_cpp.llama_supports_gpu_offload())
 
 
+MAX_LAYERS = 100_000  # more layers than any model has (more than that means all), and within llama.cpp's 32 bits
+
+
 def parse_gpu_layers(text: str | None) -> int | None:
     """$LLM_JUDGE_GPU_LAYERS as a layer count (-1 = all, 0 = none, N = the first N), or None when it is not set."""
     text = (text or "").strip()
@@ -51,7 +54,7 @@ def parse_gpu_layers(text: str | None) -> int | None:
         layers = int(text)
     except ValueError:
         layers = None
-    if layers is None or layers < ALL_LAYERS:
+    if layers is None or not ALL_LAYERS <= layers <= MAX_LAYERS or not text.isascii():
         raise SettingsError(f"${GPU_LAYERS_ENV} must be a whole number of layers: -1 (all), 0 (none) or N "
                             f"(the first N), got {text!r}")
     return layers

@@ -29,6 +29,11 @@ class EndpointError(UserFacingError):
     """A request to a served model failed after its retries: it fails one record, not the run."""
 
 
+# The largest value each variable takes: a day's wait, a hundred retries, a thousand requests in flight.
+ENV_BOUNDS = {"LLM_JUDGE_TIMEOUT": 86400, "LLM_JUDGE_CONNECT_TIMEOUT": 86400, "LLM_JUDGE_RETRIES": 100,
+              "LLM_JUDGE_CONCURRENCY": 1000}
+
+
 @dataclass(frozen=True)
 class EndpointLimits:
     """How long to wait and how often to retry, and how many requests one endpoint may have in flight."""
@@ -42,12 +47,14 @@ class EndpointLimits:
     def from_environment(cls) -> EndpointLimits:
         def number(name: str, default, kind):
             raw = os.environ.get(name, "").strip()
+            low, high = (0 if name == "LLM_JUDGE_RETRIES" else 1e-3), ENV_BOUNDS[name]
             try:
                 value = kind(raw) if raw else default
             except ValueError:
-                raise UserFacingError(f"${name} must be a number, got {raw!r}") from None
-            if value < 0 or (value == 0 and name != "LLM_JUDGE_RETRIES"):
-                raise UserFacingError(f"${name} must be positive, got {raw!r}")
+                raise UserFacingError(f"${name} must be a number from {low:g} to {high:g}, got {raw[:40]!r}") from None
+            # NaN passes every comparison but this one; an infinite timeout or a 10^23 retries count is never meant
+            if not low <= value <= high:
+                raise UserFacingError(f"${name} must be a number from {low:g} to {high:g}, got {raw[:40]!r}")
             return value
 
         return cls(read_timeout=number("LLM_JUDGE_TIMEOUT", cls.read_timeout, float),

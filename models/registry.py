@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from models.backend import Backend, Capabilities
-from models.errors import ModelSpecError
+from models.errors import ModelSpecError, SettingsError
 from models.spec import HEAD_PREFIX, ModelSpec, parse_model_spec
 
 # backend name -> "module:function" that turns a ModelSpec into a loaded Backend.
@@ -41,7 +41,7 @@ PROBED_BACKENDS = frozenset({"openai"})  # what these can do is known only once 
 _LOADED: OrderedDict[str, Backend] = OrderedDict()  # least recently used first
 _STAMPS: dict[str, tuple] = {}  # spec -> its local files' stamp when it loaded
 _LOAD_LOCK = threading.RLock()  # re-entrant: a scoring judge loads its base model while it loads
-_MAX_LOADED = [int(os.environ.get("LLM_JUDGE_MAX_MODELS") or 0)]  # 0 = no limit
+_MAX_LOADED: list[int | None] = [None]  # 0 = no limit; None: $LLM_JUDGE_MAX_MODELS, read when first needed
 
 
 def backend_factory(name: str) -> Callable[[ModelSpec], Backend]:
@@ -66,6 +66,7 @@ def load_model(spec: str | ModelSpec) -> Backend:
     """The backend for `spec`, loading it on first use and reusing it afterwards."""
     parsed = spec if isinstance(spec, ModelSpec) else parse_model_spec(spec)
     with _LOAD_LOCK:
+        max_loaded()  # a bad $LLM_JUDGE_MAX_MODELS is said before anything loads
         stamp = local_files_stamp(parsed)
         if parsed.text in _LOADED and _STAMPS.get(parsed.text) == stamp:
             _LOADED.move_to_end(parsed.text)
@@ -110,8 +111,20 @@ def set_max_loaded(limit: int) -> None:
         _evict_beyond_limit()
 
 
+def max_loaded() -> int:
+    """The models kept loaded at most (0: no limit): set_max_loaded()'s, else $LLM_JUDGE_MAX_MODELS. Read here, not
+    at import, so a bad value is a message when a model loads rather than a traceback from every import."""
+    if _MAX_LOADED[0] is None:
+        text = os.environ.get("LLM_JUDGE_MAX_MODELS", "").strip() or "0"
+        if not (text.isascii() and text.isdigit()) or int(text) > 1000:
+            raise SettingsError(f"$LLM_JUDGE_MAX_MODELS must be a whole number of models from 0 (no limit) to 1000, "
+                                f"got {text[:40]!r}")
+        _MAX_LOADED[0] = int(text)
+    return _MAX_LOADED[0]
+
+
 def _evict_beyond_limit() -> None:
-    while _MAX_LOADED[0] and len(_LOADED) > _MAX_LOADED[0]:
+    while max_loaded() and len(_LOADED) > max_loaded():
         _LOADED.popitem(last=False)
 
 

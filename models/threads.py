@@ -55,6 +55,7 @@ def usable_cores() -> int:
 
 # Other processes using at least this many cores' worth of CPU take a thread away (and are said in the records).
 BUSY_CORES = 0.5
+MAX_THREADS = 1024  # $LLM_JUDGE_THREADS at most: more than any machine here has, and within a 32-bit count
 _busy: list = [0.0]  # the most cores' worth other processes used since busy_notice() last said so
 
 
@@ -84,8 +85,10 @@ def configured_threads() -> int | None:
     text = os.environ.get("LLM_JUDGE_THREADS", "").strip()
     if not text:
         return None
-    if not text.isdigit() or int(text) < 1:
-        raise SettingsError(f"$LLM_JUDGE_THREADS must be a whole number of threads, 1 or more, got {text!r}")
+    # ASCII digits only ('²' is a digit to str.isdigit, not to int), and a bound llama.cpp's 32-bit count can hold
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= MAX_THREADS:
+        raise SettingsError(f"$LLM_JUDGE_THREADS must be a whole number of threads from 1 to {MAX_THREADS}, got "
+                            f"{text[:40]!r}")
     return int(text)
 
 

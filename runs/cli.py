@@ -164,6 +164,8 @@ def main(argv: list[str] | None = None, more_commands: Sequence[AddCommand] = ()
         if args.command != "compare":
             return args.run(args)
         check_limit(args.limit)
+        if args.resume is not None and not args.resume.strip():
+            raise UserFacingError("--resume needs a run folder: pass the folder the run printed")
         cost, config = None, None
         if not args.resume:
             config = config_from_args(args)

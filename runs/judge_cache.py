@@ -46,10 +46,15 @@ class JudgeCallCache:
 
     def __init__(self, path: Path | None = None):
         self.path = path or cache_path()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        with self._lock:
-            self._healing(lambda db: None)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self._lock:
+                self._healing(lambda db: None)
+        except (OSError, sqlite3.OperationalError) as exc:  # e.g. $LLM_JUDGE_RESULTS names a file, a read-only mount
+            reason = getattr(exc, "strerror", None) or exc
+            raise UserFacingError(f"cannot use the judge cache {self.path} ({reason}): make its folder writable (or "
+                                  "set $LLM_JUDGE_RESULTS to one), or turn the judge cache off (--no-cache)") from exc
 
     def _healing(self, operation):
         """`operation(db)` in one transaction; on a damaged file, once more on a fresh one."""

@@ -24,6 +24,7 @@ from judge.rewards import judged_rubric
 from judge.templates import JudgeTemplate
 from models import load_model
 from models.endpoints import EndpointError
+from models.errors import ModelSpecError
 from models.threads import busy_notice
 from runs.config import BATCH_SIZE, CompareConfig
 from runs.costs import actual_cost, cost_line
@@ -88,15 +89,24 @@ def resume_compare(run_dir: str | Path, long_prompts: str | None = None) -> Iter
     writer = RunWriter.reopen(run_dir)
     manifest = writer.manifest
     try:
-        config = CompareConfig.from_dict(manifest.config)
-        config.template_text = manifest.judge_template["text"]  # the template exactly as the run began with it
-        items = [PromptItem(**{**p, "checks": tuple(p.get("checks") or ())}) for p in manifest.prompts]
-    except (TypeError, KeyError, ValueError, AttributeError) as exc:
-        raise UserFacingError(f"{writer.folder / 'run.json'} is damaged ({type(exc).__name__}: {exc}): the run's "
-                              "settings cannot be read, so it cannot be resumed; run the comparison again") from exc
-    if long_prompts:
-        config.long_prompts = manifest.config["long_prompts"] = long_prompts
-    template = config.validate()
+        try:
+            config = CompareConfig.from_dict(manifest.config)
+            config.template_text = manifest.judge_template["text"]  # the template exactly as the run began with it
+            items = [PromptItem(**{**p, "checks": tuple(p.get("checks") or ())}) for p in manifest.prompts]
+        except (TypeError, KeyError, ValueError, AttributeError) as exc:
+            raise UserFacingError(f"{writer.folder / 'run.json'} is damaged ({type(exc).__name__}: {exc}): the run's "
+                                  "settings cannot be read, so it cannot be resumed; run the comparison again") from exc
+        if long_prompts:
+            config.long_prompts = manifest.config["long_prompts"] = long_prompts
+        try:
+            template = config.validate()
+        except ModelSpecError as exc:  # an adapter deleted or moved since the run began, a hub model gone
+            raise ModelSpecError(f"cannot resume: a model this run names in its run.json cannot be loaded now ({exc}); "
+                                 "put it back where the run found it, or start a new run; the finished records "
+                                 "are kept") from exc
+    except BaseException:
+        writer.release()
+        raise
     # Failed records are done again; read_records keeps the newest record of each (prompt, preset).
     done = [r for r in read_records(writer.folder) if r["status"] != FAILED]
     yield from _run(config, template, items, manifest, writer=writer, done=done)
@@ -154,6 +164,8 @@ def _run(config, template, items, manifest: RunManifest, writer: RunWriter | Non
         if started_here:
             writer.discard_if_empty()  # nothing was saved: no folder left to show as "unfinished"
         raise
+    finally:
+        writer.release()  # now, not when a traceback that holds this frame lets go of it
 
 
 def _answer_all(config, template, backends, items, warnings, plan, writer, done, given) -> Iterator[CompareUpdate]:

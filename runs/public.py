@@ -18,7 +18,7 @@ from pathlib import Path
 
 import yaml
 
-from basics import PROMPTS_DIR, UserFacingError, results_dir
+from basics import PROMPTS_DIR, REPO_ROOT, UserFacingError, results_dir
 from judge.templates import load_template
 from models.registry import set_max_loaded
 from models.spec import HEAD_PREFIX, REWARD_PREFIX, known_model_specs, shipped_judges
@@ -41,6 +41,9 @@ def public_mode_on() -> bool:
         return True
     if flag in {"0", "false", "no", "off"}:
         return False
+    if flag:  # a typo must not leave a shared app open to any model and file on the server
+        raise UserFacingError(f"$LLM_JUDGE_PUBLIC must be 1, true, yes or on (public mode) or 0, false, no or off, "
+                              f"got {_shown(flag)}: fix it, or unset it to decide by $SPACE_ID")
     return bool(os.environ.get("SPACE_ID"))
 
 
@@ -52,6 +55,7 @@ class PublicLimits:
     labelled_items: int = 200
     requests_per_visitor: int = 1
     models_loaded: int = 4
+    upload_bytes: int = 4_000_000  # one uploaded file: 50 long prompts, or 200 labelled pairs, fit well within it
 
 
 def _shown(value: object) -> str:
@@ -74,7 +78,7 @@ class PublicPolicy:
     def check_model(self, spec: str, role: str = "model") -> str:
         """`spec` itself when it is on the allow-list; judged on the text alone, before any file is looked at."""
         allowed = self.allowed_models()
-        clean = (spec or "").strip()
+        clean = spec.strip() if isinstance(spec, str) else None  # a number or a list sent by hand: refused the same
         if clean not in allowed:
             raise PublicModeError(f"{role} {_shown(spec)} is not offered on this shared app: pick one of "
                                   f"{', '.join(allowed)} (run the app yourself to use any model)")
@@ -123,23 +127,30 @@ class PublicPolicy:
                         shipped: list[str] | None = None) -> str:
         """A shipped name, or a file this app received as an upload (under Gradio's upload folder): never any
         other server path. The refusal is the same whether or not such a path exists."""
-        text = (value or "").strip()
+        text = value.strip() if isinstance(value, str) else ""
         if text in (shipped if shipped is not None else shipped_prompt_sets()):
             return text
         if upload_root and text and Path(text).suffix.lower() in suffixes and ".." not in Path(text).parts:
             root = os.path.realpath(upload_root)
             if os.path.commonpath([root, os.path.realpath(text)]) == root and os.path.isfile(text):
+                # Before it is read: a loader reads a file whole, and an upload can be as large as the disk.
+                if os.path.getsize(text) > self.limits.upload_bytes:
+                    raise PublicModeError(f"the file {Path(text).name!r} has {os.path.getsize(text):,} bytes; this "
+                                          f"shared app takes files of at most {self.limits.upload_bytes:,}: upload "
+                                          "a smaller one (fewer rows)")
                 return text
         raise PublicModeError(f"on this shared app a file is one of the shipped ones or one you upload "
                               f"({', '.join(suffixes)}); got {_shown(value)}")
 
     def check_run(self, name_or_path: str | None) -> str:
         """A run named by its folder's name, or by a path inside the results folder: never any other path."""
-        text = (name_or_path or "").strip()
+        text = name_or_path.strip() if isinstance(name_or_path, str) else ""
         root = os.path.realpath(results_dir())
         candidate = os.path.realpath(results_dir() / text) if RUN_NAME.fullmatch(text) else os.path.realpath(text)
+        # A run folder (run.json in it), not any folder in there (.cache): the answer is the same for both, so it
+        # tells nothing about what else the results folder holds.
         if text and os.path.commonpath([root, candidate]) == root and candidate != root \
-                and os.path.isdir(candidate):
+                and os.path.isfile(os.path.join(candidate, "run.json")):
             return candidate
         raise PublicModeError(f"no run {_shown(name_or_path)} on this shared app: pick one from the list")
 
@@ -257,10 +268,27 @@ def app_concurrency() -> int:
     """Requests the app works on at once per action ($LLM_JUDGE_APP_CONCURRENCY, default 4). Each loaded model
     still generates for one request at a time (its lock), so requests overlap where they use different models or
     stages: one answers while another is judged."""
-    text = os.environ.get("LLM_JUDGE_APP_CONCURRENCY") or "4"
-    if not text.isdigit() or not 1 <= int(text) <= 64:
+    text = (os.environ.get("LLM_JUDGE_APP_CONCURRENCY") or "4").strip()
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 64:  # ASCII: '²' is a digit to isdigit
         raise UserFacingError(f"$LLM_JUDGE_APP_CONCURRENCY must be a whole number from 1 to 64, got {text!r}")
     return int(text)
+
+
+def hide_server_paths(text: str, *more: str | Path) -> str:
+    """`text` with this server's folders (the results folder, the app's own, the home folder, and `more`, e.g. the
+    upload folder) named short, on a shared app: a visitor learns what went wrong, not how the server is laid out.
+    Unchanged on a private app, whose user may need the full path."""
+    if _GATE is None:
+        return text
+    names = {}
+    for root, name in ((Path.home(), "~"), (REPO_ROOT, "app"), *((m, "uploads") for m in more),
+                       (results_dir(), "results")):
+        for form in (str(root), os.path.abspath(root), os.path.realpath(root)):
+            if len(form) > 1:
+                names[form] = name
+    for form in sorted(names, key=len, reverse=True):  # the results folder inside the app's is named as results
+        text = text.replace(form, names[form])
+    return text
 
 
 def app_auth() -> list[tuple[str, str]] | None:

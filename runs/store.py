@@ -19,6 +19,11 @@ from importlib import metadata
 from pathlib import Path
 
 from basics import REPO_ROOT, UserFacingError, append_jsonl, read_json, results_dir, write_json_atomic
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: runs there are not guarded against a second writer
+    fcntl = None
 from judge.rubric import Rubric
 from judge.templates import TemplateError, parse_template
 from runs.records import FAILED, normalize_records
@@ -128,6 +133,7 @@ class RunWriter:
         self.records_path = folder / RECORDS_FILE
         self.notes: list[str] = []
         self.records_path.touch()
+        self._lock = lock_run(self.records_path)
         self.write_manifest()
 
     @classmethod
@@ -144,8 +150,10 @@ class RunWriter:
         except OSError as exc:
             raise UserFacingError(f"cannot write to {records_path} ({exc.strerror or exc}): make the run folder "
                                   "writable, then resume again") from exc
+        lock = lock_run(records_path)
         if (folder / SUMMARY_FILE).is_file():
             if not any(r["status"] == FAILED for r in read_records(folder)):
+                lock.close()
                 raise UserFacingError(f"{folder} already finished (summary.json exists): nothing to resume")
             (folder / SUMMARY_FILE).unlink()  # finished with failed records: the resume retries them, then sums up
         known = {f for f in RunManifest.__dataclass_fields__}
@@ -153,6 +161,7 @@ class RunWriter:
         writer.folder = folder
         writer.manifest = RunManifest(**{k: v for k, v in data.items() if k in known})
         writer.records_path = records_path
+        writer._lock = lock
         writer.notes = repair_records(records_path)
         return writer
 
@@ -161,8 +170,15 @@ class RunWriter:
         an empty folder would show as 'unfinished'. True when removed."""
         if self.records_path.is_file() and self.records_path.stat().st_size:
             return False
+        self.release()
         shutil.rmtree(self.folder, ignore_errors=True)
         return True
+
+    def release(self) -> None:
+        """Let another process write this run (a resume); also done when the writer is dropped."""
+        if getattr(self, "_lock", None) is not None:
+            self._lock.close()
+            self._lock = None
 
     def write_manifest(self) -> None:
         with self._saving(MANIFEST_FILE):
@@ -175,6 +191,7 @@ class RunWriter:
     def finish(self, summary: dict) -> Path:
         with self._saving(SUMMARY_FILE):
             write_json_atomic(self.folder / SUMMARY_FILE, {**summary, "finished": datetime.now(UTC).isoformat()})
+        self.release()
         return self.folder
 
     @contextmanager
@@ -186,6 +203,22 @@ class RunWriter:
         except OSError as exc:
             raise UserFacingError(f"cannot write {self.folder / name} ({exc.strerror or exc}): free space or fix the "
                                   f"folder's permissions, then finish the run with --resume {self.folder}") from exc
+
+
+def lock_run(records_path: Path):
+    """An exclusive lock on a run's records file, held while one run or resume writes it (the open file it returns;
+    closing it, or the process ending, lets go): a second resume of the same run, or a resume of a run still going
+    in the app, would answer the same prompts again and save each record twice."""
+    handle = open(records_path, "rb")
+    if fcntl is None:
+        return handle
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise UserFacingError(f"{records_path.parent} is being written right now by another run or resume: wait for "
+                              "it to finish, then resume it if it is still unfinished") from None
+    return handle
 
 
 def read_manifest(folder: str | Path, need: tuple[str, ...] = ()) -> dict:
@@ -242,8 +275,13 @@ def repair_records(path: Path) -> list[str]:
         path.touch()
         return []
     raw = path.read_bytes()
+    # A damaged line before the last (a disk error, a hand edit) is left as it is, skipped, and its record made again.
+    damaged = [number for number, line in enumerate(raw.split(b"\n")[:-1], 1)
+               if line.strip() and _json_object(line)[0] is None]
+    notes = [f"{len(damaged)} line(s) of {path} could not be read (line {', '.join(map(str, damaged[:5]))}): they "
+             "are kept as they are and skipped, and their records are made again"] if damaged else []
     if not raw or raw.endswith(b"\n"):
-        return []
+        return notes
     cut = raw.rfind(b"\n") + 1
     tail = raw[cut:]
     if _json_object(tail)[0] is not None:
@@ -251,10 +289,10 @@ def repair_records(path: Path) -> list[str]:
             f.write(b"\n")
             f.flush()
             os.fsync(f.fileno())
-        return []
+        return notes
     os.truncate(path, cut)
-    return [f"the last line of {path} was cut off mid-write (a crash or a full disk; {len(tail)} bytes): it was "
-            "dropped, and that record is made again"]
+    return [*notes, f"the last line of {path} was cut off mid-write (a crash or a full disk; {len(tail)} bytes): it "
+            "was dropped, and that record is made again"]
 
 
 def read_summary(folder: str | Path) -> dict:
@@ -372,6 +410,9 @@ def load_run(folder: str | Path) -> Run:
 
 def resolve_run(name_or_path: str | Path, root: str | Path | None = None) -> Run:
     """load_run by folder name (inside the results folder) or by path."""
+    if not isinstance(name_or_path, (str, Path)) or not str(name_or_path).strip():
+        raise UserFacingError(f"a run is named by its folder's name or path, got {str(name_or_path)[:60]!r}: pick one "
+                              "from the list")
     path = Path(name_or_path)
     if not path.is_dir():
         path = (Path(root) if root else results_dir()) / str(name_or_path)

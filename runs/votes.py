@@ -6,6 +6,7 @@ from pathlib import Path
 
 from analysis.agreement import VOTES
 from basics import UserFacingError, append_jsonl, now_iso, read_jsonl, results_dir
+from runs.store import read_records
 
 VOTES_FILE = "votes.jsonl"
 
@@ -19,6 +20,12 @@ def record_vote(run_dir: str | Path, record_id: str, vote: str, preset: str | No
         raise UserFacingError(f"{folder} is not a run folder (no run.json): run a comparison before voting")
     if not str(record_id or "").strip():
         raise UserFacingError("a vote needs the id of the record it is about")
+    # Read per vote, so a vote on a record that is not in the run (a stale page, a hand-made call) is refused, not
+    # kept where no agreement can ever use it.
+    keys = {(r["id"], r.get("preset")) for r in read_records(folder)}
+    if (str(record_id), preset) not in keys and not (preset is None and str(record_id) in {k for k, _ in keys}):
+        shown = f"{str(record_id)[:60]!r}" + (f" at preset {str(preset)[:20]!r}" if preset is not None else "")
+        raise UserFacingError(f"run {folder.name} has no record {shown}: vote on a comparison shown on the page")
     line = {"id": str(record_id), "preset": preset, "vote": vote, "voter": voter or "", "time": now_iso()}
     append_jsonl(folder / VOTES_FILE, line)
     return line

@@ -9,15 +9,30 @@ from gradio.utils import get_upload_folder
 from basics import UserFacingError
 from models import DEFAULT_PRESET, PRESETS
 from models.endpoints import with_base_url
-from runs.config import DEFAULT_JUDGE_METHOD, DEFAULT_LONG_PROMPTS, JUDGE_METHODS, MODES, CompareConfig
+from runs.config import (
+    DEFAULT_JUDGE_METHOD,
+    DEFAULT_LONG_PROMPTS,
+    JUDGE_METHODS,
+    LONG_PROMPTS,
+    MODES,
+    CompareConfig,
+)
 from runs.costs import cost_line, estimate_cost
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
-from runs.public import app_concurrency, offered_answering_models, public_gate, visitor_slot
+from runs.public import (
+    app_concurrency,
+    hide_server_paths,
+    offered_answering_models,
+    public_gate,
+    visitor_slot,
+)
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
+from ui.inputs import checked_choice, checked_flag, checked_number, checked_text, checked_texts
 from ui.widgets import (
+    AS_SENT,
     PRIVATE,
     base_url_box,
     cache_box,
@@ -42,12 +57,12 @@ def stream_batch(updates, rows: list, progress):
                 continue
             progress(len(watch.rows) / max(update.total, 1), desc=watch.bar_text(update))
             if update.stage == "done":
-                yield (gr.Markdown(visible=False), watch.status(update), watch.rows,
+                yield (gr.Markdown(visible=False), hide_server_paths(watch.status(update)), watch.rows,
                        gr.Dropdown(choices=unfinished_runs(), value=None))
                 return
             yield gr.Markdown(visible=True), watch.status(update), watch.rows, gr.skip()
     except UserFacingError as exc:
-        yield gr.Markdown(visible=False), f"**Failed:** {exc}", gr.skip(), gr.skip()
+        yield gr.Markdown(visible=False), f"**Failed:** {hide_server_paths(str(exc))}", gr.skip(), gr.skip()
         raise user_error(exc) from exc
 
 
@@ -70,30 +85,40 @@ def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mod
                more_judges, base_url, judge_cache, long_prompts, system_a, system_b, progress):
     try:
         gate = public_gate()
+        prompt_set = checked_text(prompt_set, "the prompt set")
         if gate:  # checked on the text sent, before any server file is read
             prompt_set = gate.policy.check_data_file(prompt_set, get_upload_folder(), (".jsonl", ".csv"))
+        limit = checked_number(limit, "Limit", whole=True, default=0)
+        max_new_tokens = checked_number(max_new_tokens, "max new tokens", whole=True)
         items = load_prompt_set(prompt_set or DEFAULT_PROMPT_SET)
-        if limit is not None and int(limit) < 0:
-            raise UserFacingError(f"Limit must be 0 (all prompts) or more, got {int(limit)}")
-        if limit and int(limit) > 0:
-            items = items[: int(limit)]
-        chosen = [p for p in PRESETS if p in (presets or [])]
+        if limit < 0:
+            raise UserFacingError(f"Limit must be 0 (all prompts) or more, got {limit}")
+        if limit > 0:
+            items = items[:limit]
+        chosen = [p for p in PRESETS if p in checked_texts(presets, "Presets")]
         if not chosen:
             raise UserFacingError(f"pick at least one preset ({', '.join(PRESETS)})")
-        sampling = PRESETS[chosen[0]].with_(max_new_tokens=int(max_new_tokens))
-        served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
+        sampling = PRESETS[chosen[0]].with_(max_new_tokens=max_new_tokens)
+        specs = [checked_text(model_a, "Model A"), checked_text(model_b, "Model B"), checked_text(judge, "Judge"),
+                 *checked_texts(more_judges, "More judges")]
+        served = [with_base_url(spec, checked_text(base_url, "the base URL")) for spec in specs]
         config = CompareConfig(model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
-                               mode=mode, preset=chosen[0], sampling=sampling, more_presets=chosen[1:],
-                               judge_method=judge_method, judge_cache=bool(judge_cache),
-                               long_prompts=long_prompts or DEFAULT_LONG_PROMPTS, system_a=system_a,
-                               system_b=system_b)
+                               mode=checked_choice(mode, "Judge mode", MODES), preset=chosen[0],
+                               sampling=sampling, more_presets=chosen[1:],
+                               judge_method=checked_choice(judge_method, "Judge method", JUDGE_METHODS,
+                                                           DEFAULT_JUDGE_METHOD),
+                               judge_cache=checked_flag(judge_cache, "the judge cache", True),
+                               long_prompts=checked_choice(long_prompts or None, "long prompts", LONG_PROMPTS,
+                                                           DEFAULT_LONG_PROMPTS),
+                               system_a=checked_text(system_a, "the system prompt for Model A"),
+                               system_b=checked_text(system_b, "the system prompt for Model B"))
         if gate:
             gate.policy.check_compare(config, items)
         config.validate()
         label = "batch-" + Path(str(prompt_set)).stem
         estimate = cost_line(estimate_cost(config, items), "Estimated cost (every answer at its length limit)")
     except UserFacingError as exc:
-        yield gr.Markdown(visible=False), f"**Failed:** {exc}", [], gr.skip()
+        yield gr.Markdown(visible=False), f"**Failed:** {hide_server_paths(str(exc))}", [], gr.skip()
         raise user_error(exc) from exc
     yield gr.Markdown(visible=True), f"*{estimate}*", [], gr.skip()
     yield from stream_batch(run_compare(config, items, label=label), [], progress)
@@ -106,12 +131,15 @@ def resume_batch(run_dir, progress=gr.Progress(), request: gr.Request = None):
     if not run_dir:
         raise user_error("Pick an unfinished run to resume (the list shows runs without a summary.json).")
     try:
+        run_dir = checked_text(run_dir, "the run to resume")
         with visitor_slot(visitor(request)):
             folder = public_gate().policy.check_run(run_dir) if public_gate() else run_dir
             rows = [batch_row(r) for r in read_records(folder)]
             yield from stream_batch(resume_compare(folder), rows, progress)
     except (OSError, UserFacingError) as exc:
-        raise user_error(f"cannot resume {run_dir}: {exc}") from exc
+        # The name as sent, cut short: the message after it names the run again where it matters.
+        shown = run_dir if len(str(run_dir)) <= 80 else f"{str(run_dir)[:80]}…"
+        raise user_error(f"cannot resume {shown}: {exc}") from exc
 
 
 def check_prompt_file(path):
@@ -183,9 +211,10 @@ def batch_tab(pickers) -> None:
     outputs = [progress_box, status, table, resume_run]
     run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,
                           base_url, judge_cache, long_prompts, system_a, system_b], outputs,
-              api_name="batch",
+              api_name="batch", **AS_SENT,
               concurrency_limit=app_concurrency(), concurrency_id="batch", show_progress_on=[progress_box])
-    resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", concurrency_limit=app_concurrency(),
+    resume.click(resume_batch, resume_run, outputs, api_name="resume_batch", **AS_SENT,
+                 concurrency_limit=app_concurrency(),
                  concurrency_id="batch", show_progress_on=[progress_box])
     upload.upload(check_prompt_file, upload, [prompt_set, status], **PRIVATE)
     tab.select(refresh_batch_lists, None, [*models, resume_run], **PRIVATE)

@@ -20,6 +20,7 @@ from runs.config import (
     DEFAULT_LONG_PROMPTS,
     DEFAULT_TIE_BAND,
     JUDGE_METHODS,
+    LONG_PROMPTS,
     MODES,
     SEED_SPACE_PAIR,
     CompareConfig,
@@ -28,7 +29,7 @@ from runs.judge_options import judge_options, pair_line
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
-from runs.public import app_concurrency, public_gate, visitor_slot
+from runs.public import app_concurrency, hide_server_paths, public_gate, visitor_slot
 from runs.store import read_manifest
 from runs.views import (
     SCORE_HEADERS,
@@ -43,7 +44,9 @@ from runs.views import (
     verdict_line,
 )
 from runs.votes import VOTES_FILE, record_vote
+from ui.inputs import checked_choice, checked_flag, checked_number, checked_text, checked_texts
 from ui.widgets import (
+    AS_SENT,
     PRIVATE,
     base_url_box,
     cache_box,
@@ -144,8 +147,8 @@ def compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p, 
                                 more_judges, base_url, judge_cache, long_prompts, system_a, system_b, tie_band)
     except UserFacingError as exc:
         # Answers already streamed stay on the page; the error stays too, next to them, after the pop-up fades.
-        yield (gr.skip(), gr.skip(), "### Not compared", gr.skip(), gr.skip(), f"**Failed:** {as_text(exc)}",
-               gr.skip())
+        failed = as_text(hide_server_paths(str(exc)))
+        yield gr.skip(), gr.skip(), "### Not compared", gr.skip(), gr.skip(), f"**Failed:** {failed}", gr.skip()
         raise user_error(exc) from exc
 
 
@@ -154,19 +157,29 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
              judge_cache, long_prompts, system_a, system_b, tie_band=DEFAULT_TIE_BAND):
     """The comparison itself; a shared app checks the request against its allow-list and limits first."""
     answer_a = answer_b = ""
-    sampling = SamplingSettings(temperature=float(temperature), min_p=float(min_p), top_p=float(top_p),
-                                max_new_tokens=int(max_new_tokens), seed=int(seed))
-    served = [with_base_url(spec, base_url) for spec in (model_a, model_b, judge, *(more_judges or []))]
+    sampling = SamplingSettings(temperature=checked_number(temperature, "temperature"),
+                                min_p=checked_number(min_p, "min_p"), top_p=checked_number(top_p, "top_p"),
+                                max_new_tokens=checked_number(max_new_tokens, "max new tokens", whole=True),
+                                seed=checked_number(seed, "seed", whole=True))
+    specs = [checked_text(model_a, "Model A"), checked_text(model_b, "Model B"), checked_text(judge, "Judge"),
+             *checked_texts(more_judges, "More judges")]
+    served = [with_base_url(spec, checked_text(base_url, "the base URL")) for spec in specs]
     config = CompareConfig(
-        model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:], mode=mode,
-        judge_cache=bool(judge_cache),
-        preset=matching_preset(preset, sampling),
-        sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(temperature=float(judge_temperature)),
-        template_text=template_text, swap=bool(swap), judge_method=judge_method, judge_reasons=bool(judge_reasons),
-        long_prompts=long_prompts or DEFAULT_LONG_PROMPTS, system_a=system_a, system_b=system_b,
-        tie_band=DEFAULT_TIE_BAND if tie_band is None else float(tie_band),
+        model_a=served[0], model_b=served[1], judge=served[2], more_judges=served[3:],
+        mode=checked_choice(mode, "mode", MODES),
+        judge_cache=checked_flag(judge_cache, "the judge cache", True),
+        preset=matching_preset(checked_choice(preset, "preset", [*PRESETS, CUSTOM], CUSTOM), sampling),
+        sampling=sampling, judge_sampling=DEFAULT_JUDGE_SETTINGS.with_(
+            temperature=checked_number(judge_temperature, "judge temperature")),
+        template_text=checked_text(template_text, "the judge template"), swap=checked_flag(swap, "swap", True),
+        judge_method=checked_choice(judge_method, "judge method", JUDGE_METHODS, DEFAULT_JUDGE_METHOD),
+        judge_reasons=checked_flag(judge_reasons, "reasons", True),
+        long_prompts=checked_choice(long_prompts or None, "long prompts", LONG_PROMPTS, DEFAULT_LONG_PROMPTS),
+        system_a=checked_text(system_a, "the system prompt for Model A"),
+        system_b=checked_text(system_b, "the system prompt for Model B"),
+        tie_band=checked_number(tie_band, "the tie band", default=DEFAULT_TIE_BAND),
     )
-    item = single_prompt(prompt)
+    item = single_prompt(checked_text(prompt, "the instruction"))
     if gate := public_gate():
         gate.policy.check_compare(config, [item])
     record = None
@@ -186,7 +199,8 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
     # The last yield carries every value, so API clients get the whole result rather than "skip" markers.
     yield (answer_a, answer_b, f"### {verdict_line(record)}", score_rows(record),
            f"#### The judge's reasons\n{reasons_markdown(record, template_text)}",
-           f"{trust_line(record)}  \n{timings_line(record)}  \n{served_by}  \nSaved to `{update.run_dir}`",
+           hide_server_paths(f"{trust_line(record)}  \n{timings_line(record)}  \n{served_by}  \n"
+                             f"Saved to `{update.run_dir}`"),
            {"run_dir": str(update.run_dir), "id": record["id"], "preset": record["preset"],
             "rubric": record["rubric"], "mode": record["mode"],
             "answer_labels": [answer_label(record, side) for side in ("A", "B")]})
@@ -233,7 +247,7 @@ def cast_vote(choice: str, shown: dict | None) -> str:
         record_vote(shown["run_dir"], shown["id"], choice, preset=shown.get("preset"))
     except UserFacingError as exc:
         raise user_error(exc) from exc
-    return f"Vote saved: **{VOTE_BUTTONS[choice][0]}** (`{Path(shown['run_dir']) / VOTES_FILE}`)"
+    return hide_server_paths(f"Vote saved: **{VOTE_BUTTONS[choice][0]}** (`{Path(shown['run_dir']) / VOTES_FILE}`)")
 
 
 def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
@@ -346,7 +360,7 @@ def compare_tab(model_a_default: str, model_b_default: str) -> CompareTab:
          mode, template_text, swap, judge_temperature, judge_method, judge_reasons, more_judges, base_url,
          judge_cache, long_prompts, system_a, system_b, tie_band],
         [answer_a, answer_b, verdict, scores, reasons, status, shown_record],
-        api_name="compare", concurrency_limit=app_concurrency(),
+        api_name="compare", concurrency_limit=app_concurrency(), **AS_SENT,
     ).then(label_scores, shown_record, scores, **PRIVATE).then(
         label_answers, shown_record, [answer_a, answer_b], **PRIVATE).success(
         lambda: [gr.Button(interactive=True)] * len(vote_buttons), None, list(vote_buttons.values()), **PRIVATE)

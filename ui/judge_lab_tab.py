@@ -32,10 +32,11 @@ from lab.validation import (
     shipped_labelled_sets,
 )
 from runs.config import DEFAULT_JUDGE
-from runs.public import app_concurrency, offered_models, public_gate, visitor_slot
+from runs.public import app_concurrency, hide_server_paths, offered_models, public_gate, visitor_slot
 from runs.votes import runs_with_votes
 from ui.distill_panel import distill_panel
-from ui.widgets import PRIVATE, user_error, visitor
+from ui.inputs import checked_choice, checked_flag, checked_number, checked_text, checked_texts
+from ui.widgets import AS_SENT, PRIVATE, user_error, visitor
 from ui.zerogpu import gpu_handler, validation_seconds
 
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
@@ -118,14 +119,18 @@ def run_lab(data, mode, template_text, judges, methods, limit, panel=False, prog
         judges get wrong, notes, and the validation's folder.
     """
     try:
-        config = ValidationConfig(data=data or "", judges=list(judges or []), methods=list(methods or []),
-                                  mode=mode, template_text=template_text, limit=int(limit or 0), panel=bool(panel))
+        config = ValidationConfig(data=checked_text(data, "the labelled file"),
+                                  judges=checked_texts(judges, "Judges"), methods=checked_texts(methods, "Methods"),
+                                  mode=checked_choice(mode, "Mode", VALIDATION_MODES),
+                                  template_text=checked_text(template_text, "the judge template"),
+                                  limit=checked_number(limit, "Limit", whole=True, default=0),
+                                  panel=checked_flag(panel, "Also as one panel", False))
         if gate := public_gate():
             check_public_validation(gate.policy, config, get_upload_folder())
         with visitor_slot(visitor(request)):
             yield from _validation_views(config, progress)
     except UserFacingError as exc:
-        yield f"**Failed:** {exc}", *[gr.skip()] * (N_VIEWS + 1)
+        yield f"**Failed:** {hide_server_paths(str(exc))}", *[gr.skip()] * (N_VIEWS + 1)
         raise user_error(exc) from exc
 
 
@@ -144,7 +149,7 @@ def _validation_views(config: ValidationConfig, progress):
                    *[gr.skip()] * N_VIEWS, folder)
         elif update.stage in ("judge_done", "done"):
             status = ("**Finished.**" if update.stage == "done" else f"**Done:** {update.judge} · "
-                      f"{update.method}; next judge…") + f" Saved to `{folder}`"
+                      f"{update.method}; next judge…") + hide_server_paths(f" Saved to `{folder}`")
             yield status, *views(folder), folder
 
 
@@ -226,6 +231,7 @@ def judge_lab_tab() -> None:
     save_button.click(save, [template_text, save_name], [save_status, template_pick], **PRIVATE)
     run.click(run_lab, [data, mode, template_text, judges, methods, limit, panel],
               [status, table, confusion, lengths, calibration, disagreements, lab_notes, folder], api_name="validate",
+              **AS_SENT,
               concurrency_limit=app_concurrency(), concurrency_id="validate")
     for button, kind in ((csv_button, "csv"), (json_button, "json")):
         button.click(functools.partial(export, kind=kind), folder, download, **PRIVATE)

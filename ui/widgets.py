@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import gradio as gr
+from gradio.utils import get_upload_folder
 
 from runs.config import DEFAULT_LONG_PROMPTS, LONG_PROMPTS
-from runs.public import offered_answering_models, offered_models, public_gate
+from runs.public import hide_server_paths, offered_answering_models, offered_models, public_gate
 from runs.system_prompts import MAX_SYSTEM_CHARS
 
 PRIVATE = dict(api_visibility="private")  # page-only events: not part of the app's API
+# For the API's events whose inputs are plain values (text, numbers, true/false, lists of text): the handler gets
+# them as sent and checks them itself (ui/inputs.py), so a wrong type, null or NaN gets a message naming the field;
+# Gradio's own conversion would fail on them first with a bare "Error" and a traceback in the log.
+AS_SENT = dict(preprocess=False)
 
 
 PICKER_HELP = ("BASE or BASE+ADAPTER: an embedded alias, a hub id (org/name, org/name:Q4_K_M, org/name/FILE.gguf), "
@@ -93,4 +98,5 @@ def system_prompt_boxes(prefix: str = "") -> tuple[gr.Textbox, gr.Textbox]:
 def user_error(message: object) -> gr.Error:
     """An error for the person at the page (a bad input, a refused request): expected, so it leaves no traceback
     in the server's log; an unexpected exception still does."""
-    return gr.Error(str(message), print_exception=False)
+    # A shared app names its folders short: the message says what went wrong, not where the server keeps things.
+    return gr.Error(hide_server_paths(str(message), get_upload_folder()), print_exception=False)

@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 import basics
-from basics import take_cache_notices
+from basics import UserFacingError, take_cache_notices
 from models import SamplingSettings, load_model
 from models.registry import unload_all
 from runs import fingerprints
@@ -61,7 +61,7 @@ def test_a_garbage_database_is_set_aside_and_said_damaged_once_per_process(tmp_p
     assert JudgeCallCache(path).get("k") is None and take_cache_notices() == []  # healed again, not said again
     folder = tmp_path / "a folder"  # cannot be opened: not damage, so an error, and nothing is moved
     folder.mkdir()
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises(UserFacingError, match="cannot use the judge cache .*a folder.* or turn the judge cache off"):
         JudgeCallCache(folder)
     assert folder.is_dir() and not (tmp_path / "a folder.damaged").exists()
 

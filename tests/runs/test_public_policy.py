@@ -99,9 +99,11 @@ def test_a_data_file_is_a_shipped_set_or_an_upload_never_another_server_path(tmp
 def test_a_run_is_named_inside_the_results_folder_only(results_dir, tmp_path):
     run = results_dir / "20260101-000000-public-test"
     run.mkdir(parents=True, exist_ok=True)
+    (run / "run.json").write_text("{}")
+    (results_dir / ".cache").mkdir(exist_ok=True)  # a folder in there that is no run
     assert POLICY.check_run(run.name) == str(run.resolve())
     assert POLICY.check_run(str(run)) == str(run.resolve())
-    for value in (str(tmp_path), "../", "/root/.ssh", "", str(results_dir)):
+    for value in (str(tmp_path), "../", "/root/.ssh", "", str(results_dir), str(results_dir / ".cache"), 5, None):
         with pytest.raises(PublicModeError, match="pick one from the list"):
             POLICY.check_run(value)
 

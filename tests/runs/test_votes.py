@@ -13,6 +13,8 @@ def run_dir(tmp_path):
     folder = tmp_path / "run"
     folder.mkdir()
     (folder / "run.json").write_text("{}")
+    (folder / "records.jsonl").write_text("".join(json.dumps({"id": rid, "preset": "p1"}) + "\n"
+                                                  for rid in ("prompt-1", "x")))
     return folder
 
 
@@ -41,6 +43,14 @@ def test_record_vote_appends_one_line_per_vote_and_never_rewrites(run_dir):
 def test_an_invalid_vote_names_the_allowed_values_and_writes_nothing(run_dir, bad):
     with pytest.raises(UserFacingError, match="A, B, tie, both_bad"):
         record_vote(run_dir, "prompt-1", bad)
+    assert not (run_dir / VOTES_FILE).exists()
+
+
+@pytest.mark.parametrize("record_id, preset", [("no-such-prompt", "p1"), ("prompt-1", "p2")],
+                         ids=["a record id the run does not hold", "a preset the record was not run at"])
+def test_a_vote_on_a_record_the_run_does_not_hold_is_refused_and_writes_nothing(run_dir, record_id, preset):
+    with pytest.raises(UserFacingError, match=f"run run has no record '{record_id}' at preset '{preset}'"):
+        record_vote(run_dir, record_id, "A", preset=preset)
     assert not (run_dir / VOTES_FILE).exists()
 
 
