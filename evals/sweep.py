@@ -8,13 +8,15 @@ baseline and with three other checkpoints answers each prompt once, not four tim
 """
 from __future__ import annotations
 
+import queue
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from itertools import combinations
 from pathlib import Path
 
-from basics import UserFacingError, now_iso, read_json, results_dir, write_json_atomic
+from basics import UserFacingError, adapters_dir, now_iso, read_json, results_dir, write_json_atomic
 from evals.answer_cache import AnswerCache
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, preset_settings
 from models.adapter_files import ADAPTER_CONFIG, ADAPTER_GGUF, META_FILE
@@ -104,12 +106,15 @@ def discover_checkpoints(folder: str | Path) -> list[Checkpoint]:
 
 
 def resolve_checkpoints(values: list[str]) -> list[Checkpoint]:
-    """Each value a training run's folder (expanded to its checkpoints), an adapter folder, or a model spec."""
+    """Each value a training run's folder (expanded to its checkpoints), an adapter folder (a path, or its name under
+    the adapters folder), or a model spec."""
     if not values:
         raise SweepError("no checkpoints given: pass --checkpoints DIR (a training run's folder) or SPEC SPEC ...")
     checkpoints: list[Checkpoint] = []
     for value in values:
         path = Path(value).expanduser()
+        if not path.exists() and (adapters_dir() / value).is_dir():  # a name as the Training tab lists it
+            path = adapters_dir() / value
         if path.is_dir() and (path / ADAPTER_CONFIG).is_file():
             checkpoints.append(checkpoint_of(path))
         elif path.is_dir():
@@ -220,3 +225,26 @@ def run_sweep(config: SweepConfig, say: Callable[[str], None] = lambda text: Non
         done.append({"a": a, "b": b, "against": against, "run": run_dir.name})
         write_manifest(folder, config, checkpoints, done, created)
     return SweepResult(folder, checkpoints, config.baseline, done, by_pair, cache.generated, cache.reused)
+
+
+def sweep_updates(config: SweepConfig) -> Iterator[str | SweepResult]:
+    """run_sweep for a page: its progress lines as they come, then its result. The sweep runs in a thread so a line
+    reaches the page while a model is still answering; an error in it is raised here, in the caller's thread."""
+    prepare(config)  # bad input fails here, before the thread starts
+    lines: queue.Queue = queue.Queue()
+    outcome: dict = {}
+
+    def work() -> None:
+        try:
+            outcome["result"] = run_sweep(config, say=lines.put)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller's thread below
+            outcome["error"] = exc
+        finally:
+            lines.put(None)
+
+    threading.Thread(target=work, name="sweep", daemon=True).start()
+    while (line := lines.get()) is not None:
+        yield line
+    if "error" in outcome:
+        raise outcome["error"]
+    yield outcome["result"]

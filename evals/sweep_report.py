@@ -159,6 +159,12 @@ def write_summary(result: SweepResult) -> dict:
 
 
 def write_chart(summary: dict, path) -> None:
+    """sweep_figure as a page that opens offline, like the report."""
+    html = sweep_figure(summary).to_html(include_plotlyjs=True, full_html=True).encode("utf-8")
+    write_atomic(path, lambda f: f.write(html))
+
+
+def sweep_figure(summary: dict):
     """Win rate against the baseline and each checkpoint's Bradley-Terry chance of beating it, by training step (or
     by position where steps are unknown), mean criterion scores below, the training loss on a second axis."""
     from plotly.subplots import make_subplots
@@ -196,5 +202,4 @@ def write_chart(summary: dict, path) -> None:
     fig.update_yaxes(title_text="share", range=[0, 1], row=1, col=1, secondary_y=False)
     fig.update_xaxes(title_text="training step" if by_step else "checkpoint", row=2, col=1)
     fig.update_layout(height=700, title=f"Checkpoint sweep: best {summary['best'] or 'not known'}")
-    html = fig.to_html(include_plotlyjs=True, full_html=True).encode("utf-8")  # opens offline, like the report
-    write_atomic(path, lambda f: f.write(html))
+    return fig

@@ -8,6 +8,7 @@ from finetune import progress_view as pv
 from finetune.config import DEMO_DATA, FIELDS
 from models import EMBEDDED_MODELS
 from runs.public import offered_answering_models
+from ui.sweep_panel import sweep_panel
 from ui.widgets import PRIVATE, refreshed_pickers
 from ui.zerogpu import gpu_handler, training_seconds
 
@@ -137,6 +138,7 @@ def training_tab(pickers: list) -> gr.CheckboxGroup:
         meta_table = gr.Dataframe(headers=pv.META_HEADERS, label="Selected adapters", interactive=False,
                                   elem_id="adapter-meta")
         curves = gr.Plot(label="Loss curves (overlaid)", elem_id="adapter-curves")
+        sweep_panel(adapters)
 
     upload.upload(fill_data_path, upload, data, **PRIVATE)
     start.click(

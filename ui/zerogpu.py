@@ -166,3 +166,17 @@ def training_seconds(args: Mapping[str, Any]) -> float:
     tokens = (field("max_steps") * field("per_device_batch_size") * field("gradient_accumulation_steps")
               * field("max_seq_length"))
     return LOAD_SECONDS + tokens * TRAIN_SECONDS_PER_TOKEN
+
+
+def sweep_seconds(args: Mapping[str, Any]) -> float:
+    """Every model answers each prompt once per preset; each pairing is judged (a judge call per answer)."""
+    name = args.get("prompt_set")
+    known = len(load_prompt_set(name)) if name in shipped_prompt_sets() else None
+    prompts = items_to_run(known, args.get("limit"), None)
+    if prompts is None:
+        return MAX_SECONDS
+    models = len(args.get("checkpoints") or []) + 1
+    presets = max(1, len(args.get("presets") or []))
+    answers = models * prompts * presets * whole(args.get("max_new_tokens"), 256) * SECONDS_PER_TOKEN
+    judging = (models - 1) * prompts * presets * JUDGE_CALLS_PER_ITEM * JUDGE_REPLY_SECONDS
+    return LOAD_SECONDS * (models + 1) + answers + judging
