@@ -17,6 +17,7 @@ from runs.views import as_text
 
 VOTE_TEXT = {"A": "A is better", "B": "B is better", "tie": "Tie", "both_bad": "Both are bad"}
 EXPORTS = ("csv", "json", "html")
+FEW_VOTES = 30  # below this many votes the page warns that the bootstrap intervals are too narrow to lean on
 
 
 def judge_text(state: BattleState) -> str:
@@ -61,8 +62,11 @@ def leaderboard_markdown(board: Leaderboard) -> str:
                      f"[{100 * a.agreement_low:.0f}-{100 * a.agreement_high:.0f}%] of {a.n} battles; {kappa}.")
     else:
         agreement = "The judge has no verdict yet on a voted battle, so its agreement with the crowd is not known."
+    few = (f"\n\n*Few votes:* with {board.votes} vote(s), the intervals understate the uncertainty (resampling can "
+           "only reshuffle the battles there are); read the ratings as a first look." if board.votes < FEW_VOTES
+           else "")
     return (f"**{board.votes} vote(s)** on {board.battles} battle(s) ({board.both_bad} 'both are bad'); the judge "
-            f"ranked {board.judged} of them. {agreement}\n\n"
+            f"ranked {board.judged} of them. {agreement}{few}\n\n"
             "**What the numbers mean.** A rating is a Bradley-Terry strength on the arena scale: the pool's average "
             "model is 1000, and a lead of 100 points means winning about 64% of battles against the other model "
             "(200 points: 76%). The 95% interval is how far the rating moves when the battles are resampled: two "

@@ -10,7 +10,7 @@ from judge.templates import default_template
 from models import load_model
 from runs.config import DEFAULT_JUDGE, default_model_pair
 from runs.public import enable_public_mode, public_gate, public_mode_on
-from ui.arena_tab import arena_leaderboard, arena_tab
+from ui.arena_tab import SELECT_LINKED_TAB, arena_leaderboard, arena_tab
 from ui.batch_tab import batch_tab
 from ui.compare_tab import compare_tab
 from ui.judge_lab_tab import judge_lab_tab
@@ -38,16 +38,18 @@ def build_app(public: bool | None = None) -> gr.Blocks:
             + (" (a shared app: the models it offers, within its limits)." if shared else ".")
         )
         banner = gr.Markdown(visible=False, elem_id="link-banner")  # ?run=NAME: the linked run's headline
-        with gr.Tabs() as tabs:  # a link to a battle (?battle=ID) selects the Arena tab
-            compare = compare_tab(model_a_default, model_b_default)
-            adapters = None if shared else training_tab(compare.pickers)  # visitors never start training
-            batch_tab(compare.pickers)
-            results_tab()
-            judge_lab_tab()
-            arena = arena_tab()
+        compare = compare_tab(model_a_default, model_b_default)
+        adapters = None if shared else training_tab(compare.pickers)  # visitors never start training
+        batch_tab(compare.pickers)
+        results_tab()
+        judge_lab_tab()
+        arena = arena_tab()
         demo.load(refreshed_pickers, None, compare.pickers, **PRIVATE)
         demo.load(run_banner, None, banner, **PRIVATE)
-        demo.load(arena.open_link, None, [*arena.link_outputs, tabs], **PRIVATE)
+        demo.load(arena.open_link, None, arena.link_outputs, **PRIVATE)
+        # ?battle=ID selects the Arena tab in the browser: an explicit gr.Tabs would do it from Python, but a tab
+        # function that leaves a component between the tabs (a gr.State) breaks an explicit Tabs' tab bar.
+        demo.load(None, None, None, js=SELECT_LINKED_TAB, **PRIVATE)
         demo.load(arena_leaderboard, None, arena.board_outputs, **PRIVATE)
         if adapters is not None:
             demo.load(refresh_adapters, adapters, adapters, **PRIVATE)

@@ -18,7 +18,9 @@ from runs.public import app_concurrency, visitor_slot
 from runs.views import as_text
 from ui.widgets import PRIVATE, user_error, visitor
 
-ARENA_TAB = "arena"  # the tab's id: a link to a battle selects it
+# Run in the browser at page load: a link to a battle opens on the Arena tab.
+SELECT_LINKED_TAB = ("() => { if (new URLSearchParams(window.location.search).get('battle')) "
+                     "document.querySelector('#tab-arena-button')?.click(); }")
 VOTE_IDS = {"A": "arena-vote-a", "B": "arena-vote-b", "tie": "arena-vote-tie", "both_bad": "arena-vote-bad"}
 BEFORE_VOTE = "*Read both answers, then vote: the models' names and the judge's verdict appear after your vote.*"
 INTRO = ("### Arena: which answer is better?\nTwo models from the pool, drawn at random and shown as **Model A** and "
@@ -34,7 +36,7 @@ class ArenaTab:
 
     link_outputs: list
     board_outputs: list
-    open_link: Callable  # demo.load(open_link, None, [*link_outputs, tabs]): ?battle=ID opens that battle
+    open_link: Callable  # demo.load(open_link, None, link_outputs): ?battle=ID opens that battle
 
 
 def votes_on(enabled: bool) -> list:
@@ -110,33 +112,34 @@ def arena_leaderboard_json() -> dict:
     return to_dict(open_arena().leaderboard())
 
 
-def export(arena: Arena, kind: str) -> str:
-    return str(export_leaderboard(arena.leaderboard(), kind, tempfile.mkdtemp(prefix="arena-export-")))
+def export(arena: Arena, kind: str) -> gr.File:
+    path = export_leaderboard(arena.leaderboard(), kind, tempfile.mkdtemp(prefix="arena-export-"))
+    return gr.File(value=str(path), visible=True)
 
 
 def open_battle_link(arena: Arena, request: gr.Request | None):
-    """?battle=ID: the battle on the page, the Arena tab selected; revealed when it has its vote, else ready for
-    the one vote it may still get. Without the parameter, nothing changes."""
+    """?battle=ID: the battle on the Arena tab (SELECT_LINKED_TAB opens the tab); revealed when it has its vote, else
+    ready for the one vote it may still get. Without the parameter, nothing changes."""
     battle_id = (request.query_params.get("battle") if request else None) or ""
     if not battle_id:
-        return (gr.skip(),) * (6 + len(VOTE_IDS) + 1)
+        return (gr.skip(),) * (6 + len(VOTE_IDS))
     try:
         state = arena.store.get(battle_id.strip())
     except UserFacingError as exc:
         gr.Warning(str(exc))
-        return (gr.skip(),) * (6 + len(VOTE_IDS) + 1)
+        return (gr.skip(),) * (6 + len(VOTE_IDS))
     answers = state.battle["answers"]
     voted = state.vote is not None
     return (state.battle["prompt"], answers["A"]["text"], answers["B"]["text"],
             reveal_markdown(state) if voted else BEFORE_VOTE, None if voted else state.id,
-            state.id if voted else None, *votes_on(not voted), gr.Tabs(selected=ARENA_TAB))
+            state.id if voted else None, *votes_on(not voted))
 
 
 def arena_tab() -> ArenaTab:
-    """The Arena tab's widgets and events (called inside gr.Tabs); the pool's mistakes stop the app at start."""
+    """The Arena tab's widgets and events (called inside gr.Blocks); the pool's mistakes stop the app at start."""
     arena = open_arena()
     writes = arena.config.prompts != "set"
-    with gr.Tab("Arena", id=ARENA_TAB, elem_id="tab-arena"):
+    with gr.Tab("Arena", elem_id="tab-arena"):
         gr.Markdown(INTRO)
         prompt = gr.Textbox(label="Instruction", lines=3, interactive=writes, elem_id="arena-prompt",
                             value="" if writes else arena.random_prompt(),
@@ -163,7 +166,7 @@ def arena_tab() -> ArenaTab:
                 refresh = gr.Button("Refresh", size="sm", elem_id="arena-refresh")
                 exports = {kind: gr.Button(f"Export {kind.upper()}", size="sm", elem_id=f"arena-export-{kind}")
                            for kind in ("csv", "json", "html")}
-            download = gr.File(label="Export", elem_id="arena-download")
+            download = gr.File(label="Export", elem_id="arena-download", visible=False)  # shown with a file
 
         # The public endpoints first: a function's later, private uses would otherwise take its name.
         refresh.click(arena_leaderboard, None, [board_text, board], api_name="arena_leaderboard")

@@ -97,6 +97,9 @@ def test_the_page_says_what_the_numbers_mean_and_how_ties_count():
                   "agrees with the crowd on **100%**", "Cohen's kappa"):
         assert words in text
     assert "No votes yet" in leaderboard_markdown(build_leaderboard([state(1, "X", "Y", None)]))
+    assert "Few votes" in text
+    many = [state(i, "X", "Y", "A") for i in range(1, 31)]
+    assert "Few votes" not in leaderboard_markdown(build_leaderboard(many, resamples=50))
 
 
 def test_exports_hold_the_same_numbers_and_the_html_escapes_names(tmp_path):

@@ -32,6 +32,8 @@ def test_a_blind_battle_reveals_the_names_only_after_the_one_vote(browser, arena
     page = browser.new_page(viewport={"width": 1400, "height": 1600})
     page.goto(url)
     page.get_by_role("tab", name="Arena").click()
+    tabs = page.get_by_role("tab").all_inner_texts()
+    assert sorted(tabs) == sorted(set(tabs)) and "Arena" in tabs  # one button per tab, none drawn twice
     page.locator("#arena-prompt textarea").fill("Name a fruit.")
     expect(page.locator("#arena-vote-a")).to_be_disabled()  # nothing to vote on yet
     # Every state the page passes through while the answers stream, not only the last one, must keep the names out.
@@ -62,10 +64,13 @@ def test_a_blind_battle_reveals_the_names_only_after_the_one_vote(browser, arena
     assert vote["vote"] == "A"
     battle_id = vote["battle"]
     assert battle_id in shown
+    page.locator("#arena-export-csv").click()
+    expect(page.locator("#arena-download")).to_contain_text(".csv", timeout=30_000)
 
     linked = browser.new_page(viewport={"width": 1400, "height": 1600})
     linked.goto(f"{url}?battle={battle_id}")
-    expect(linked.locator("#arena-reveal")).to_contain_text("Model A was", timeout=30_000)  # the Arena tab, opened
+    expect(linked.locator("#arena-reveal")).to_contain_text("Model A was", timeout=30_000)
+    expect(linked.get_by_role("tab", name="Arena")).to_have_attribute("aria-selected", "true")  # opened on it
     assert all(m in linked.locator("#arena-reveal").inner_text() for m in named)
     expect(linked.locator("#arena-vote-a")).to_be_disabled()
     assert linked.locator("#arena-answer-a textarea").input_value() in answers
