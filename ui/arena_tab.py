@@ -26,6 +26,8 @@ BEFORE_VOTE = "*Read both answers, then vote: the models' names and the judge's 
 INTRO = ("### Arena: which answer is better?\nTwo models from the pool, drawn at random and shown as **Model A** and "
          "**Model B**, answer the same instruction. Vote for the better answer; only then are the models named, "
          "with the judge's verdict on the same two answers. Every vote goes into the leaderboard below.")
+SAVED = ("*The instruction, both answers and your vote are saved with this app's arena{published}; do not type "
+         "anything private.*")
 LIVE_SECONDS = 20  # how often an open page refreshes the leaderboard; the judge's verdict is polled faster
 REVEAL_SECONDS = 3
 
@@ -69,13 +71,15 @@ def cast_vote(arena: Arena, choice: str, battle_id: str | None):
 
 
 def poll_reveal(arena: Arena, revealed_id: str | None):
-    """The reveal again while the judge works, so its verdict appears without a click."""
+    """The reveal again while the judge works, so its verdict appears without a click; once it is in, the polling
+    of this page stops (the revealed id is cleared)."""
     if not revealed_id:
-        return gr.skip()
+        return gr.skip(), gr.skip()
     try:
-        return reveal_markdown(arena.store.get(revealed_id))
+        state = arena.store.get(revealed_id)
     except UserFacingError:
-        return gr.skip()
+        return gr.skip(), None
+    return reveal_markdown(state), (revealed_id if state.judged is None else None)
 
 
 def next_battle(arena: Arena):
@@ -140,7 +144,8 @@ def arena_tab() -> ArenaTab:
     arena = open_arena()
     writes = arena.config.prompts != "set"
     with gr.Tab("Arena", elem_id="tab-arena"):
-        gr.Markdown(INTRO)
+        gr.Markdown(INTRO + "\n\n" + SAVED.format(published=f" and published to the dataset {arena.config.push.repo}"
+                                                  if arena.config.push.repo else ""), elem_id="arena-intro")
         prompt = gr.Textbox(label="Instruction", lines=3, interactive=writes, elem_id="arena-prompt",
                             value="" if writes else arena.random_prompt(),
                             placeholder="Type an instruction" + (" or press Random prompt" if
@@ -203,8 +208,8 @@ def arena_tab() -> ArenaTab:
         # is added), so it must not wait in the queue behind battles.
         gr.Timer(LIVE_SECONDS).tick(arena_leaderboard, None, [board_text, board], **PRIVATE, show_progress="hidden",
                                     queue=False)
-        gr.Timer(REVEAL_SECONDS).tick(functools.partial(poll_reveal, arena), revealed_id, reveal, **PRIVATE,
-                                      show_progress="hidden", queue=False)
+        gr.Timer(REVEAL_SECONDS).tick(functools.partial(poll_reveal, arena), revealed_id, [reveal, revealed_id],
+                                      **PRIVATE, show_progress="hidden", queue=False)
 
     def open_link(request: gr.Request):  # a closure, not a partial: Gradio passes gr.Request by the annotation
         return open_battle_link(arena, request)

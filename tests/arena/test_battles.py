@@ -151,3 +151,27 @@ def test_a_battle_on_the_real_embedded_model(tmp_path, gguf):
     arena.vote(final.battle_id, "tie")
     board = arena.leaderboard()
     assert board.votes == 1 and {r.model for r in board.rows} == {"smollm2-135m-gguf", "smollm2-135m-f32-gguf"}
+
+
+def test_the_vote_never_waits_for_the_judge(tmp_path, monkeypatch):
+    """A judge held up (here by an event the test sets) does not hold up the battle's end or its vote; the reveal
+    says the judge is still working, and its verdict lands when it finishes."""
+    import threading
+
+    import arena.battles as battles
+    from arena.views import reveal_markdown
+
+    release = threading.Event()
+
+    def slow_judge(config, store, state):
+        assert release.wait(30), "the test never released the judge"
+        return {"judge": config.judge, "winner": "B", "totals": {"A": 1.0, "B": 2.0}}
+
+    monkeypatch.setattr(battles, "judge_battle", slow_judge)
+    arena = arena_of(tmp_path)
+    battle_id = finish(arena.battle("Hello?"))[-1].battle_id
+    state = arena.vote(battle_id, "A")
+    assert state.judged is None and "still working" in reveal_markdown(state)
+    release.set()
+    assert arena.wait_judged(battle_id, timeout=30).judged["winner"] == "B"
+    assert "disagrees" in reveal_markdown(arena.store.get(battle_id))

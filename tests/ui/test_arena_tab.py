@@ -10,7 +10,7 @@ from arena.battles import Arena
 from arena.config import ArenaConfig
 from arena.store import ArenaStore
 from runs.public import PublicLimits, PublicPolicy, enable_public_mode
-from ui.arena_tab import battle, cast_vote, next_battle, open_battle_link
+from ui.arena_tab import battle, cast_vote, next_battle, open_battle_link, poll_reveal
 
 MODELS = ("scripted:first answer", "scripted:second answer")
 JUDGE = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 3\\nReasons: ok"
@@ -72,3 +72,13 @@ def test_next_battle_clears_the_page_and_a_link_opens_an_unvoted_battle_for_its_
     assert "scripted:" not in opened[3] and opened[6].interactive is True
     nothing = open_battle_link(arena, SimpleNamespace(session_hash="bo", query_params={}))
     assert all(value == gr.skip() for value in nothing)
+
+
+def test_the_reveal_is_polled_until_the_judge_is_in_then_the_polling_stops(arena):
+    *_, last = battle(arena, "Hello?", visitor("ana"))
+    battle_id = last[3]
+    cast_vote(arena, "A", battle_id)
+    arena.wait_judged(battle_id, timeout=60)
+    reveal, still = poll_reveal(arena, battle_id)
+    assert "the judge (" in reveal and still is None
+    assert poll_reveal(arena, None) == (gr.skip(), gr.skip())
