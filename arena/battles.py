@@ -129,6 +129,8 @@ class Arena:
     def judge_later(self, state: BattleState) -> Future:
         future = self._judges.submit(self._judge, state)
         self._pending[state.id] = future
+        # A callback, not a pop at the end of _judge: the judge may finish before the line above has run.
+        future.add_done_callback(lambda _: self._pending.pop(state.id, None))
         return future
 
     def judge_unjudged(self) -> int:
@@ -139,7 +141,7 @@ class Arena:
         return len(waiting)
 
     def wait_judged(self, battle_id: str, timeout: float | None = None) -> BattleState:
-        """The battle once its judge is done (tests, the CLI); the app never waits for it."""
+        """The battle once its judge is done (tests); the app never waits for it."""
         if future := self._pending.get(battle_id):
             future.result(timeout=timeout)
         return self.store.get(battle_id)
@@ -151,7 +153,6 @@ class Arena:
             reason = str(exc) if isinstance(exc, UserFacingError) else f"{exc.__class__.__name__}: {exc}"
             verdict = {"judge": self.config.judge, "winner": None, "error": reason}
         self.store.add_verdict(state.id, verdict)
-        self._pending.pop(state.id, None)
 
 
 def _answer(generation: Generation) -> dict:
