@@ -321,9 +321,13 @@ def save_template(text: str, name: str, folder: Path | None = None) -> Path:
     if (PROMPTS_DIR / f"{clean}.yaml").exists():
         raise TemplateError(f"{clean!r} is a shipped template: save yours under another name")
     folder = Path(folder) if folder else templates_dir()
-    folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{clean}.yaml"
-    path.write_text(text, encoding="utf-8")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:  # $LLM_JUDGE_TEMPLATES naming a file, a read-only folder
+        raise TemplateError(f"cannot save the template as {path} ({exc.strerror or exc}): set $LLM_JUDGE_TEMPLATES to "
+                            "a folder you can write to") from exc
     return path
 
 

@@ -60,6 +60,17 @@ def cache_root() -> Path:
     return Path(base) / "llm-judge"
 
 
+def cache_folder(path: Path) -> Path:
+    """`path`, a folder under cache_root(), made if missing; a clear error where it cannot be ($LLM_JUDGE_CACHE naming
+    a file, a read-only home folder) instead of an OSError from deep inside a model load."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ModelLoadError(f"cannot make the model cache folder {path} ({exc.strerror or exc}): set $LLM_JUDGE_CACHE "
+                             "to a folder this process can write to") from exc
+    return path
+
+
 def embedded_gguf_path(model: EmbeddedModel) -> Path:
     """The GGUF file inside the installed package, found without importing the package."""
     spec = importlib.util.find_spec(model.package)
@@ -96,7 +107,7 @@ def ensure_f32_gguf(model: EmbeddedModel) -> Path:
     import llama_cpp
     from llama_cpp._utils import suppress_stdout_stderr
 
-    target.parent.mkdir(parents=True, exist_ok=True)
+    cache_folder(target.parent)
     # Written beside the target and renamed: a crash or a concurrent first use never sees half a file.
     handle, tmp = tempfile.mkstemp(prefix=f".{model.alias}-f32-", suffix=".gguf", dir=target.parent)
     os.close(handle)
@@ -131,7 +142,7 @@ def ensure_converted(model: EmbeddedModel) -> Path:
         cache_rebuilt(CONVERSION_DAMAGED.format(target, problem))
         _set_aside(target)
     gguf = embedded_gguf_path(model)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    cache_folder(target.parent)
     # Convert into a temporary sibling and rename: a crash or a concurrent load never sees half a folder.
     tmp = Path(tempfile.mkdtemp(prefix=f".{model.alias}-", dir=target.parent))
     try:

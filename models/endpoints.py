@@ -126,6 +126,11 @@ def api_key_for(base_url: str) -> tuple[str, str | None]:
     for name in names:
         value = os.environ.get(name, "").strip()
         if value:
+            bad = next((i for i, ch in enumerate(value, 1) if not (ch.isascii() and ch.isprintable())), None)
+            if bad is not None:  # a header cannot carry it; the key itself is never shown
+                raise UserFacingError(f"${name} holds a character a request header cannot carry (character {bad} of "
+                                      f"{len(value)}: a line break, a control character or a letter outside ASCII): "
+                                      "copy the key again and set it without that character")
             return value, name
     return NO_KEY, None
 
