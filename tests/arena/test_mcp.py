@@ -7,8 +7,6 @@ import httpx
 import pytest
 from arena_app import kill, launch_app
 
-pytestmark = pytest.mark.browser  # an app process of its own
-
 
 async def list_tools(url: str) -> dict:
     from mcp import ClientSession

@@ -2,7 +2,6 @@
 and the leaderboard it serves is the same, number for number, as before the kill."""
 import random
 
-import pytest
 from arena_app import JUDGE, MODELS, kill, launch_app, write_pool
 from gradio_client import Client
 
@@ -10,8 +9,6 @@ from arena.battles import Arena
 from arena.config import load_arena_config
 from arena.leaderboard import build_leaderboard, to_dict
 from arena.store import ArenaStore
-
-pytestmark = pytest.mark.browser  # an app process of its own (the marker of the tests that start the whole app)
 
 
 def test_the_leaderboard_is_identical_after_the_app_is_killed_and_started_again(tmp_path):
