@@ -1,6 +1,6 @@
 """The app as an MCP server (`python app.py --mcp`, or $LLM_JUDGE_MCP=1): an MCP client connects over streamable
-HTTP and lists the tools: compare, validate (run_lab) and the arena's leaderboard and battle, each described from its docstring;
-without the flag there is no MCP endpoint."""
+HTTP and lists the tools: compare, validate (run_lab) and the arena's leaderboard and battle, each described from its
+docstring; without the flag there is no MCP endpoint."""
 import asyncio
 
 import httpx
