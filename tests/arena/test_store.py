@@ -186,3 +186,14 @@ def test_a_push_that_cannot_start_leaves_the_votes_on_disk_and_says_so(tmp_path)
     assert "not pushed to my-org/v" in store.notices[0] and "HF_TOKEN" in store.notices[0]
     battle(store)
     assert len(ArenaStore.open(tmp_path).states()) == 1
+
+
+def test_the_real_scheduler_offline_leaves_the_arena_working(tmp_path, monkeypatch):
+    """huggingface_hub's own CommitScheduler, offline (this machine has no network: it cannot create the repo): the
+    store gets no scheduler, says why, and keeps every vote on disk."""
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    store = ArenaStore.open(tmp_path)
+    assert start_push(store, PushSettings(repo="my-org/arena-votes")) is None and store.scheduler is None
+    assert "not pushed to my-org/arena-votes" in store.notices[0]
+    store.add_vote(battle(store).id, "A")
+    assert ArenaStore.open(tmp_path).states()[0].vote["vote"] == "A"
