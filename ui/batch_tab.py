@@ -48,6 +48,21 @@ from ui.widgets import (
 from ui.zerogpu import batch_seconds, gpu_handler, resume_seconds
 
 
+def resume_choices() -> list[tuple[str, str]]:
+    """The unfinished runs to offer: by path on a private app; by name on a shared one (its server's folders are
+    not shown, and a name is all check_run takes), leaving out a symlink that leads out of the results folder."""
+    if gate := public_gate():
+        offered = []
+        for name, _ in unfinished_runs():
+            try:
+                gate.policy.check_run(name)
+            except UserFacingError:
+                continue
+            offered.append((name, name))
+        return offered
+    return unfinished_runs()
+
+
 def stream_batch(updates, rows: list, progress):
     """Shared by Run and Resume: (progress box, status, table, resume list) while a run goes; summary when done."""
     watch = RunProgress(rows)
@@ -58,7 +73,7 @@ def stream_batch(updates, rows: list, progress):
             progress(len(watch.rows) / max(update.total, 1), desc=watch.bar_text(update))
             if update.stage == "done":
                 yield (gr.Markdown(visible=False), hide_server_paths(watch.status(update)), watch.rows,
-                       gr.Dropdown(choices=unfinished_runs(), value=None))
+                       gr.Dropdown(choices=resume_choices(), value=None))
                 return
             yield gr.Markdown(visible=True), watch.status(update), watch.rows, gr.skip()
     except UserFacingError as exc:
@@ -161,7 +176,7 @@ def refresh_batch_lists():
     """The pickers and the unfinished runs read now; Model A and B are not offered the scoring judges."""
     answering = offered_answering_models()
     return (gr.Dropdown(choices=answering), gr.Dropdown(choices=answering), *refreshed_pickers(1),
-            gr.Dropdown(choices=unfinished_runs()))
+            gr.Dropdown(choices=resume_choices()))
 
 
 def batch_tab(pickers) -> None:
@@ -202,7 +217,7 @@ def batch_tab(pickers) -> None:
                              elem_id="batch-table")
         with gr.Accordion("Resume an interrupted run", open=False, elem_id="batch-resume-settings"):
             with gr.Row():
-                resume_run = gr.Dropdown(choices=unfinished_runs(), value=None, label="Unfinished runs",
+                resume_run = gr.Dropdown(choices=resume_choices(), value=None, label="Unfinished runs",
                                          allow_custom_value=True,
                                          info="run folders with run.json but no summary.json", scale=4,
                                          elem_id="batch-resume-run")
