@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from basics import results_dir
+from basics import UserFacingError, results_dir
 from evals.gate import DEFAULT_GATE_MARGIN, check_margin, gate, open_gate_run
 from evals.report import text_report, write_junit
 from evals.runner import EvalConfig, run_suite
@@ -72,7 +72,7 @@ def test_main(args: argparse.Namespace) -> int:
                         judges=judges, judge_method=args.method, max_new_tokens=args.max_new_tokens, seed=args.seed,
                         cases=args.cases or [],
                         judge_cache=not args.no_cache, out_dir=args.out or str(results_dir()))
-    old_run = open_gate_run(args.gate, " | ".join(judges)) if args.gate else None  # bad input stops before any run
+    old_run = open_gate_run(args.gate, " | ".join(judges)) if gate_given(args) else None  # stops before any run
     check_margin(args.gate_margin)
     result = run_suite(config, say=lambda text: print(text, file=sys.stderr, flush=True))
     print(text_report(result))
@@ -86,6 +86,15 @@ def test_main(args: argparse.Namespace) -> int:
     return status
 
 
+def gate_given(args: argparse.Namespace) -> bool:
+    """Whether --gate was given; given empty (an unset variable in a CI script) it is an error, never a gate that
+    silently passes."""
+    if args.gate is not None and not args.gate.strip():
+        raise UserFacingError("--gate needs a run folder: pass the folder a passing run printed (given empty, the "
+                              "gate would check nothing)")
+    return args.gate is not None
+
+
 def add_compare_gate(commands) -> None:
     """--gate on the compare command: its parser is already made (runs/cli.py); the check runs after the run."""
     compare = commands.choices["compare"]
@@ -95,7 +104,7 @@ def add_compare_gate(commands) -> None:
 
 def compare_gate_check(args: argparse.Namespace, config):
     """The gate's folder and margin checked before compare runs; returns what decides the exit status after it."""
-    if not args.gate:
+    if not gate_given(args):
         return None
     check_margin(args.gate_margin)
     old_run = open_gate_run(args.gate, config.judge_label if config is not None else None)

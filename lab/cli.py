@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from basics import PROMPTS_DIR, results_dir, take_cache_notices
+from basics import PROMPTS_DIR, UserFacingError, results_dir, take_cache_notices
 from lab.distill import GOLD, DistillConfig, registered_judges_dir, run_distill
 from lab.validation import VALIDATION_MODES, ValidationConfig, run_validation
 from models.endpoints import with_base_url
@@ -49,6 +49,8 @@ Writes OUT/validate-*/: run.json, JUDGE__METHOD/verdicts.jsonl and metrics.json,
 def validate_main(args: argparse.Namespace) -> int:
     check_limit(args.limit, zero_means_all=True)
     data = args.data
+    if not data.strip():  # else read as '.', the current folder, and refused for having no votes
+        raise UserFacingError("--pairs needs a labelled JSONL file, a name in prompts/validation/ or a run folder")
     if not Path(data).exists() and (PROMPTS_DIR / "validation" / f"{data}.jsonl").is_file():
         data = str(PROMPTS_DIR / "validation" / f"{data}.jsonl")
     judges = [with_base_url(j, args.base_url) for j in (args.judges or [DEFAULT_JUDGE])]

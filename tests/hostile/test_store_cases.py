@@ -9,12 +9,14 @@ afterwards finishes the run with each prompt recorded once.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from basics import UserFacingError
+from basics import REPO_ROOT, UserFacingError
 from models.registry import unload_all
 from runs.pipeline import resume_compare
 from runs.store import read_record_lines, read_records, resolve_run
@@ -195,3 +197,16 @@ def test_a_vote_on_a_run_that_does_not_exist_is_refused(tmp_path, make_folder):
     with pytest.raises(UserFacingError, match="is not a run folder .*run a comparison before voting"):
         record_vote(make_folder(tmp_path), "study-01", "A", preset="p1")
     assert not list(tmp_path.rglob(VOTES_FILE))
+
+
+@pytest.mark.parametrize("args, problem", [
+    pytest.param(["compare", "--prompt", "hi", *SCRIPTED, "--gate", ""], "--gate needs a run folder",
+                 id="--gate given empty (was a gate that checked nothing and passed)"),
+    pytest.param(["validate", "--pairs", " ", "--judge", JUDGE], "--pairs needs a labelled JSONL file",
+                 id="validate --pairs given empty (was read as the current folder)"),
+])
+def test_an_empty_folder_flag_is_refused_not_skipped_or_read_as_here(tmp_path, args, problem):
+    result = subprocess.run([sys.executable, "-m", "judge", *args, "--out", str(tmp_path / "out")], cwd=REPO_ROOT,
+                            capture_output=True, text=True, timeout=120)
+    assert problem in one_clear_line(result)
+    assert not (tmp_path / "out").exists()
