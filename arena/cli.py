@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from arena.config import arena_dir, check_public_pool, load_arena_config
-from arena.leaderboard import TABLE_HEADERS, build_leaderboard, table_rows
+from arena.leaderboard import build_leaderboard
 from arena.store import EVENTS_FILE, ArenaStore
-from arena.views import EXPORTS, export_text
+from arena.views import EXPORTS, export_text, leaderboard_text
 from basics import UserFacingError, write_atomic
 from runs.public import load_public_policy
 
@@ -50,14 +50,7 @@ def leaderboard(args) -> str:
         text = export_text(board, kind)
         write_atomic(out, lambda f: f.write(text.encode("utf-8")))
         return str(out)
-    rows = [TABLE_HEADERS, *([str(v) for v in row] for row in table_rows(board))]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADERS))]
-    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in rows]
-    a = board.agreement
-    agreement = (f"judge-crowd agreement {a.agreement:.0%} [{a.agreement_low:.0%}-{a.agreement_high:.0%}] on {a.n} "
-                 f"battles; kappa {'undefined' if a.kappa is None else f'{a.kappa:.2f}'}" if a.n else
-                 "no judged votes yet")
-    return "\n".join([f"{board.votes} votes on {board.battles} battles; {agreement}", *lines, *board.notices])
+    return leaderboard_text(board)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """What the arena shows in words: a battle's reveal after the vote, the leaderboard's headline and what its numbers
-mean, and its exports (CSV, JSON, a single offline HTML page). Visitors' and models' text is always shown as text."""
+mean (on the page and in a terminal), its exports (CSV, JSON, a single offline HTML page), and the run a link names.
+Visitors' and models' text is always shown as text."""
 from __future__ import annotations
 
 import html
@@ -74,6 +75,18 @@ def leaderboard_markdown(board: Leaderboard) -> str:
             "win. The judge's columns rank the same battles by the judge's verdicts instead of people's; where "
             "the two orders differ, the judge is not judging as people do.\n\n"
             f"*Method:* {METHOD}" + "".join(f"\n\n*Note:* {as_text(n)}" for n in board.notices))
+
+
+def leaderboard_text(board: Leaderboard) -> str:
+    """The leaderboard for a terminal: the counts and the agreement, then the table in aligned columns."""
+    rows = [TABLE_HEADERS, *([str(v) for v in row] for row in table_rows(board))]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(TABLE_HEADERS))]
+    lines = ["  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip() for row in rows]
+    a = board.agreement
+    agreement = (f"judge-crowd agreement {a.agreement:.0%} [{a.agreement_low:.0%}-{a.agreement_high:.0%}] on {a.n} "
+                 f"battles; kappa {'undefined' if a.kappa is None else f'{a.kappa:.2f}'}" if a.n else
+                 "no judged votes yet")
+    return "\n".join([f"{board.votes} votes on {board.battles} battles; {agreement}", *lines, *board.notices])
 
 
 def export_leaderboard(board: Leaderboard, kind: str, folder: str | Path) -> Path:

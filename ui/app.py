@@ -10,11 +10,10 @@ from judge.templates import default_template
 from models import load_model
 from runs.config import DEFAULT_JUDGE, default_model_pair
 from runs.public import enable_public_mode, public_gate, public_mode_on
-from ui.arena_tab import SELECT_LINKED_TAB, arena_leaderboard, arena_tab
+from ui.arena_tab import SELECT_LINKED_TAB, arena_leaderboard, arena_tab, run_banner
 from ui.batch_tab import batch_tab
 from ui.compare_tab import compare_tab
 from ui.judge_lab_tab import judge_lab_tab
-from ui.links import run_banner
 from ui.results_tab import results_tab
 from ui.training_tab import refresh_adapters, training_tab
 from ui.widgets import PRIVATE, refreshed_pickers

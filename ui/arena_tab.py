@@ -1,6 +1,6 @@
 """The Arena tab: a blind battle between two models of the pool, a vote, and only then the models' names and the
-judge's verdict; next battle in one click; the leaderboard refreshed live from everyone's votes; a battle opened
-from a link (?battle=ID)."""
+judge's verdict; next battle in one click; the leaderboard refreshed live from everyone's votes. And the page's deep
+links: a battle opened from ?battle=ID, a run's headline numbers from ?run=NAME."""
 from __future__ import annotations
 
 import functools
@@ -12,8 +12,9 @@ import gradio as gr
 
 from arena.battles import Arena, open_arena
 from arena.leaderboard import TABLE_HEADERS, table_rows, to_dict
-from arena.views import VOTE_TEXT, export_leaderboard, leaderboard_markdown, reveal_markdown
+from arena.views import VOTE_TEXT, export_leaderboard, leaderboard_markdown, linked_run, reveal_markdown
 from basics import UserFacingError
+from dashboard.summary_text import summary_markdown
 from runs.public import app_concurrency, visitor_slot
 from runs.views import as_text
 from ui.widgets import PRIVATE, user_error, visitor
@@ -137,6 +138,19 @@ def open_battle_link(arena: Arena, request: gr.Request | None):
     return (state.battle["prompt"], answers["A"]["text"], answers["B"]["text"],
             reveal_markdown(state) if voted else BEFORE_VOTE, None if voted else state.id,
             state.id if voted else None, *votes_on(not voted))
+
+
+def run_banner(request: gr.Request) -> gr.Markdown:
+    """?run=NAME: the linked run's summary, shown above the tabs; hidden when the address names no run."""
+    name = (request.query_params.get("run") if request else None) or ""
+    if not name:
+        return gr.Markdown(visible=False)
+    try:
+        run = linked_run(name)
+    except UserFacingError as exc:
+        return gr.Markdown(f"**Link:** {as_text(exc)}", visible=True)
+    return gr.Markdown(f"#### Linked run `{as_text(run.folder.name)}`\n{summary_markdown(run)}\n\nThe **Results** tab "
+                       "shows its charts, records and exports: pick it there.", visible=True)
 
 
 def arena_tab() -> ArenaTab:
