@@ -15,6 +15,7 @@ from pathlib import Path
 from analysis.stats import wilson_interval
 from basics import results_dir
 from evals.modes import SampleResult, evaluate_sample
+from evals.outcomes import write_suite_outcome
 from evals.suite import Case, Suite, SuiteError, load_suite
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, preset_settings
 from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, CompareConfig
@@ -73,6 +74,7 @@ class SuiteResult:
     run_dirs: list[Path]
     records: list[dict]  # every record of every round, for the gate
     seconds: float = 0.0
+    outcome: Path | None = None  # the suite.json folder the Results tab's history reads (evals/outcomes.py)
 
     @property
     def failed(self) -> list[CaseResult]:
@@ -145,4 +147,6 @@ def run_suite(config: EvalConfig, say: Callable[[str], None] = lambda text: None
                 by_case[record["id"]].append(evaluate_sample(cases[record["id"]], record, number, str(run_dir)))
         run_dirs.append(run_dir)
     results = [CaseResult(case, by_case[case.id]) for case in suite.cases]
-    return SuiteResult(suite, config, results, run_dirs, records, round(time.perf_counter() - started, 2))
+    result = SuiteResult(suite, config, results, run_dirs, records, round(time.perf_counter() - started, 2))
+    result.outcome = write_suite_outcome(result)
+    return result

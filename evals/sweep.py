@@ -18,16 +18,16 @@ from pathlib import Path
 
 from basics import UserFacingError, adapters_dir, now_iso, read_json, results_dir, write_json_atomic
 from evals.answer_cache import AnswerCache
+from evals.outcomes import SWEEP_MANIFEST, make_outcome_folder
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, preset_settings
 from models.adapter_files import ADAPTER_CONFIG, ADAPTER_GGUF, META_FILE
 from models.spec import adapter_spec, gguf_twin_spec
 from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, CompareConfig, checked_spec
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem, load_prompt_set
-from runs.store import check_out_dir, git_commit, new_run_id, read_records
+from runs.store import check_out_dir, git_commit, read_records
 from runs.views import record_line
 
-SWEEP_MANIFEST = "sweep.json"
 CHECKPOINT_NAME = re.compile(r"^(?:step|checkpoint)-(\d+)$")
 
 
@@ -180,18 +180,6 @@ def prepare(config: SweepConfig) -> tuple[list[Checkpoint], list[PromptItem]]:
     return checkpoints, items
 
 
-def make_sweep_folder(out_dir: str, name: str) -> Path:
-    base = Path(out_dir) / new_run_id(f"sweep-{name}")
-    folder, suffix = base, 1
-    while True:  # two sweeps in one second: mkdir decides
-        try:
-            folder.mkdir(parents=True)
-            return folder
-        except FileExistsError:
-            suffix += 1
-            folder = base.with_name(f"{base.name}-{suffix}")
-
-
 def write_manifest(folder: Path, config: SweepConfig, checkpoints: list[Checkpoint], done: list[dict],
                    created: str) -> None:
     """sweep.json, rewritten after every pairing: an interrupted sweep still names the runs it finished."""
@@ -209,7 +197,7 @@ def run_sweep(config: SweepConfig, say: Callable[[str], None] = lambda text: Non
     specs = list(dict.fromkeys(spec for a, b, _ in runs for spec in (a, b)))
     answers = {spec: cache.answers(spec, items, plan, say) for spec in specs}
     name = Path(config.checkpoints[0]).name if len(config.checkpoints) == 1 else "checkpoints"
-    folder, created = make_sweep_folder(config.out_dir, name), now_iso()
+    folder, created = make_outcome_folder(config.out_dir, f"sweep-{name}"), now_iso()
     done: list[dict] = []
     write_manifest(folder, config, checkpoints, done, created)
     by_pair, labels = {}, {c.spec: c.label for c in checkpoints}

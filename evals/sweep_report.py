@@ -9,9 +9,10 @@ from analysis.difference import paired_difference
 from analysis.ranking import bradley_terry_with_ci, comparisons_from_records
 from analysis.stats import mean_with_ci, rubric_of, win_rate
 from basics import write_atomic, write_json_atomic
+from evals.outcomes import SWEEP_SUMMARY
 from evals.sweep import Checkpoint, SweepResult
 
-SUMMARY_FILE = "summary.json"  # written last, as a run's: its presence means the sweep finished
+SUMMARY_FILE = SWEEP_SUMMARY  # written last, as a run's: its presence means the sweep finished
 CHART_FILE = "sweep.html"
 EVEN = 0.5
 

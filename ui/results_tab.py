@@ -6,11 +6,11 @@ import functools
 import gradio as gr
 
 from basics import UserFacingError, results_dir
-from dashboard.charts import figures, history_figure
+from dashboard.charts import figures
 from dashboard.diff import CHANGE_HEADERS, compare_markdown, compare_runs
+from dashboard.eval_history import ALL_METRICS, history_view
 from dashboard.exports import export_run
 from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_table, record_detail, record_keys
-from dashboard.history import HISTORY_METRICS, history_points, judges_note
 from dashboard.ranking import ranking_markdown
 from dashboard.summary_text import summary_markdown
 from runs.public import public_gate
@@ -103,10 +103,9 @@ def compare_with(name, other):
 
 
 def show_history(metric):
-    """The metric's history across runs, and which judges judged those runs (a warning where they differ)."""
-    points = history_points(None, metric)
-    return (history_figure([(p.created, p.value) for p in points], HISTORY_METRICS[metric]),
-            judges_note(points))
+    """The metric's history across runs, suites or sweeps, and which judges judged them (a warning where they
+    differ)."""
+    return history_view(metric)
 
 
 def export(name, kind):
@@ -158,7 +157,7 @@ def results_tab() -> None:
             changes = gr.Dataframe(headers=CHANGE_HEADERS, label="Per prompt changes (before → selected)",
                                    interactive=False, elem_id="results-changes")
         with gr.Accordion("History across runs", open=False, elem_id="results-history-settings"):
-            metric = gr.Dropdown(choices=[(v, k) for k, v in HISTORY_METRICS.items()],
+            metric = gr.Dropdown(choices=[(v, k) for k, v in ALL_METRICS.items()],
                                  value="win_rate_A", label="Metric", elem_id="results-metric")
             history_plot = gr.Plot(label="History", elem_id="results-history")
             history_note = gr.Markdown(elem_id="results-history-note")

@@ -51,7 +51,7 @@ def test_a_failing_case_exits_1_and_the_gate_fails_a_worse_run(files, tmp_path):
     first = judge_test(str(suite), "--model", "scripted:An answer.", "--baseline", "scripted:Another.", "--judge",
                        judge, out=tmp_path / "runs")
     assert first.returncode == 0, first.stderr
-    (last_good,) = (tmp_path / "runs").iterdir()
+    (last_good,) = [f for f in (tmp_path / "runs").iterdir() if (f / "run.json").is_file()]  # and the suite.json
     replies(judge_file, POOR, GOOD)  # the model under test now loses every prompt and misses every min_total
     worse = judge_test(str(suite), "--model", "scripted:An answer.", "--baseline", "scripted:Another.", "--judge",
                        judge, "--gate", str(last_good), out=tmp_path / "runs")
