@@ -42,10 +42,23 @@ from ui.zerogpu import gpu_handler, validation_seconds
 DEFAULT_SET = next((s for s in shipped_labelled_sets() if "pairs" in Path(s).name), None)
 
 
-def labelled_choices() -> list[tuple[str, str]]:
-    """The shipped labelled examples, then every run people voted on (their votes are the gold labels)."""
+def labelled_sources() -> list[tuple[str, str]]:
+    """(name, path) of the shipped labelled examples, then of every run people voted on (their votes are the gold
+    labels)."""
     return [*((Path(path).stem, path) for path in shipped_labelled_sets()),
             *((f"votes in {folder.name}", str(folder)) for folder in runs_with_votes())]
+
+
+def labelled_choices() -> list[tuple[str, str]]:
+    """The picker's choices: by path, or by name alone on a shared app, whose page shows none of its server's
+    folders (labelled_source() finds the file again)."""
+    sources = labelled_sources()
+    return [(name, name) for name, _ in sources] if public_gate() else sources
+
+
+def labelled_source(value: str) -> str:
+    """The file or run folder a picked name stands for; any other value as it was sent."""
+    return dict(labelled_sources()).get(value, value)
 
 
 def template_for(mode: str):
@@ -119,7 +132,7 @@ def run_lab(data, mode, template_text, judges, methods, limit, panel=False, prog
         judges get wrong, notes, and the validation's folder.
     """
     try:
-        config = ValidationConfig(data=checked_text(data, "the labelled file"),
+        config = ValidationConfig(data=labelled_source(checked_text(data, "the labelled file")),
                                   judges=checked_texts(judges, "Judges"), methods=checked_texts(methods, "Methods"),
                                   mode=checked_choice(mode, "Mode", VALIDATION_MODES),
                                   template_text=checked_text(template_text, "the judge template"),
@@ -174,7 +187,8 @@ def judge_lab_tab() -> None:
                     "(`prompt`, `answer_a`, `answer_b`, `label` A/B/tie), scores (`prompt`, `answer`, `score`) or "
                     "classes (`text`, `class`); a run folder's people's votes work as gold labels too.")
         with gr.Row():
-            data = gr.Dropdown(choices=labelled_choices(), value=DEFAULT_SET, label="Labelled file", scale=3,
+            default = Path(DEFAULT_SET).stem if public and DEFAULT_SET else DEFAULT_SET
+            data = gr.Dropdown(choices=labelled_choices(), value=default, label="Labelled file", scale=3,
                                allow_custom_value=True, elem_id="lab-data",
                                info="a shipped example, an uploaded .jsonl, or a run folder with votes")
             upload = gr.UploadButton("Upload a file", file_types=[".jsonl"], size="md", scale=0, min_width=160,

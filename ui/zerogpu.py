@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from finetune.config import FIELDS
@@ -137,7 +138,9 @@ def resume_seconds(args: Mapping[str, Any]) -> float:
 
 def labelled_rows(data) -> int | None:
     """Rows of a shipped labelled file; None for any other (an upload, a run's votes: read inside the call)."""
-    return len(load_labelled(data).items) if data in shipped_labelled_sets() else None
+    shipped = {Path(path).stem: path for path in shipped_labelled_sets()}  # a shared app's picker sends names
+    data = shipped.get(data, data)
+    return len(load_labelled(data).items) if data in shipped.values() else None
 
 
 def validation_seconds(args: Mapping[str, Any]) -> float:

@@ -259,3 +259,13 @@ def test_none_of_the_refusals_left_a_traceback_in_the_server_log(app):
     _, _, log, _ = app
     text = log.read_text(errors="replace")
     assert "Traceback" not in text, text[text.index("Traceback"):][:3000]
+
+
+def test_the_page_a_visitor_loads_names_no_server_folder_and_its_names_work(app):
+    """The labelled files and the runs to resume are offered by name (they were offered by server path)."""
+    url, results, _, runs = app
+    config = httpx.get(url + "config", timeout=30).text
+    assert str(REPO_ROOT) not in config and str(results) not in config
+    assert '"good_vs_broken_pairs"' in config
+    event, data = call(url, "validate", {**VALIDATE, "data": "good_vs_broken_pairs"})
+    assert event == "complete" and str(REPO_ROOT) not in data, data[:300]
