@@ -9,14 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from analysis.stats import wilson_interval
-from basics import now_iso, read_json, results_dir, write_json_atomic
-from runs.store import git_commit, new_run_id
-
-if TYPE_CHECKING:
-    from evals.runner import SuiteResult
+from basics import read_json, results_dir
+from runs.store import new_run_id
 
 SUITE_OUTCOME = "suite.json"
 SWEEP_MANIFEST = "sweep.json"
@@ -46,21 +41,6 @@ def make_outcome_folder(out_dir: str | Path, label: str) -> Path:
         except FileExistsError:
             suffix += 1
             folder = base.with_name(f"{base.name}-{suffix}")
-
-
-def write_suite_outcome(result: SuiteResult) -> Path:
-    """suite.json in its own folder: which cases passed, the pass rate and its interval, the runs it made."""
-    config, passed = result.config, [c.case.id for c in result.cases if c.passed]
-    cases = len(result.cases)
-    interval = wilson_interval(len(passed), cases) or (None, None)
-    folder = make_outcome_folder(config.out_dir, f"suite-{result.suite.name}")
-    write_json_atomic(folder / SUITE_OUTCOME, {
-        "kind": "suite", "created": now_iso(), "git_commit": git_commit(), "suite": result.suite.name,
-        "model": config.model, "baseline": config.baseline, "judges": config.judges, "cases": cases,
-        "passed": passed, "failed": [c.case.id for c in result.failed],
-        "pass_rate": {"rate": len(passed) / cases if cases else None, "low": interval[0], "high": interval[1]},
-        "runs": [Path(d).name for d in result.run_dirs if d], "seconds": result.seconds})
-    return folder
 
 
 def _folders(root: str | Path | None, marker: str) -> list[tuple[Path, dict]]:

@@ -13,14 +13,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from analysis.stats import wilson_interval
-from basics import results_dir
+from basics import now_iso, results_dir, write_json_atomic
 from evals.modes import SampleResult, evaluate_sample
-from evals.outcomes import write_suite_outcome
+from evals.outcomes import SUITE_OUTCOME, make_outcome_folder
 from evals.suite import Case, Suite, SuiteError, load_suite
 from models import DEFAULT_JUDGE_SETTINGS, DEFAULT_PRESET, preset_settings
 from runs.config import DEFAULT_JUDGE, DEFAULT_JUDGE_METHOD, CompareConfig
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem
+from runs.store import git_commit
 from runs.views import record_line
 
 
@@ -150,3 +151,19 @@ def run_suite(config: EvalConfig, say: Callable[[str], None] = lambda text: None
     result = SuiteResult(suite, config, results, run_dirs, records, round(time.perf_counter() - started, 2))
     result.outcome = write_suite_outcome(result)
     return result
+
+
+def write_suite_outcome(result: SuiteResult) -> Path:
+    """suite.json in its own folder beside the runs (evals/outcomes.py reads it for the Results tab's history): which
+    cases passed, the pass rate and its interval, the runs it made."""
+    config, passed = result.config, [c.case.id for c in result.cases if c.passed]
+    cases = len(result.cases)
+    low, high = wilson_interval(len(passed), cases) or (None, None)
+    folder = make_outcome_folder(config.out_dir, f"suite-{result.suite.name}")
+    write_json_atomic(folder / SUITE_OUTCOME, {
+        "kind": "suite", "created": now_iso(), "git_commit": git_commit(), "suite": result.suite.name,
+        "model": config.model, "baseline": config.baseline, "judges": config.judges, "cases": cases,
+        "passed": passed, "failed": [c.case.id for c in result.failed],
+        "pass_rate": {"rate": len(passed) / cases if cases else None, "low": low, "high": high},
+        "runs": [Path(d).name for d in result.run_dirs if d], "seconds": result.seconds})
+    return folder

@@ -1,8 +1,6 @@
 """The Results tab: pick a saved run; summary, charts, per-prompt table, answers, compare, history, ranking, exports."""
 from __future__ import annotations
 
-import functools
-
 import gradio as gr
 
 from basics import UserFacingError, results_dir
@@ -114,6 +112,34 @@ def export(name, kind):
     return str(export_run(open_run(name), kind))
 
 
+# The exports are the tab's API (and MCP tools, named and described by these functions).
+def export_csv(name):
+    """A saved run's records as a CSV file, one row per prompt and preset.
+
+    Args:
+        name: the run's folder name, as the Results tab lists it
+    """
+    return export(name, "csv")
+
+
+def export_json(name):
+    """A saved run as one JSON file: its manifest, summary and every record.
+
+    Args:
+        name: the run's folder name, as the Results tab lists it
+    """
+    return export(name, "json")
+
+
+def export_report(name):
+    """A saved run's single-file HTML report (charts, every prompt with both answers), readable offline.
+
+    Args:
+        name: the run's folder name, as the Results tab lists it
+    """
+    return export(name, "html")
+
+
 def rank(names):
     if not names:
         return "Pick runs whose verdicts involve three or more models (or models at several presets)."
@@ -170,6 +196,7 @@ def results_tab() -> None:
             json_button = gr.Button("Export JSON", size="md", elem_id="results-export-json")
             html_button = gr.Button("Export HTML report", size="md", elem_id="results-export-html")
         download = gr.File(label="Download", interactive=False, elem_id="results-download")
+        chosen = gr.State(None)  # the run the person picked themselves; inside the tab, so gr.Tabs holds tabs only
 
     run_outputs = [summary, criteria_plot, wins_plot, dist_plot, length_plot, table, record_pick]
     private = PRIVATE
@@ -178,7 +205,6 @@ def results_tab() -> None:
     rank_runs.change(rank, rank_runs, ranking, **private)
     # Read the lists first, then draw the run picked: drawing in parallel could paint a stale (empty) pick last.
     # Only a pick the person made sticks: the run the page opened on gives way to one saved since (their compare).
-    chosen = gr.State(None)
     run_pick.input(lambda name: name, run_pick, chosen, **private)
     tab.select(refresh, [run_pick, other, chosen], [run_pick, other], **private).then(
         show_run, [run_pick, only], run_outputs, **private)
@@ -193,6 +219,5 @@ def results_tab() -> None:
     metric.change(show_history, metric, [history_plot, history_note], **private)
     tab.select(show_history, metric, [history_plot, history_note], **private)
     # The exports are the tab's API: a run saved after the page was built can be named (the list is read when asked).
-    for button, kind, api_name in ((csv_button, "csv", "export_csv"), (json_button, "json", "export_json"),
-                                   (html_button, "html", "export_report")):
-        button.click(functools.partial(export, kind=kind), run_pick, download, api_name=api_name)
+    for button, handler in ((csv_button, export_csv), (json_button, export_json), (html_button, export_report)):
+        button.click(handler, run_pick, download, api_name=handler.__name__)

@@ -2,10 +2,18 @@
 HTTP and lists the tools: compare, validate (run_lab) and the arena's leaderboard and battle, each described from its
 docstring; without the flag there is no MCP endpoint."""
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 from arena_app import kill, launch_app
+
+
+def run_async(coroutine, timeout: float = 60):
+    """The coroutine on its own event loop in a thread: a browser test earlier in this worker leaves Playwright's
+    loop running in the main thread, where asyncio.run() refuses to start."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, asyncio.wait_for(coroutine, timeout)).result()
 
 
 async def list_tools(url: str) -> dict:
@@ -22,8 +30,8 @@ async def list_tools(url: str) -> dict:
 def test_an_mcp_client_lists_compare_validate_and_the_leaderboard(tmp_path, flag, env):
     process, url = launch_app(tmp_path, *flag, **env)
     try:
-        tools = asyncio.run(asyncio.wait_for(list_tools(url), 60))
-        board = asyncio.run(asyncio.wait_for(call_leaderboard(url), 60)) if flag else None
+        tools = run_async(list_tools(url))
+        board = run_async(call_leaderboard(url)) if flag else None
     finally:
         kill(process)
     # Gradio names a tool after its function: the Judge Lab's validate endpoint is run_lab.

@@ -17,7 +17,7 @@ from ui import zerogpu
 from ui.zerogpu import MAX_SECONDS, MIN_SECONDS, compare_seconds, duration_for, gpu_handler
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GENERATING = {"compare", "batch", "resume_batch", "validate", "distill", "train"}
+GENERATING = {"compare", "batch", "resume_batch", "validate", "distill", "train", "compare_checkpoints"}
 
 STAND_IN = '''"""Stand-in for Hugging Face's `spaces` package, which cannot run here: GPU(duration=...) wraps as it does."""
 import functools
@@ -54,6 +54,9 @@ CHANGES = {
                  "votes": {"data": "/somewhere/run-with-votes", "limit": 0}},
     "distill": {"one": {"limit": 1}, "teacher": {"teacher": "smollm2-135m-gguf"}},
     "train": {"short": {"max_steps": 1, "max_seq_length": 256}, "long": {"max_steps": 600}},
+    "compare_checkpoints": {"two": {"checkpoints": ["a", "b"], "limit": 2},
+                            "four": {"checkpoints": ["a", "b", "c", "d"], "limit": 2},
+                            "file": {"checkpoints": ["a", "b"], "prompt_set": "/tmp/prompts.jsonl", "limit": 0}},
 }
 
 CHILD = '''
@@ -104,7 +107,7 @@ def test_with_spaces_every_generating_handler_and_no_other_is_wrapped(wrapped_ap
     wrapped = {name for name, seen in wrapped_app.items() if name != "_calls" and seen is not None}
     assert wrapped == GENERATING
     assert sorted(wrapped_app["_calls"]) == sorted(["compare", "run_batch", "resume_batch", "run_lab", "distil",
-                                                    "start_training"])
+                                                    "start_training", "compare_checkpoints"])
 
 
 @pytest.mark.parametrize("api_name", sorted(GENERATING))
@@ -132,6 +135,8 @@ def test_durations_grow_with_the_request_and_stay_clamped(wrapped_app):
     assert distill["one"] < distill["default"] < distill["teacher"]
     train = wrapped_app["train"]["seconds"]
     assert train["short"] < train["default"] < train["long"] == MAX_SECONDS
+    sweep = wrapped_app["compare_checkpoints"]["seconds"]
+    assert sweep["two"] < sweep["four"] and sweep["file"] == MAX_SECONDS, "every checkpoint answers and is judged"
 
 
 def test_without_spaces_the_decorator_gives_back_the_handler_itself(monkeypatch):
@@ -147,10 +152,10 @@ def test_without_spaces_the_decorator_gives_back_the_handler_itself(monkeypatch)
 def test_without_spaces_the_app_registers_the_plain_handlers():
     if zerogpu.spaces_module() is not None:
         pytest.skip("the `spaces` package is installed here: the handlers are wrapped by design")
-    from ui import batch_tab, compare_tab, distill_panel, judge_lab_tab, training_tab
+    from ui import batch_tab, compare_tab, distill_panel, judge_lab_tab, sweep_panel, training_tab
 
     handlers = [compare_tab.compare, batch_tab.run_batch, batch_tab.resume_batch, judge_lab_tab.run_lab,
-                distill_panel.distil, training_tab.start_training]
+                distill_panel.distil, training_tab.start_training, sweep_panel.compare_checkpoints]
     assert not [h.__name__ for h in handlers if hasattr(h, "__wrapped__") or not inspect.isgeneratorfunction(h)]
 
 
