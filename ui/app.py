@@ -14,7 +14,7 @@ from ui.arena_tab import SELECT_LINKED_TAB, arena_leaderboard, arena_tab, run_ba
 from ui.batch_tab import batch_tab
 from ui.compare_tab import compare_tab
 from ui.judge_lab_tab import judge_lab_tab
-from ui.results_tab import results_tab
+from ui.results_tab import SELECT_LINKED_RUN, results_tab
 from ui.training_tab import refresh_adapters, training_tab
 from ui.widgets import PRIVATE, refreshed_pickers
 
@@ -40,11 +40,13 @@ def build_app(public: bool | None = None) -> gr.Blocks:
         compare = compare_tab(model_a_default, model_b_default)
         adapters = None if shared else training_tab(compare.pickers)  # visitors never start training
         batch_tab(compare.pickers)
-        results_tab()
+        results = results_tab()
         judge_lab_tab()
         arena = arena_tab()
         demo.load(refreshed_pickers, None, compare.pickers, **PRIVATE)
         demo.load(run_banner, None, banner, **PRIVATE)
+        demo.load(results.open_link, None, results.link_outputs, **PRIVATE).then(
+            None, None, None, js=SELECT_LINKED_RUN, **PRIVATE)
         demo.load(arena.open_link, None, arena.link_outputs, **PRIVATE)
         # ?battle=ID selects the Arena tab in the browser: an explicit gr.Tabs would do it from Python, but a tab
         # function that leaves a component between the tabs (a gr.State) breaks an explicit Tabs' tab bar.

@@ -150,7 +150,7 @@ def run_banner(request: gr.Request) -> gr.Markdown:
     except UserFacingError as exc:
         return gr.Markdown(f"**Link:** {as_text(exc)}", visible=True)
     return gr.Markdown(f"#### Linked run `{as_text(run.folder.name)}`\n{summary_markdown(run)}\n\nThe **Results** tab "
-                       "shows its charts, records and exports: pick it there.", visible=True)
+                       "below is open on it: its charts, records and exports.", visible=True)
 
 
 def arena_tab() -> ArenaTab:

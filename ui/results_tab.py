@@ -1,6 +1,9 @@
 """The Results tab: pick a saved run; summary, charts, per-prompt table, answers, compare, history, ranking, exports."""
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import gradio as gr
 
 from basics import UserFacingError, results_dir
@@ -11,10 +14,29 @@ from dashboard.exports import export_run
 from dashboard.filters import FILTERS, PROMPT_HEADERS, prompt_table, record_detail, record_keys
 from dashboard.ranking import ranking_markdown
 from dashboard.summary_text import summary_markdown
-from runs.public import public_gate
+from runs.public import hide_server_paths, public_gate
 from runs.store import list_runs, resolve_run
 from runs.views import as_text
 from ui.widgets import PRIVATE, user_error
+
+# ?run=NAME opens the Results tab on that run (after open_run_link has picked it, so the tab's refresh keeps it).
+SELECT_LINKED_RUN = ("() => { if (new URLSearchParams(window.location.search).get('run')) "
+                     "document.querySelector('#tab-results-button')?.click(); }")
+
+
+@dataclass
+class ResultsTab:
+    link_outputs: list  # what open_run_link fills: the run picker and the person's pick
+    open_link: Callable
+
+
+def open_run_link(request: gr.Request):
+    """?run=NAME: that run picked in the Results tab, as if the person had picked it; a name the list does not hold
+    (a path, a run elsewhere) changes nothing here (the banner above the tabs says why)."""
+    name = ((request.query_params.get("run") if request else None) or "").strip()
+    if not name or name not in [value for _, value in run_choices()]:
+        return gr.skip(), gr.skip()
+    return gr.Dropdown(value=name), name
 
 
 def run_choices(infos=None):
@@ -57,7 +79,7 @@ def record_choices(run):
 
 def show_run(name, only):
     if not name:
-        empty = f"*No run selected. Runs are read from `{results_dir()}`.*"
+        empty = hide_server_paths(f"*No run selected. Runs are read from `{results_dir()}`.*")
         return empty, None, None, None, None, [], gr.Dropdown(choices=[], value=None)
     run = open_run(name)
     figs = figures(run)
@@ -146,8 +168,8 @@ def rank(names):
     return ranking_markdown([open_run(n) for n in names])
 
 
-def results_tab() -> None:
-    """The Results tab's widgets and events (called inside gr.Blocks)."""
+def results_tab() -> ResultsTab:
+    """The Results tab's widgets and events (called inside gr.Blocks); what a ?run= link sets."""
     infos = list_runs()
     choices = run_choices(infos)
     with gr.Tab("Results", elem_id="tab-results") as tab:
@@ -221,3 +243,4 @@ def results_tab() -> None:
     # The exports are the tab's API: a run saved after the page was built can be named (the list is read when asked).
     for button, handler in ((csv_button, export_csv), (json_button, export_json), (html_button, export_report)):
         button.click(handler, run_pick, download, api_name=handler.__name__)
+    return ResultsTab(link_outputs=[run_pick, chosen], open_link=open_run_link)
