@@ -31,6 +31,7 @@ from runs.public import (
 from runs.store import read_records, unfinished_runs
 from runs.views import BATCH_HEADERS, batch_row
 from ui.inputs import checked_choice, checked_flag, checked_number, checked_text, checked_texts
+from ui.sweep_panel import sweep_panel
 from ui.widgets import (
     AS_SENT,
     PRIVATE,
@@ -222,6 +223,8 @@ def batch_tab(pickers) -> None:
                                          info="run folders with run.json but no summary.json", scale=4,
                                          elem_id="batch-resume-run")
                 resume = gr.Button("Resume", size="md", scale=0, min_width=140, elem_id="batch-resume")
+        if public_gate() is None:  # a shared app runs no sweeps
+            sweep_panel(elem_prefix="batch-sweep")
 
     outputs = [progress_box, status, table, resume_run]
     run.click(run_batch, [prompt_set, *models, presets, max_new_tokens, mode, limit, judge_method, more_judges,

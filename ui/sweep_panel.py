@@ -57,7 +57,8 @@ def sweep_panel(checkpoints_from: gr.CheckboxGroup | None = None, elem_prefix: s
                     "Answers and verdicts are cached: a second sweep only answers what is new. Checkpoints: adapter "
                     "names, a training run's name (all its step-N folders), or model specs.")
         with gr.Row():
-            checkpoints = gr.Dropdown(choices=pv.trained_adapters(), value=[], multiselect=True,
+            offered = pv.trained_adapters() if checkpoints_from is not None else offered_answering_models()
+            checkpoints = gr.Dropdown(choices=offered, value=[], multiselect=True,
                                       allow_custom_value=True, label="Checkpoints", scale=3,
                                       elem_id=f"{elem_prefix}-checkpoints")
             baseline = gr.Dropdown(choices=offered_answering_models(), value=FIELDS["base"].default,
@@ -83,7 +84,8 @@ def sweep_panel(checkpoints_from: gr.CheckboxGroup | None = None, elem_prefix: s
 
     run.click(compare_checkpoints,
               [checkpoints, baseline, prompt_set, presets, limit, max_new_tokens, judge, round_robin],
-              [status, summary, chart], concurrency_limit=1, **PRIVATE)
+              [status, summary, chart], concurrency_limit=1, concurrency_id="sweep",
+              api_name=elem_prefix.replace("-", "_"), **PRIVATE)
     if checkpoints_from is not None:
         checkpoints_from.change(lambda names: gr.Dropdown(choices=pv.trained_adapters(), value=names or []),
                                 checkpoints_from, checkpoints, **PRIVATE)

@@ -17,7 +17,7 @@ from ui import zerogpu
 from ui.zerogpu import MAX_SECONDS, MIN_SECONDS, compare_seconds, duration_for, gpu_handler
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-GENERATING = {"compare", "batch", "resume_batch", "validate", "distill", "train", "compare_checkpoints"}
+GENERATING = {"compare", "batch", "resume_batch", "validate", "distill", "train", "sweep", "batch_sweep"}
 
 STAND_IN = '''"""Stand-in for Hugging Face's `spaces` package, which cannot run here: GPU(duration=...) wraps as it does."""
 import functools
@@ -54,9 +54,9 @@ CHANGES = {
                  "votes": {"data": "/somewhere/run-with-votes", "limit": 0}},
     "distill": {"one": {"limit": 1}, "teacher": {"teacher": "smollm2-135m-gguf"}},
     "train": {"short": {"max_steps": 1, "max_seq_length": 256}, "long": {"max_steps": 600}},
-    "compare_checkpoints": {"two": {"checkpoints": ["a", "b"], "limit": 2},
-                            "four": {"checkpoints": ["a", "b", "c", "d"], "limit": 2},
-                            "file": {"checkpoints": ["a", "b"], "prompt_set": "/tmp/prompts.jsonl", "limit": 0}},
+    "sweep": {"two": {"checkpoints": ["a", "b"], "limit": 2}, "four": {"checkpoints": ["a", "b", "c", "d"], "limit": 2},
+              "file": {"checkpoints": ["a", "b"], "prompt_set": "/tmp/prompts.jsonl", "limit": 0}},
+    "batch_sweep": {},
 }
 
 CHILD = '''
@@ -135,7 +135,7 @@ def test_durations_grow_with_the_request_and_stay_clamped(wrapped_app):
     assert distill["one"] < distill["default"] < distill["teacher"]
     train = wrapped_app["train"]["seconds"]
     assert train["short"] < train["default"] < train["long"] == MAX_SECONDS
-    sweep = wrapped_app["compare_checkpoints"]["seconds"]
+    sweep = wrapped_app["sweep"]["seconds"]
     assert sweep["two"] < sweep["four"] and sweep["file"] == MAX_SECONDS, "every checkpoint answers and is judged"
 
 
