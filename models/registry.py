@@ -111,6 +111,12 @@ def set_max_loaded(limit: int) -> None:
         _evict_beyond_limit()
 
 
+def reset_max_loaded() -> None:
+    """Back to $LLM_JUDGE_MAX_MODELS's limit (read at the next load), as a fresh process has it."""
+    with _LOAD_LOCK:
+        _MAX_LOADED[0] = None
+
+
 def max_loaded() -> int:
     """The models kept loaded at most (0: no limit): set_max_loaded()'s, else $LLM_JUDGE_MAX_MODELS. Read here, not
     at import, so a bad value is a message when a model loads rather than a traceback from every import."""

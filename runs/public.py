@@ -20,7 +20,7 @@ import yaml
 
 from basics import PROMPTS_DIR, REPO_ROOT, UserFacingError, results_dir
 from judge.templates import load_template
-from models.registry import set_max_loaded
+from models.registry import reset_max_loaded, set_max_loaded
 from models.spec import HEAD_PREFIX, REWARD_PREFIX, known_model_specs, shipped_judges
 from runs.config import CompareConfig, default_model_pair
 from runs.prompt_sets import PromptItem, shipped_prompt_sets
@@ -234,6 +234,14 @@ def enable_public_mode(policy: PublicPolicy | None = None) -> PublicGate:
     _GATE = PublicGate(policy, VisitorSlots(policy.limits.requests_per_visitor))
     set_max_loaded(policy.limits.models_loaded)
     return _GATE
+
+
+def disable_public_mode() -> None:
+    """Public mode off again, with the models' limit back to $LLM_JUDGE_MAX_MODELS's: for tests that turned it on in
+    their own process (an app turns it on for good)."""
+    global _GATE
+    _GATE = None
+    reset_max_loaded()
 
 
 def public_gate() -> PublicGate | None:

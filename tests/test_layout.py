@@ -165,6 +165,13 @@ def test_test_files_stay_small():
     assert big == {}
 
 
+def test_test_file_names_are_unique():
+    """The test folders are not packages: pytest imports two test files of one name as one module and stops with
+    "import file mismatch" (tests/arena/test_config.py beside tests/finetune/test_config.py did)."""
+    names = [p.name for p in (REPO_ROOT / "tests").rglob("test_*.py")]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
+
+
 def test_ruff_is_clean():
     ruff = shutil.which("ruff") or str(Path(sys.executable).parent / "ruff")
     if not Path(ruff).exists():

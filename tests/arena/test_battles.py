@@ -9,7 +9,7 @@ import pytest
 from arena.battles import Arena, draw_pair, open_arena
 from arena.config import ArenaConfig, ArenaError, load_arena_config
 from arena.store import ArenaStore
-from runs.public import PublicLimits, PublicModeError, PublicPolicy, enable_public_mode
+from runs.public import PublicLimits, PublicModeError, PublicPolicy, disable_public_mode, enable_public_mode
 
 JUDGE = "scripted:Relevance: 4\\nCoherence: 3\\nCompleteness: 4\\nReasons: clear||" \
         "Relevance: 2\\nCoherence: 2\\nCompleteness: 1\\nReasons: vague"
@@ -27,10 +27,8 @@ def finish(updates) -> list:
 
 @pytest.fixture
 def public_off():
-    import runs.public as public
-
     yield
-    public._GATE = None
+    disable_public_mode()  # and the models' limit it set
 
 
 def test_every_pair_gets_a_battle_before_any_pair_gets_a_second(tmp_path):

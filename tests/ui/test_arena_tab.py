@@ -9,7 +9,7 @@ import pytest
 from arena.battles import Arena
 from arena.config import ArenaConfig
 from arena.store import ArenaStore
-from runs.public import PublicLimits, PublicPolicy, enable_public_mode
+from runs.public import PublicLimits, PublicPolicy, disable_public_mode, enable_public_mode
 from ui.arena_tab import battle, cast_vote, next_battle, open_battle_link, poll_reveal
 
 MODELS = ("scripted:first answer", "scripted:second answer")
@@ -24,12 +24,10 @@ def arena(tmp_path):
 
 @pytest.fixture
 def shared():
-    import runs.public as public
-
     enable_public_mode(PublicPolicy(models=MODELS, limits=PublicLimits(requests_per_visitor=1),
                                     include_shipped=False))
     yield
-    public._GATE = None
+    disable_public_mode()  # and the models' limit it set
 
 
 def visitor(name: str):

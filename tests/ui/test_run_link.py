@@ -1,6 +1,7 @@
 """A link to a run (?run=NAME) opens the Results tab on that run in a real browser, with the banner above the tabs;
 a name that is not a run in the list (a path) leaves the tab as it was."""
 import pytest
+
 from run_builders import RUN1, write_run
 
 pytestmark = pytest.mark.browser
