@@ -170,3 +170,14 @@ def hub_cache(hub_replica, monkeypatch):
     forget_listings()
     yield hub_replica
     forget_listings()
+
+
+@pytest.fixture
+def fresh_models():
+    """No cached model leaks into or out of the test: scripted models count their replies and keep what they were
+    sent, so a test that reads either starts them from nothing (`pytestmark = pytest.mark.usefixtures(...)`)."""
+    from models.registry import unload_all
+
+    unload_all()
+    yield
+    unload_all()

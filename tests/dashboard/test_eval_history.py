@@ -11,18 +11,11 @@ from evals.outcomes import SUITE_OUTCOME, suite_points, sweep_points
 from evals.runner import EvalConfig, run_suite
 from evals.sweep import SweepConfig, run_sweep
 from evals.sweep_report import write_summary
-from models.registry import unload_all
+
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
 
 GOOD = "Relevance: 4\\nCoherence: 4\\nCompleteness: 3"
 POOR = "Relevance: 2\\nCoherence: 1\\nCompleteness: 1"
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """Scripted models count their replies: every test starts them from the first one."""
-    unload_all()
-    yield
-    unload_all()
 
 
 def suite_file(tmp_path) -> str:

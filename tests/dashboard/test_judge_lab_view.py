@@ -6,19 +6,13 @@ import pytest
 from basics import PROMPTS_DIR
 from dashboard.judge_lab import calibration_figure, calibration_note, method_notes, metrics_table
 from lab.validation import ValidationConfig, load_validation, run_validation
-from models.registry import unload_all
 from runs.config import DEFAULT_JUDGE
+
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
 
 PAIRS = PROMPTS_DIR / "validation" / "good_vs_broken_pairs.jsonl"
 ALWAYS_A = ("scripted:Relevance: A=4 B=1\\nCoherence: A=4 B=1\\nCompleteness: A=4 B=1\\nVerdict: [[A]]\\n"
             "Reasons: first")
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    unload_all()
-    yield
-    unload_all()
 
 
 def validate(tmp_path, judges, methods, limit=2):

@@ -13,16 +13,10 @@ from runs.store import load_run
 
 from helpers import REPO_ROOT
 
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
+
 GOOD = "Relevance: 4\\nCoherence: 4\\nCompleteness: 3\\nReasons: thorough and on topic"
 POOR = "Relevance: 2\\nCoherence: 1\\nCompleteness: 1\\nReasons: rambles off topic"
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """Scripted models count their replies: every test starts them from the first one."""
-    unload_all()
-    yield
-    unload_all()
 
 
 def write_suite(tmp_path, cases, **more) -> str:

@@ -16,23 +16,17 @@ from lab.validation import (
     run_validation,
     shipped_labelled_sets,
 )
-from models.registry import unload_all
 from runs.votes import record_vote
 
 from run_builders import RUN1, write_run
+
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PAIRS = PROMPTS_DIR / "validation" / "good_vs_broken_pairs.jsonl"
 TOXICITY = PROMPTS_DIR / "validation" / "toxicity_examples.jsonl"
 ALWAYS_A = ("scripted:Relevance: A=4 B=1\\nCoherence: A=4 B=1\\nCompleteness: A=4 B=1\\nVerdict: [[A]]\\n"
             "Reasons: first")
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    unload_all()
-    yield
-    unload_all()
 
 
 def write_jsonl(path: Path, rows: list) -> Path:

@@ -6,7 +6,6 @@ from pathlib import Path
 import pytest
 
 from lab.trust import trust_line
-from models.registry import unload_all
 from runs.config import CompareConfig
 from runs.pipeline import run_compare
 from runs.prompt_sets import PromptItem
@@ -15,6 +14,8 @@ from runs.views import timings_line
 
 from helpers import judge_cli
 
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
+
 # Two written-score judges: the first puts A a point ahead (9 vs 8), the second calls them equal (8 vs 8), so the
 # panel's mean totals are 8.5 and 8: half a point, less than one step of the 1-4 scale.
 LEANS_A = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 3\\nReasons: fine||" \
@@ -22,13 +23,6 @@ LEANS_A = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 3\\nReasons: fin
 EVEN = "scripted:Relevance: 3\\nCoherence: 3\\nCompleteness: 2\\nReasons: fine"
 LONG_A = "scripted:one two three four five six seven eight"
 SHORT_B = "scripted:a short answer"
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    unload_all()
-    yield
-    unload_all()
 
 
 def run(tmp_path, items, **changes) -> Path:

@@ -5,26 +5,20 @@ import json
 import pytest
 
 from models import PRESETS
-from models.registry import load_model, unload_all
+from models.registry import load_model
 from runs.config import CompareConfig
 from runs.pipeline import resume_compare, run_compare
 from runs.prompt_sets import PromptItem
 from runs.records import SCHEMA_VERSION
 from runs.store import read_records
 
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
+
 JUDGE_OK = "scripted:Relevance: 4\\nCoherence: 3\\nCompleteness: 4\\nReasons: clear||" \
            "Relevance: 2\\nCoherence: 2\\nCompleteness: 1\\nReasons: vague"
 PAIR_ALWAYS_A = ("scripted:Relevance: A=4 B=2\\nCoherence: A=3 B=3\\nCompleteness: A=4 B=1\\n"
                  "Verdict: [[A]]\\nReasons: first is better")
 ITEMS = [PromptItem(id=f"q{i}", prompt=f"Question {i}?") for i in range(1, 4)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """Scripted models count their replies: every test starts them from the first one."""
-    unload_all()
-    yield
-    unload_all()
 
 
 def config(tmp_path, **changes) -> CompareConfig:

@@ -3,9 +3,6 @@ left is said only once answering and judging have both been timed. A clock the t
 last test drives the real pipeline on scripted models."""
 from pathlib import Path
 
-import pytest
-
-from models.registry import unload_all
 from runs.config import CompareConfig
 from runs.pipeline import CompareUpdate, run_compare
 from runs.progress import RunProgress
@@ -91,13 +88,6 @@ def test_concurrent_records_estimate_from_the_time_between_records():
     clock.t = 33.0
     second = shown(watch, CompareUpdate("record", 1, 5, items[1], record=record(items[1])))
     assert "about 9 s left" in second, second
-
-
-@pytest.fixture
-def fresh_models():
-    unload_all()
-    yield
-    unload_all()
 
 
 def test_the_pipeline_reports_its_chunk_and_the_progress_names_it(tmp_path, fresh_models):

@@ -12,12 +12,14 @@ from dashboard import charts, exports, report
 from dashboard.filters import prompt_table, record_detail
 from dashboard.summary_text import summary_markdown
 from judge.rubric import Rubric
-from models.registry import load_model, unload_all
+from models.registry import load_model
 from runs.cli import main
 from runs.conclusion import closing_markdown
 from runs.prompt_sets import PromptSetError, load_prompt_set
 from runs.store import load_run, read_records
 from runs.views import batch_row, record_line, score_rows, scores_label, verdict_line
+
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
 
 MODEL_A, MODEL_B = "scripted:Whisk oil, vinegar and flour; bake 30 minutes.", "scripted:Lima is in Peru."
 RUBRIC = "[Is the cake egg-free?]\nScore 1: no\nScore 2: barely\nScore 3: mostly\nScore 4: yes\nScore 5: fully"
@@ -26,14 +28,6 @@ ITEMS = [
      "rubric": RUBRIC},
     {"id": "tent", "prompt": "Set up a tent in the wind."},
 ]
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """Scripted judges keep the conversations they were sent: every test starts with none."""
-    unload_all()
-    yield
-    unload_all()
 
 
 @pytest.fixture

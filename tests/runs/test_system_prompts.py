@@ -6,7 +6,7 @@ import json
 import pytest
 
 from models import SamplingSettings
-from models.registry import load_model, unload_all
+from models.registry import load_model
 from runs.cli import config_from_args, main, make_parser
 from runs.config import CompareConfig
 from runs.pipeline import resume_compare, run_compare
@@ -21,17 +21,11 @@ from runs.system_prompts import (
     run_system_prompts,
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
+
 JUDGE = "scripted:Relevance: 4\\nCoherence: 3\\nCompleteness: 4\\nReasons: clear"
 MODEL_A, MODEL_B = "scripted:Answer from A", "scripted:Answer from B"
 ITEMS = [PromptItem(id=f"q{i}", prompt=f"Question {i}?") for i in range(1, 3)]
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    """Scripted models keep the conversations they were given: every test starts with none."""
-    unload_all()
-    yield
-    unload_all()
 
 
 def config(tmp_path, **changes) -> CompareConfig:

@@ -3,17 +3,11 @@ the picked template's YAML in the box, and a comparison judged with it from the 
 models and judge, no browser)."""
 import pytest
 
-from models.registry import unload_all
 from ui import compare_tab
 
+pytestmark = pytest.mark.usefixtures("fresh_models")  # scripted models start from their first reply
+
 MODEL_A, MODEL_B = "scripted:Whisk oil, vinegar and flour; bake 30 minutes.", "scripted:Lima is in Peru."
-
-
-@pytest.fixture(autouse=True)
-def fresh_models():
-    unload_all()
-    yield
-    unload_all()
 
 
 def test_each_mode_offers_its_templates_with_its_default_picked():
