@@ -8,6 +8,8 @@ import httpx
 import pytest
 from arena_app import kill, launch_app
 
+pytestmark = pytest.mark.process  # the app in its own process, an MCP client against it
+
 
 def run_async(coroutine, timeout: float = 60):
     """The coroutine on its own event loop in a thread: a browser test earlier in this worker leaves Playwright's

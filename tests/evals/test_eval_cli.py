@@ -10,6 +10,8 @@ import yaml
 
 from helpers import REPO_ROOT, judge_cli
 
+pytestmark = pytest.mark.process  # `python -m judge test` in its own process, case by case
+
 GOOD = "Relevance: 4\nCoherence: 4\nCompleteness: 3\nReasons: thorough"
 POOR = "Relevance: 2\nCoherence: 1\nCompleteness: 1\nReasons: off topic"
 CASES = [{"id": f"c{i}", "prompt": f"Explain thing {i}.", "expect": [{"min_total": 9}]} for i in range(1, 9)]

@@ -148,6 +148,7 @@ def test_a_file_where_an_optional_folder_goes_means_no_such_folder(tmp_path, mon
 
 # --------------------------------------------------------------------------------------------- through the CLI
 
+@pytest.mark.process  # the judge CLI in its own process, case by case
 @pytest.mark.parametrize("variable, value, expected", [
     pytest.param("LLM_JUDGE_MAX_MODELS", "abc", "$LLM_JUDGE_MAX_MODELS must be a whole number",
                  id="CLI: LLM_JUDGE_MAX_MODELS as a word"),
@@ -168,6 +169,7 @@ def test_the_cli_says_a_bad_environment_value_in_one_line_before_any_run_folder(
     assert not (tmp_path / "out").is_dir() or not any((tmp_path / "out").iterdir())
 
 
+@pytest.mark.process  # the app in its own process, case by case
 @pytest.mark.parametrize("variable, value, args, expected", [
     pytest.param("LLM_JUDGE_PUBLIC", "ture", [], "$LLM_JUDGE_PUBLIC must be 1, true, yes or on",
                  id="app: LLM_JUDGE_PUBLIC with a typo"),

@@ -161,6 +161,7 @@ def assert_one_clear_line(result: subprocess.CompletedProcess, problem: str, fix
     return lines[0]
 
 
+@pytest.mark.process  # the judge CLI in its own process, case by case
 @pytest.mark.parametrize("make_args, problem, fix", CLI_CASES)
 def test_a_hostile_cli_case_ends_in_one_clear_line(tmp_path, make_args, problem, fix):
     args = make_args(tmp_path)

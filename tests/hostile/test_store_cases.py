@@ -24,6 +24,8 @@ from runs.votes import VOTES_FILE, read_votes, record_vote
 
 from helpers import judge_cli
 
+pytestmark = pytest.mark.process  # the judge CLI in its own process, case by case
+
 JUDGE = "scripted:Relevance: 4\\nCoherence: 3\\nCompleteness: 4"
 SCRIPTED = ["--model-a", "scripted:hello there", "--model-b", "scripted:world", "--judge", JUDGE]
 
