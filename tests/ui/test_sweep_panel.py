@@ -85,3 +85,19 @@ def test_the_training_tab_runs_a_sweep_and_shows_the_best_checkpoint(browser, ap
     page.locator("#sweep-chart .js-plotly-plot").first.wait_for(timeout=20_000)
     assert "Done." in page.locator("#sweep-status").inner_text()
     page.close()
+
+
+def test_the_batch_tab_has_the_panel_and_a_shared_app_has_none():
+    from runs.public import disable_public_mode
+    from ui.app import build_app
+
+    def elem_ids(demo) -> set:
+        return {block.elem_id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
+
+    private = elem_ids(build_app(public=False))
+    assert {"sweep-run", "batch-sweep-run", "batch-sweep-checkpoints"} <= private  # Training's and Batch's
+    try:
+        shared = elem_ids(build_app(public=True))
+    finally:
+        disable_public_mode()
+    assert not {i for i in shared if "sweep" in i}, "a shared app runs no sweeps"
