@@ -87,9 +87,14 @@ def test_the_training_tab_runs_a_sweep_and_shows_the_best_checkpoint(browser, ap
     page.close()
 
 
-def test_the_batch_tab_has_the_panel_and_a_shared_app_has_none():
+def test_the_batch_tab_has_the_panel_and_a_shared_app_has_none(tmp_path, monkeypatch):
     from runs.public import disable_public_mode
     from ui.app import build_app
+
+    # An app built here opens an arena store: an empty one of its own, so no battle left by another test (in the
+    # session's results folder) is queued for its judge in this process.
+    monkeypatch.setenv("LLM_JUDGE_ARENA_DIR", str(tmp_path / "arena"))
+    monkeypatch.setenv("LLM_JUDGE_RESULTS", str(tmp_path / "results"))
 
     def elem_ids(demo) -> set:
         return {block.elem_id for block in demo.blocks.values() if getattr(block, "elem_id", None)}
