@@ -157,6 +157,21 @@ def drop_torn_last_line(path: str | Path) -> None:
         path.write_text(text[: text.rfind("\n") + 1], encoding="utf-8")
 
 
+def make_unique_folder(parent: str | Path, name: str) -> Path:
+    """A new folder `name` under `parent` (made if missing), or `name-2`, `name-3`... when it exists: two runs in the
+    same second, perhaps in two threads of the app, each get their own, because mkdir decides atomically."""
+    parent = Path(parent)
+    parent.mkdir(parents=True, exist_ok=True)
+    folder, suffix = parent / name, 1
+    while True:
+        try:
+            folder.mkdir()
+            return folder
+        except FileExistsError:
+            suffix += 1
+            folder = parent / f"{name}-{suffix}"
+
+
 def write_atomic(path: str | Path, write: Callable) -> Path:
     """Make `path` by `write(binary file)` into a temporary sibling renamed over it: a kill mid-write leaves the old
     file or none, never half of one, and a failed write leaves no temporary file."""

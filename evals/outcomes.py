@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from basics import read_json, results_dir
+from basics import make_unique_folder, read_json, results_dir
 from runs.store import new_run_id
 
 SUITE_OUTCOME = "suite.json"
@@ -31,16 +31,8 @@ class OutcomePoint:
 
 
 def make_outcome_folder(out_dir: str | Path, label: str) -> Path:
-    """A new folder `<time>-LABEL` under out_dir; two in one second get -2, -3 (mkdir decides)."""
-    base = Path(out_dir) / new_run_id(label)
-    folder, suffix = base, 1
-    while True:
-        try:
-            folder.mkdir(parents=True)
-            return folder
-        except FileExistsError:
-            suffix += 1
-            folder = base.with_name(f"{base.name}-{suffix}")
+    """A new folder `<time>-LABEL` under out_dir, as a run's is named and made (two in one second get -2, -3)."""
+    return make_unique_folder(out_dir, new_run_id(label))
 
 
 def _folders(root: str | Path | None, marker: str) -> list[tuple[Path, dict]]:

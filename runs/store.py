@@ -18,7 +18,15 @@ from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
-from basics import REPO_ROOT, UserFacingError, append_jsonl, read_json, results_dir, write_json_atomic
+from basics import (
+    REPO_ROOT,
+    UserFacingError,
+    append_jsonl,
+    make_unique_folder,
+    read_json,
+    results_dir,
+    write_json_atomic,
+)
 
 try:
     import fcntl
@@ -116,17 +124,7 @@ class RunWriter:
     `notes` says what a reopen repaired (a last line cut mid-write), for the person resuming."""
 
     def __init__(self, out_dir: str | Path, manifest: RunManifest):
-        out = Path(out_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        folder = out / manifest.run_id
-        suffix = 1
-        while True:  # two runs in the same second, perhaps in two threads of the app: mkdir decides atomically
-            try:
-                folder.mkdir()
-                break
-            except FileExistsError:
-                suffix += 1
-                folder = out / f"{manifest.run_id}-{suffix}"
+        folder = make_unique_folder(out_dir, manifest.run_id)
         manifest.run_id = folder.name
         self.folder = folder
         self.manifest = manifest

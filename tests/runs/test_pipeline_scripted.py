@@ -160,3 +160,11 @@ def test_answers_overlap_judging_only_where_a_stage_computes_elsewhere():
     assert answers_overlap_judging({"model_a": here, "model_b": here, "judges": [here, elsewhere]})
     assert answers_overlap_judging({"model_a": elsewhere, "model_b": here, "judges": [here]})
     assert OpenAIBackend.computes_on_this_cpu is False and load_model("scripted:x").computes_on_this_cpu is False
+
+
+def test_two_folders_of_one_name_in_one_second_get_their_own(tmp_path):
+    from basics import make_unique_folder
+
+    made = [make_unique_folder(tmp_path / "out", "20260101-000000-run") for _ in range(3)]
+    assert [f.name for f in made] == ["20260101-000000-run", "20260101-000000-run-2", "20260101-000000-run-3"]
+    assert all(f.is_dir() for f in made)
