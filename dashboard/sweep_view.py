@@ -2,6 +2,7 @@
 the sentence naming the best and whether its lead is real, and what the numbers mean in words."""
 from __future__ import annotations
 
+from evals.sweep_report import means_text, rate_text, strength_text
 from runs.views import as_text
 
 SWEEP_HEADERS = ["Checkpoint", "Step", "Win rate against the baseline (95%)", "Mean scores", "Strength (95%)", "Rank"]
@@ -11,22 +12,11 @@ READING = ("How to read it: the win rate counts each prompt the checkpoint won a
            "interval is narrow. More prompts narrow every interval.")
 
 
-def _rate(rate: dict | None) -> str:
-    if not rate or rate.get("rate") is None:
-        return "no verdict"
-    return f"{rate['rate']:.0%} ({rate['low']:.0%}-{rate['high']:.0%})"
-
-
 def sweep_rows(summary: dict) -> list[list[str]]:
-    rows = []
-    for row in summary["checkpoints"]:
-        means = ", ".join(f"{name} {m['mean']:.2f}" for name, m in row["criteria"].items() if m["mean"] is not None)
-        bt = row["bradley_terry"]
-        rows.append([row["label"], "" if row["step"] is None else str(row["step"]),
-                     "the baseline" if row["is_baseline"] else _rate(row["win_rate"]), means or "no scores",
-                     f"{bt['score']:.2f} ({bt['low']:.2f}-{bt['high']:.2f})" if bt else "not rated",
-                     "" if row["rank"] is None else str(row["rank"])])
-    return rows
+    return [[row["label"], "" if row["step"] is None else str(row["step"]),
+             "the baseline" if row["is_baseline"] else rate_text(row["win_rate"]), means_text(row) or "no scores",
+             strength_text(row) or "not rated", "" if row["rank"] is None else str(row["rank"])]
+            for row in summary["checkpoints"]]
 
 
 def sweep_markdown(summary: dict, folder: str | None = None) -> str:

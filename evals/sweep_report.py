@@ -131,10 +131,22 @@ def summarize_sweep(result: SweepResult) -> dict:
     return summary
 
 
-def _percent(rate: dict | None) -> str:
+def rate_text(rate: dict | None) -> str:
+    """A win rate with its Wilson 95% interval, or "no verdict"."""
     if not rate or rate.get("rate") is None:
         return "no verdict"
     return f"{rate['rate']:.0%} (95% {rate['low']:.0%}-{rate['high']:.0%})"
+
+
+def means_text(row: dict) -> str:
+    """A summary row's mean criterion scores, "relevance 3.20, coherence 3.00"; empty where none was read."""
+    return ", ".join(f"{name} {m['mean']:.2f}" for name, m in row["criteria"].items() if m["mean"] is not None)
+
+
+def strength_text(row: dict) -> str:
+    """A summary row's Bradley-Terry strength with its interval, "1.14 (0.95-1.37)"; empty where it is not rated."""
+    bt = row["bradley_terry"]
+    return f"{bt['score']:.2f} ({bt['low']:.2f}-{bt['high']:.2f})" if bt else ""
 
 
 def text_lines(summary: dict) -> list[str]:
@@ -142,11 +154,9 @@ def text_lines(summary: dict) -> list[str]:
     lines = [f"baseline: {summary['baseline']}"]
     for row in summary["checkpoints"]:
         step = f"step {row['step']}" if row["step"] is not None else ""
-        rate = "the baseline" if row["is_baseline"] else f"wins {_percent(row['win_rate'])} against the baseline"
-        means = ", ".join(f"{name} {m['mean']:.2f}" for name, m in row["criteria"].items() if m["mean"] is not None)
-        bt = row["bradley_terry"]
-        strength = f"strength {bt['score']:.2f} ({bt['low']:.2f}-{bt['high']:.2f}), rank {row['rank']}" if bt else ""
-        lines.append("  ".join(part for part in (row["label"], step, rate, means, strength) if part))
+        rate = "the baseline" if row["is_baseline"] else f"wins {rate_text(row['win_rate'])} against the baseline"
+        strength = f"strength {strength_text(row)}, rank {row['rank']}" if row["bradley_terry"] else ""
+        lines.append("  ".join(part for part in (row["label"], step, rate, means_text(row), strength) if part))
     lines.append(summary["sentence"])
     return lines
 
