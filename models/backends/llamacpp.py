@@ -1,6 +1,7 @@
 """llama.cpp backend (llama-cpp-python) for .gguf files: ~9x faster than transformers fp32 on these CPUs."""
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +11,7 @@ from typing import Any, ClassVar
 from models.accelerators import ALL_LAYERS, llama_gpu_layers, llama_supports_offload
 from models.backend import DEFAULT_BATCH_SIZE, LENGTH, STOP, Backend, Capabilities, Generation, Message, in_chunks
 from models.embedded import EMBEDDED_MODELS, embedded_gguf_path, ensure_f32_gguf
-from models.errors import ModelLoadError
+from models.errors import ModelLoadError, SettingsError
 from models.gguf_check import check_gguf
 from models.hub_files import download
 from models.llamacpp_buffers import llama_weight_buffers
@@ -20,6 +21,22 @@ from models.spec import ModelSpec
 from models.threads import fair_threads, generation_running
 
 DEFAULT_CONTEXT = 4096
+CONTEXT_ENV = "LLM_JUDGE_LLAMA_CONTEXT"
+CONTEXT_RANGE = (256, 1_048_576)  # below a chat template and a short answer; above any GGUF's trained context
+
+
+def llama_context() -> int:
+    """n_ctx for a llama.cpp model: $LLM_JUDGE_LLAMA_CONTEXT tokens (0: the context the model was trained with,
+    llama.cpp's own reading of 0), else DEFAULT_CONTEXT. Read at each load, so a bad value is said when a model loads.
+    A longer context costs memory (its KV cache), a shorter one cuts or refuses long prompts sooner."""
+    text = os.environ.get(CONTEXT_ENV, "").strip()
+    if not text:
+        return DEFAULT_CONTEXT
+    low, high = CONTEXT_RANGE
+    if not (text.isascii() and text.isdigit()) or (int(text) != 0 and not low <= int(text) <= high):
+        raise SettingsError(f"${CONTEXT_ENV} must be a whole number of tokens from {low} to {high:,} (or 0: the "
+                            f"model's trained context), got {text[:40]!r}; unset it for {DEFAULT_CONTEXT}")
+    return int(text)
 
 
 @dataclass
@@ -234,13 +251,14 @@ def load_llamacpp_backend(spec: ModelSpec) -> LlamaCppBackend:
     base = check_gguf(path, "base")
     if adapter:
         check_gguf(adapter, "adapter", base.get("general.architecture"))
+    context = llama_context()
     offload = llama_supports_offload()
     gpu_layers = llama_gpu_layers(offload)  # all layers on the GPU where the build can (models/accelerators.py)
     try:
         with llama_weight_buffers():
             llm = Llama(
                 model_path=str(path),
-                n_ctx=DEFAULT_CONTEXT,
+                n_ctx=context,
                 n_threads=fair_threads(),  # set again per generation: models/threads.py
                 n_gpu_layers=gpu_layers,
                 lora_path=adapter,

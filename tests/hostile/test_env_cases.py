@@ -37,6 +37,12 @@ def gpu_layers():
     return accelerators.llama_gpu_layers(supports_offload=False)  # a bad value is said even on a CPU build
 
 
+def llama_context():
+    from models.backends.llamacpp import llama_context
+
+    return llama_context()
+
+
 def save_a_template():
     from judge.templates import load_template, save_template
 
@@ -73,6 +79,10 @@ CASES = [
                  id="LLM_JUDGE_MAX_MODELS as a word (was a traceback at import)"),
     pytest.param("LLM_JUDGE_MAX_MODELS", "-1", max_models, "got '-1'",
                  id="LLM_JUDGE_MAX_MODELS negative (was a KeyError at the first load)"),
+    pytest.param("LLM_JUDGE_LLAMA_CONTEXT", "8k", llama_context, "whole number of tokens from 256 to 1,048,576",
+                 id="LLM_JUDGE_LLAMA_CONTEXT with a unit"),
+    pytest.param("LLM_JUDGE_LLAMA_CONTEXT", "16", llama_context, "got '16'; unset it for 4096",
+                 id="LLM_JUDGE_LLAMA_CONTEXT too small for a chat template"),
     pytest.param("LLM_JUDGE_GPU_LAYERS", "all", gpu_layers, "-1 (all), 0 (none) or N", id="LLM_JUDGE_GPU_LAYERS a word"),
     pytest.param("LLM_JUDGE_GPU_LAYERS", "99999999999999999999", gpu_layers, "-1 (all), 0 (none) or N",
                  id="LLM_JUDGE_GPU_LAYERS past a 32-bit count"),

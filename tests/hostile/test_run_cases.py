@@ -382,12 +382,13 @@ def test_both_real_backends_report_their_context_window_and_prompt_tokens(base, 
 
 @pytest.mark.model
 def test_on_llama_cpp_a_prompt_longer_than_the_context_is_cut_to_fit_and_answered(tmp_path):
-    prompt = "Summarise this. " + "The cat sat on the mat. " * 800  # about 5,600 tokens; the context holds 4,096
+    # A 512-token context ($LLM_JUDGE_LLAMA_CONTEXT): the same cut as at the default 4,096, an eighth of the prefill.
+    prompt = "Summarise this. " + "The cat sat on the mat. " * 120  # about 850 tokens
     result = judge_cli("--prompt", prompt, "--model-a", "smollm2-135m-gguf", "--model-b", "scripted:world",
                        "--judge", JUDGE, "--max-new-tokens", "8", "--long-prompts", "truncate", out=tmp_path,
-                       env={**os.environ, "LLM_JUDGE_THREADS": "1"})
+                       env={**os.environ, "LLM_JUDGE_THREADS": "1", "LLM_JUDGE_LLAMA_CONTEXT": "512"})
     assert result.returncode == 0, result.stderr
-    assert "note: prompt 'prompt-1' was cut to fit the context window of model A (smollm2-135m-gguf), 4096 tokens" \
+    assert "note: prompt 'prompt-1' was cut to fit the context window of model A (smollm2-135m-gguf), 512 tokens" \
         in result.stderr
     record = json.loads((Path(result.stdout.strip()) / "records.jsonl").read_text(encoding="utf-8"))
     assert record["status"] == "ok" and record["answers"]["A"]["text"] and len(record["prompt"]) < len(prompt)
