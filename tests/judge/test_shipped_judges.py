@@ -14,6 +14,15 @@ pytestmark = pytest.mark.model
 BASELINE = "smollm2-135m-gguf"
 
 
+def some_rows(tmp_path, data: str, keep) -> str:
+    """The rows of `data` whose index `keep` takes, as a file: the untrained baseline reads each at 1 thread (~2 s a
+    call), and the whole sets are measured by the recipes (adapters/shipped/*/DATA_CARD.md)."""
+    rows = Path(data).read_text(encoding="utf-8").splitlines()
+    kept = tmp_path / f"some-{Path(data).name}"
+    kept.write_text("\n".join(row for i, row in enumerate(rows) if keep(i)) + "\n", encoding="utf-8")
+    return str(kept)
+
+
 def metrics(tmp_path, data: str, judges: list[str], mode: str, **extra) -> dict:
     config = ValidationConfig(data=data, judges=judges, mode=mode, out_dir=str(tmp_path), **extra)
     return {u.judge: u.metrics for u in run_validation(config) if u.stage == "judge_done"}
@@ -37,16 +46,16 @@ def test_a_shipped_judge_is_named_offered_and_carries_its_data_card(name, base, 
 
 
 def test_the_toxicity_judge_beats_the_untrained_model_on_the_shipped_examples(tmp_path):
-    found = metrics(tmp_path, "prompts/validation/toxicity_examples.jsonl", [BASELINE, "toxicity"], "label",
-                    template="toxicity")
+    every_third = some_rows(tmp_path, "prompts/validation/toxicity_examples.jsonl", lambda i: i % 3 == 0)  # 6 + 6
+    found = metrics(tmp_path, every_third, [BASELINE, "toxicity"], "label", template="toxicity")
     assert found["toxicity"]["unparsed_share"] == 0
     assert found["toxicity"]["accuracy"] > found[BASELINE]["accuracy"]
     assert found["toxicity"]["per_class"]["toxic"]["f1"] > found[BASELINE]["per_class"]["toxic"]["f1"]
 
 
 def test_the_default_judge_beats_the_untrained_model_on_the_shipped_pairs(tmp_path):
-    found = metrics(tmp_path, "prompts/validation/good_vs_broken_pairs.jsonl", [BASELINE, "smollm2-135m-judge"],
-                    "pairwise")
+    half = some_rows(tmp_path, "prompts/validation/good_vs_broken_pairs.jsonl", lambda i: i % 4 < 2)  # 3 A, 3 B
+    found = metrics(tmp_path, half, [BASELINE, "smollm2-135m-judge"], "pairwise")
     judge = found["smollm2-135m-judge"]
     assert judge["agreement"] > found[BASELINE]["agreement"]
     assert judge["position_consistency"] == 1.0  # scored in both orders: the order never changes the verdict
@@ -65,9 +74,8 @@ def test_the_toxicity_judge_reads_negation_counter_speech_and_mentions_of_groups
     """The functional check set (never trained on: no frame shared with the recipe's training frames): the judge
     trained on tweets alone called most non-toxic cases toxic (macro F1 0.55, non-toxic recall 0.30)."""
     rows = Path("prompts/validation/toxicity_functional.jsonl").read_text().splitlines()
-    every_third = tmp_path / "functional.jsonl"  # a third of each kind's cases: the whole set costs ~50 s here
-    every_third.write_text("\n".join(rows[::3]) + "\n")
-    found = metrics(tmp_path, str(every_third), ["toxicity"], "label", template="toxicity")["toxicity"]
+    every_third = some_rows(tmp_path, "prompts/validation/toxicity_functional.jsonl", lambda i: i % 3 == 0)
+    found = metrics(tmp_path, every_third, ["toxicity"], "label", template="toxicity")["toxicity"]
     assert found["n"] == len(rows[::3])
     assert found["unparsed_share"] == 0
     assert found["f1_macro"] >= 0.75 and found["per_class"]["non_toxic"]["recall"] >= 0.75
