@@ -129,7 +129,7 @@ def data_card(counts: dict, strength: float, weight: float, measured: dict, seco
     rows = "\n".join(f"| gold {g} | " + " | ".join(str(x) for x in r) + " |"
                      for g, r in zip(matrix["labels"], matrix["matrix"]))
     heads = [("embedded model + toxicity template (baseline)", functional["baseline"]),
-             ("`toxicity` head before this recipe's functional cases", functional["head_before"]),
+             ("`toxicity` head before this refit (the one --out held)", functional["head_before"]),
              ("`toxicity` head", functional["head"])]
     heads = [(name, m) for name, m in heads if m]
     kinds = sorted(functional["head"]["by_kind"])
