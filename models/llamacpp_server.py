@@ -1,14 +1,57 @@
 """`python -m models.llamacpp_server ARGS`: llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`,
 same arguments) with the weights in plain CPU buffers, as the app loads them (models/llamacpp_buffers.py): the same
-numbers as the in-process backend, and no crash on CPUs whose AMX kernels fail."""
+numbers as the in-process backend, and no crash on CPUs whose AMX kernels fail. Its token probabilities are ranked
+with numpy (`ranked`), the same list in the same order, ~4x faster than the library's own sort."""
 from __future__ import annotations
 
+import builtins
 import runpy
 
 from models.llamacpp_buffers import llama_weight_buffers
 
 
+def ranked(iterable, /, *, key=None, reverse: bool = False) -> list:
+    """`sorted`, with a fast path for what llama-cpp-python sorts for every token of a reply with logprobs:
+    zip(logprobs, range(vocabulary)), all 49,152 of them, in reverse. Python makes and compares those tuples in
+    ~50 ms a token (a 50-token judge reply: 2 of a 3.6 s request, measured); numpy orders them in ~8 ms. The pairs
+    are distinct (their second items are), so descending order is by value and then by index: a lexsort. The values
+    come back as Python floats, which is what the server's JSON holds of them either way."""
+    source = _logprobs_and_range(iterable) if key is None and reverse else None
+    if source is None:
+        return builtins.sorted(iterable, key=key, reverse=reverse)
+    import numpy as np
+
+    try:
+        values = np.asarray(source, dtype=np.float64)
+    except (TypeError, ValueError):  # not numbers
+        values = None
+    if values is None or values.ndim != 1 or np.isnan(values).any():  # NaN has no place in an order
+        return builtins.sorted(zip(source, range(len(source))), reverse=True)
+    order = np.lexsort((np.arange(len(values)), values))[::-1]
+    return list(zip(values[order].tolist(), order.tolist()))
+
+
+def _logprobs_and_range(iterable):
+    """The sequence `iterable` pairs with range(len(sequence)), when it is such an untouched zip; else None."""
+    if not isinstance(iterable, zip):
+        return None
+    try:
+        _, iterators = iterable.__reduce__()
+        (_, (sequence,), at_sequence), (_, (indices,), at_index) = (it.__reduce__() for it in iterators)
+    except (TypeError, ValueError):
+        return None
+    import numpy as np
+
+    if at_sequence or at_index or not isinstance(sequence, (list, np.ndarray)):
+        return None
+    return sequence if indices == range(len(sequence)) else None
+
+
 def main() -> None:
+    import llama_cpp.llama
+
+    # Only the library's module sees `ranked`: its three sorts are of (logprob, token id) pairs.
+    llama_cpp.llama.sorted = ranked
     # The server loads its model inside its own main(): the buffer policy has to be in force for the whole run.
     with llama_weight_buffers():
         runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
