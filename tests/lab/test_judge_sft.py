@@ -49,8 +49,9 @@ def test_a_generative_student_trains_on_the_real_model_and_judges_in_its_own_for
     from lab.judge_sft import train_generative_student
     from models import DEFAULT_JUDGE_SETTINGS, load_model
 
-    rows = [p.to_dict() for p in degraded_pairs([GOOD], kinds=("truncated", "shuffled"), seed=0)]
-    checkpoint = train_generative_student(rows, TEMPLATE, tmp_path, max_steps=2)
+    # One pair, one step: the path (rows, LoRA, GGUF export, the student in its format) costs ~5 s a step here.
+    rows = [p.to_dict() for p in degraded_pairs([GOOD], kinds=("truncated",), seed=0)]
+    checkpoint = train_generative_student(rows, TEMPLATE, tmp_path, max_steps=1)
     assert (checkpoint / "adapter_config.json").is_file() and (checkpoint / "adapter.gguf").is_file()
     student = load_model(f"smollm2-135m-gguf+{checkpoint / 'adapter.gguf'}")
     verdict = judge_pair(student, TEMPLATE, GOOD[1], GOOD[2], "Put the egg in", DEFAULT_JUDGE_SETTINGS)
