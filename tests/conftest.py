@@ -20,6 +20,11 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     _share = max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT") or 1))
     os.environ.setdefault("LLM_JUDGE_THREADS", str(_share))
     os.environ.setdefault("OMP_NUM_THREADS", str(_share))
+# With PYTHONDONTWRITEBYTECODE set (this machine sets it), every worker and every CLI, app and server process the
+# tests start compiled the project's modules from source, and pytest rewrote every test file's asserts again: seconds
+# of each process. The caches go to __pycache__/ (git ignores them); the variable is dropped for the processes started.
+sys.dont_write_bytecode = False
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 # Before any project module is imported: runs made by tests never land in the repo's results/.
 os.environ["LLM_JUDGE_RESULTS"] = tempfile.mkdtemp(prefix="llm-judge-test-results-")
 os.environ["LLM_JUDGE_ADAPTERS"] = tempfile.mkdtemp(prefix="llm-judge-test-adapters-")  # nor adapters trained

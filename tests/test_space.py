@@ -109,6 +109,7 @@ def test_hf_home_is_left_unset_without_persistent_storage(space):
     assert "HF_HOME" not in os.environ
 
 
+@pytest.mark.process  # a Python process of its own
 def test_app_py_sets_hf_home_before_huggingface_hub_reads_it(tmp_path):
     """huggingface_hub reads $HF_HOME once, when imported: app.py must set it before any import that pulls it in."""
     env = {k: v for k, v in os.environ.items() if k not in ("HF_HOME", "LLM_JUDGE_RESULTS")}

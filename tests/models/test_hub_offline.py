@@ -3,6 +3,8 @@ a message in seconds instead of the hub client's retries (49 s), without HF_HUB_
 import subprocess
 import sys
 
+import pytest
+
 from basics import REPO_ROOT
 
 SCRIPT = ("from models import load_model\n"
@@ -10,6 +12,7 @@ SCRIPT = ("from models import load_model\n"
           "except Exception as exc:\n    print(type(exc).__name__, exc)\n")
 
 
+@pytest.mark.process  # a Python process of its own
 def test_an_uncached_hub_id_with_no_hub_in_reach_fails_with_a_message():
     env = {"PATH": "/usr/bin:/bin", "HF_HUB_OFFLINE": "0", "PYTHONPATH": str(REPO_ROOT)}
     result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=REPO_ROOT, env=env, capture_output=True, text=True,
