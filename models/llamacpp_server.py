@@ -7,6 +7,8 @@ from __future__ import annotations
 import builtins
 import runpy
 
+import numpy as np
+
 from models.llamacpp_buffers import llama_weight_buffers
 
 
@@ -19,8 +21,6 @@ def ranked(iterable, /, *, key=None, reverse: bool = False) -> list:
     source = _logprobs_and_range(iterable) if key is None and reverse else None
     if source is None:
         return builtins.sorted(iterable, key=key, reverse=reverse)
-    import numpy as np
-
     try:
         values = np.asarray(source, dtype=np.float64)
     except (TypeError, ValueError):  # not numbers
@@ -40,8 +40,6 @@ def _logprobs_and_range(iterable):
         (_, (sequence,), at_sequence), (_, (indices,), at_index) = (it.__reduce__() for it in iterators)
     except (TypeError, ValueError):
         return None
-    import numpy as np
-
     if at_sequence or at_index or not isinstance(sequence, (list, np.ndarray)):
         return None
     return sequence if indices == range(len(sequence)) else None

@@ -41,3 +41,19 @@ def wait_settled(page, selector: str) -> None:
     the overlay of the last update can still sit on the table and take a click meant for a row."""
     page.wait_for_function(f"() => !document.querySelector('{selector} .eta-bar') && "
                            f"!document.querySelector('{selector} .wrap.pending')", timeout=30_000)
+
+
+def act_until(page, act, condition: str, tries: int, timeout_ms: int, between=None) -> bool:
+    """Do `act()` until the page's JavaScript `condition` holds within `timeout_ms` of it (at most `tries` times,
+    `between()` after a miss): under load a page's own refresh can undo a click made while it was in flight."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for _ in range(tries):
+        act()
+        try:
+            page.wait_for_function(condition, timeout=timeout_ms)
+            return True
+        except PlaywrightTimeout:
+            if between:
+                between()
+    return False

@@ -4,9 +4,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from helpers import set_slider
+from helpers import act_until, set_slider
 
 pytestmark = [pytest.mark.model, pytest.mark.browser]
 
@@ -54,14 +53,9 @@ def test_voting_before_a_comparison_is_refused_and_after_one_is_saved_with_the_r
     # since). One way to get there: a click on the example before its handler is bound leaves the prompt empty, the
     # compare fails, and 'Saved to' never comes. So: click until the prompt holds the example, and stop at a failure
     # with the status shown.
-    for _ in range(5):
-        page.get_by_text("Give detailed instructions for building a birdhouse").first.click()
-        try:
-            page.wait_for_function("() => document.querySelector('#prompt textarea')?.value.includes('birdhouse')",
-                                   timeout=5_000)
-            break
-        except PlaywrightTimeout:
-            pass
+    example = page.get_by_text("Give detailed instructions for building a birdhouse").first
+    act_until(page, example.click, "() => document.querySelector('#prompt textarea')?.value.includes('birdhouse')",
+              tries=5, timeout_ms=5_000)
     assert "birdhouse" in page.locator("#prompt textarea").input_value()
     set_slider(page, "max-new-tokens", 16)
     page.locator("#compare").click()

@@ -3,9 +3,8 @@ import os
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from helpers import wait_settled
+from helpers import act_until, wait_settled
 from run_builders import RUN1, RUN2, write_run
 
 pytestmark = pytest.mark.browser
@@ -51,14 +50,9 @@ def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
     wait_settled(page, "#results-table")
     # A refresh still in flight under load answers with the newest run and puts it back over a pick made meanwhile
     # (it read the picker before the pick): pick again until the picked run is shown (a CI-risk flake, seen once).
-    for _ in range(3):
-        pick_run(page, older.name)
-        try:
-            page.wait_for_function("() => document.querySelector('#results-table')?.innerText.includes('q4')",
-                                   timeout=15_000)
-            break
-        except PlaywrightTimeout:
-            wait_settled(page, "#results-table")
+    assert act_until(page, lambda: pick_run(page, older.name),
+                     "() => document.querySelector('#results-table')?.innerText.includes('q4')", tries=3,
+                     timeout_ms=15_000, between=lambda: wait_settled(page, "#results-table"))
     wait_rows(page, 8)
     table = page.locator("#results-table").inner_text()
     for rid in ("q1", "q2", "q3", "q4"):
