@@ -110,7 +110,12 @@ def read_format(judge: Backend, messages: list[dict], output_format: str,
                 settings: SamplingSettings | None = None) -> FormatReading:
     """Walk `output_format`, reading the judge's probability of each choice's options (see the module docstring);
     `settings` bound the free text a format opening with one has the judge write (its max_new_tokens)."""
-    segments = format_segments(output_format)
+    with judge.one_reading():  # the prompt stays the judge's own from one choice to the next
+        return _walk_format(judge, messages, format_segments(output_format), settings)
+
+
+def _walk_format(judge: Backend, messages: list[dict], segments: list, settings: SamplingSettings | None
+                 ) -> FormatReading:
     text, readings, opening = "", [], None
     if _opens_with_free_text(segments):
         grammar = to_gbnf(_scored_segments(segments)) if judge.supports_grammar else None

@@ -6,6 +6,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import ClassVar
 
@@ -86,6 +87,8 @@ class Backend(ABC):
     spec: ModelSpec
     load_seconds: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    # Held for a whole reading of one prompt (many calls, each under `lock`): see one_reading().
+    reading_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     # What the stream running under `lock` found out when it ended ({"finish_reason": ...}): stream() yields text
     # only, so it leaves this here and generate() hands it on before it lets the lock go.
     stream_end: dict = field(default_factory=dict, repr=False)
@@ -127,6 +130,14 @@ class Backend(ABC):
             return None
         return (f"seed {seed} is outside what the {self.name} backend takes ({self.seed_range_note}: {low} to "
                 f"{high}); pick a seed from {low} to {high}")
+
+    @contextmanager
+    def one_reading(self) -> Iterator[None]:
+        """Hold the model for one reading made of many calls on the same prompt (a judge's probabilities, choice after
+        choice). A backend that keeps the prompt it read last (llama.cpp's KV cache) then reads only what follows it:
+        interleaved with another thread's reading, each call read the whole prompt again (3.7x slower)."""
+        with self.reading_lock:
+            yield
 
     def generate(self, messages: list[Message], settings: SamplingSettings, outcome: dict | None = None
                  ) -> Iterator[str]:

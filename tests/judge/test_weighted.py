@@ -10,7 +10,7 @@ from judge.labels import judge_label, parse_label_reply
 from judge.output_format import format_segments
 from judge.parsing import ReplyParseError
 from judge.templates import default_template, parse_template
-from judge.weighted import _following_text, _is_ambiguous
+from judge.weighted import _following_text, _is_ambiguous, read_format
 from models import DEFAULT_JUDGE_SETTINGS, load_model
 
 PROMPT = "Explain how to bake a chocolate cake without using eggs."
@@ -134,3 +134,42 @@ def test_label_judges_give_one_of_the_template_labels(judge, method):
     if method == "probabilities":
         assert sum(result.probabilities.values()) == pytest.approx(1, abs=1e-4) and 0 < result.confidence <= 1
         assert result.label == max(result.probabilities, key=result.probabilities.get)
+
+
+@pytest.mark.model
+def test_concurrent_readings_on_llama_cpp_keep_their_prompt_cache(gguf):
+    """A run with prompts in flight at once (served models beside a local judge) reads several prompts on one llama.cpp
+    judge. Each reading asks for one choice after another on its prompt, and llama.cpp re-reads only what follows the
+    prompt it read last: interleaved, every choice re-read the whole prompt (two pairwise records, ~400-token
+    prompts, took 41 s instead of 11). A reading holds the model for its whole walk, so two at once read no more than two in turn, and
+    read the same."""
+    import threading
+    import time
+
+    template = default_template("single")
+    prompts = [template.render(prompt=PROMPT, answer=GOOD), template.render(prompt="Name three colours.", answer=BAD)]
+    read, evaluated = gguf.llm.eval, []
+
+    def counted(tokens):
+        evaluated.append(len(tokens))
+        time.sleep(0.002)  # lets the other thread in between two choices, as a busy machine does
+        return read(tokens)
+
+    def reading(messages):
+        return read_format(gguf, messages, template.output_format)
+
+    gguf.llm.eval = counted
+    try:
+        in_turn = [reading(m) for m in prompts]
+        in_turn_tokens, evaluated[:] = sum(evaluated), []
+        found = [None, None]
+        threads = [threading.Thread(target=lambda i=i: found.__setitem__(i, reading(prompts[i]))) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        del gguf.llm.eval
+    assert sum(evaluated) <= in_turn_tokens + 8, (sum(evaluated), in_turn_tokens)
+    assert [(r.text, [c.to_dict() for c in r.readings]) for r in found] == \
+        [(r.text, [c.to_dict() for c in r.readings]) for r in in_turn]
