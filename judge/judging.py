@@ -97,13 +97,15 @@ class PairwiseVerdict:
 
 
 def ask_judge(judge: Backend, messages: list[dict], parse: Callable[[str], object], output_format: str,
-              settings: SamplingSettings, constrain: bool = True):
+              settings: SamplingSettings, constrain: bool = True, scores_only: bool = False):
     """(parsed or None, JudgeCall). A bad reply gets one retry that tells the judge what was wrong with it.
 
     With `constrain`, a judge whose backend supports grammars is held to the output format; the reply is
-    parsed all the same, so a grammar mistake could never turn into a score unnoticed.
+    parsed all the same, so a grammar mistake could never turn into a score unnoticed. With `scores_only` as well,
+    it is held to the format up to its last choice: it writes no reasons after its verdict (for callers that keep
+    none, such as the Judge Lab; a small judge's reasons often ran to the token limit, most of the call's time).
     """
-    grammar = output_grammar(output_format) if constrain and judge.supports_grammar else None
+    grammar = output_grammar(output_format, scores_only) if constrain and judge.supports_grammar else None
     call = JudgeCall(status=UNPARSED, constrained=grammar is not None)
     started = time.perf_counter()
     conversation = list(messages)
@@ -195,9 +197,11 @@ def _read_scores(reading: FormatReading, template: JudgeTemplate, slot: str | No
 
 def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: str,
                  settings: SamplingSettings, reference: str = "", constrain: bool = True,
-                 method: str = PARSED, reasons: bool = False, rubric: str = "") -> SingleJudgement:
+                 method: str = PARSED, reasons: bool = False, rubric: str = "", scores_only: bool = False
+                 ) -> SingleJudgement:
     """Grade one answer on the template's rubric; `reasons` asks the probabilities method for a rationale too (a
-    format whose judge writes feedback before its score has that feedback as its reasons instead)."""
+    format whose judge writes feedback before its score has that feedback as its reasons instead); `scores_only`
+    has the parsed method's judge stop after its last score (ask_judge)."""
     if judge.capabilities.answer_scores:
         (scores,), call, rewards = scored_alone(judge, template, prompt, [answer])
         if scores is None:
@@ -215,7 +219,8 @@ def judge_single(judge: Backend, template: JudgeTemplate, prompt: str, answer: s
         why = written_reasons(reading, judge, messages, settings, reasons)
         return SingleJudgement(OK, scores, round(sum(scores.values()), 4), why, call, method=PROBABILITIES,
                                confidence=confidence, readings=[r.to_dict() for r in reading.readings])
-    parsed, call = ask_judge(judge, messages, single_parser(template), template.output_format, settings, constrain)
+    parsed, call = ask_judge(judge, messages, single_parser(template), template.output_format, settings, constrain,
+                             scores_only)
     if not isinstance(parsed, SingleScores):
         return SingleJudgement(status=UNPARSED, scores=None, total=None, reasons="", call=call)
     return SingleJudgement(status=OK, scores=parsed.scores, total=parsed.total, reasons=parsed.reasons, call=call)
@@ -245,8 +250,8 @@ def written_reasons(reading: FormatReading, judge: Backend, messages: list[dict]
 def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: str, answer_b: str,
                settings: SamplingSettings, reference: str = "", swap: bool = True,
                constrain: bool = True, method: str = PARSED, reasons: bool = False,
-               rubric: str = "") -> PairwiseVerdict:
-    """Judge A vs B, and B vs A when `swap`.
+               rubric: str = "", scores_only: bool = False) -> PairwiseVerdict:
+    """Judge A vs B, and B vs A when `swap`; `scores_only` as in judge_single.
 
     parsed: a verdict that flips with the order becomes an inconsistent tie. probabilities: P(A), P(B), P(tie) are
     averaged over the orders, so a position preference cancels out instead of forcing a tie.
@@ -263,7 +268,8 @@ def judge_pair(judge: Backend, template: JudgeTemplate, prompt: str, answer_a: s
             why = written_reasons(reading, judge, messages, settings, reasons)
             orders.append(_weighted_order(order, reading, call, template.criteria, why))
             continue
-        parsed, call = ask_judge(judge, messages, pair_parser(template), template.output_format, settings, constrain)
+        parsed, call = ask_judge(judge, messages, pair_parser(template), template.output_format, settings, constrain,
+                                 scores_only)
         orders.append(_to_original_labels(order, parsed, call))
     return combine_weighted_orders(orders) if method == PROBABILITIES else combine_orders(orders)
 

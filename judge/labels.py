@@ -29,8 +29,8 @@ class LabelJudgement:
 
 
 def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: SamplingSettings, prompt: str = "",
-                constrain: bool = True, method: str = "parsed") -> LabelJudgement:
-    """Classify `text` with a label template."""
+                constrain: bool = True, method: str = "parsed", scores_only: bool = False) -> LabelJudgement:
+    """Classify `text` with a label template; `scores_only`: the parsed method's judge stops after its label."""
     if template.mode != "label":
         raise TemplateError(f"template {template.name!r} is a {template.mode} template: label judging needs a "
                             "template with mode: label and its labels")
@@ -47,7 +47,7 @@ def judge_label(judge: Backend, template: JudgeTemplate, text: str, settings: Sa
         probabilities = {options[o]: round(p, 5) for o, p in zip(found.options, found.probabilities)}
         return LabelJudgement(OK, options[found.chosen], probabilities, round(found.mass, 5), PROBABILITIES, call)
     label, call = ask_judge(judge, messages, lambda r: parse_label_reply(r, template.labels), template.output_format,
-                            settings, constrain)
+                            settings, constrain, scores_only)
     return LabelJudgement(OK if label else UNPARSED, label, None, None, method, call)
 
 

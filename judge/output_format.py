@@ -111,5 +111,16 @@ def to_gbnf(segments: list[Segment]) -> str:
     return "root ::= " + " ".join(parts) + "\n"
 
 
-def output_grammar(output_format: str) -> str:
-    return to_gbnf(format_segments(output_format))
+def scored_segments(segments: list[Segment]) -> list[Segment]:
+    """The segments to the end of the last choice's line: the lines after it (reasons) are left out, so a judge held
+    to them stops once it has chosen (feedback written before the choices stays)."""
+    last = max((i for i, s in enumerate(segments) if isinstance(s, Choice)), default=-1)
+    cut = next((i for i, s in enumerate(segments) if i > last and (isinstance(s, FreeText) or s == Literal("\n"))),
+               len(segments))
+    return segments[:cut]
+
+
+def output_grammar(output_format: str, scores_only: bool = False) -> str:
+    """The grammar of the whole format, or with `scores_only` of its scored part (scored_segments)."""
+    segments = format_segments(output_format)
+    return to_gbnf(scored_segments(segments) if scores_only else segments)

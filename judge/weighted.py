@@ -22,7 +22,7 @@ import math
 import re
 from dataclasses import asdict, dataclass
 
-from judge.output_format import Choice, FreeText, Literal, format_segments, to_gbnf
+from judge.output_format import Choice, FreeText, Literal, format_segments, scored_segments, to_gbnf
 from judge.parsing import LABEL_DECORATION
 from models.backend import Backend, Generation
 from models.settings import DEFAULT_JUDGE_SETTINGS, SamplingSettings
@@ -89,14 +89,6 @@ def _opens_with_free_text(segments: list) -> bool:
             and any(isinstance(s, Choice) for s in segments[2:]))
 
 
-def _scored_segments(segments: list) -> list:
-    """The segments up to the last choice's line: what a grammar holds the judge to when only choices are read
-    (a free-text slot after the last choice, such as reasons, is not generated)."""
-    last = max((i for i, s in enumerate(segments) if isinstance(s, Choice)), default=-1)
-    cut = next((i for i, s in enumerate(segments) if isinstance(s, FreeText) and i > last), len(segments))
-    return segments[:cut]
-
-
 def free_text_before(reply: str, marker: str) -> tuple[str, bool] | None:
     """(the free text a judge wrote before `marker`, whether it wrote the marker); None when it wrote the marker
     more than once (in any letter case), which no reading may pick from."""
@@ -118,7 +110,7 @@ def _walk_format(judge: Backend, messages: list[dict], segments: list, settings:
                  ) -> FormatReading:
     text, readings, opening = "", [], None
     if _opens_with_free_text(segments):
-        grammar = to_gbnf(_scored_segments(segments)) if judge.supports_grammar else None
+        grammar = to_gbnf(scored_segments(segments)) if judge.supports_grammar else None
         written = judge.score(messages, (settings or DEFAULT_JUDGE_SETTINGS).with_(temperature=0.0), grammar).text
         opening = free_text_before(written, segments[1].text.strip())
         if opening is None:
@@ -152,7 +144,7 @@ def read_reply_format(judge: Backend, messages: list[dict], output_format: str, 
     the reply leaves the format: choices after that point have no reading (the record is then unparsed)."""
     segments = format_segments(output_format)
     # Held to the format up to its last choice: a free-text slot after it is not read, so it need not be generated.
-    grammar = to_gbnf(_scored_segments(segments)) if judge.supports_grammar else None
+    grammar = to_gbnf(scored_segments(segments)) if judge.supports_grammar else None
     reply, tokens, generation = judge.reply_with_probabilities(messages, settings.with_(temperature=0.0), grammar)
     starts, offset = [], 0
     for token in tokens:

@@ -261,20 +261,22 @@ def run_validation(config: ValidationConfig) -> Iterator[ValidationUpdate]:
 
 def judge_item(judge, template: JudgeTemplate, config: ValidationConfig, kind: str, item: LabelledItem,
                method: str) -> dict:
-    """One labelled row judged: a JSON-ready verdict row with the gold label, the prediction and its evidence."""
+    """One labelled row judged: a JSON-ready verdict row with the gold label, the prediction and its evidence. A row
+    keeps no reasons, so a writing judge stops after its verdict (scores_only)."""
     started = time.perf_counter()
     settings = config.judge_sampling
     row: dict = {"id": item.id, "gold": item.gold, "method": method}
     if kind == "classes":
-        verdict = judge_label(judge, template, item.answer, settings, prompt=item.prompt, method=method)
+        verdict = judge_label(judge, template, item.answer, settings, prompt=item.prompt, method=method,
+                              scores_only=True)
         row.update(predicted=verdict.label, probabilities=verdict.probabilities, status=verdict.status,
                    raw=verdict.call.raw_replies)
     elif kind == "scores":
-        verdict = judge_single(judge, template, item.prompt, item.answer, settings, method=method)
+        verdict = judge_single(judge, template, item.prompt, item.answer, settings, method=method, scores_only=True)
         row.update(predicted=verdict.total, scores=verdict.scores, status=verdict.status,
                    raw=verdict.call.raw_replies)
     elif config.mode == "single":
-        a, b = (judge_single(judge, template, item.prompt, text, settings, method=method)
+        a, b = (judge_single(judge, template, item.prompt, text, settings, method=method, scores_only=True)
                 for text in (item.answer_a, item.answer_b))
         row.update(predicted=single_winner(a, b), totals={"A": a.total, "B": b.total},
                    status="ok" if a.status == b.status == "ok" else "unparsed",
@@ -284,7 +286,7 @@ def judge_item(judge, template: JudgeTemplate, config: ValidationConfig, kind: s
                        p_predicted=predicted_share(a.reward, b.reward, row["predicted"]))
     else:
         verdict = judge_pair(judge, template, item.prompt, item.answer_a, item.answer_b, settings, swap=config.swap,
-                             method=method)
+                             method=method, scores_only=True)
         probability = (verdict.probabilities or {}).get(verdict.winner) if method == PROBABILITIES else None
         if verdict.rewards:
             row["rewards"] = verdict.rewards

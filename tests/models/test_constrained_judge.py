@@ -85,3 +85,19 @@ def test_greedy_constrained_replies_are_deterministic(judge):
 def test_without_a_grammar_score_is_complete(judge):
     short = GREEDY.with_(max_new_tokens=16)
     assert judge.score(single_messages(), short, grammar=None).text == judge.complete(single_messages(), short).text
+
+
+def test_a_judge_asked_for_scores_only_stops_after_its_verdict_with_the_same_verdict():
+    """The Judge Lab keeps verdicts, not reasons: held to the format up to its last choice, the judge (here the Lab's
+    usual writing judge, llama.cpp; the grammar is the same text on transformers) writes the same scores and verdict
+    and stops there (its reasons often ran to the token limit)."""
+    from judge.judging import judge_pair
+
+    judge, template, settings = load_model("smollm2-135m-gguf"), default_template("pairwise"), GREEDY.with_(
+        max_new_tokens=60)
+    whole, scored = (judge_pair(judge, template, PROMPT, ANSWER, "Green.", settings, swap=False, scores_only=only)
+                     for only in (False, True))
+    (whole_call,), (scored_call,) = ([o.call for o in v.orders] for v in (whole, scored))
+    assert "Reasons:" in whole_call.raw_replies[0] and "Reasons" not in scored_call.raw_replies[0]
+    assert re.fullmatch(PAIRWISE_FORMAT.split(r"\nReasons")[0], scored_call.raw_replies[0]), scored_call.raw_replies
+    assert (scored.winner, scored.scores_a, scored.scores_b) == (whole.winner, whole.scores_a, whole.scores_b)
