@@ -100,9 +100,12 @@ def test_a_run_with_no_prompt_in_common_says_so_and_the_history_names_its_judges
     elsewhere = write_run(results_dir, "ui-elsewhere", "2998-12-31T00:00:00+00:00",
                           [make_record(f"z{i}", "p1", (4, 4, 4), (2, 2, 2), "A") for i in range(2)])
     page.locator("#results-refresh").click()
-    pick_run(page, newer.name)
-    page.wait_for_function("() => document.querySelector('#results-summary')?.innerText.includes('consistency')",
-                           timeout=20_000)
+    wait_settled(page, "#results-table")
+    # As in the test above: a refresh in flight can put the newest run (here `elsewhere`) back over the pick.
+    assert act_until(page, lambda: pick_run(page, newer.name),
+                     f"() => document.querySelector('#results-run input')?.value.includes('{newer.name}') && "
+                     "document.querySelector('#results-summary')?.innerText.includes('consistency')", tries=3,
+                     timeout_ms=15_000, between=lambda: wait_settled(page, "#results-table"))
     page.locator("#results-compare-settings").get_by_text("Compare with another run").first.click()
     page.locator("#results-other input").click()
     page.get_by_role("option", name=elsewhere.name).first.click()
