@@ -57,13 +57,13 @@ def test_a_compare_across_two_servers_records_who_served_what(llama_server, tran
 
 def test_a_prompt_set_runs_concurrently_and_keeps_every_record(llama_server, tmp_path):
     served = f"openai:{LLAMA_ALIAS}@{llama_server}"
-    items = load_prompt_set("study")[:4]  # one per worker of concurrency 4
-    config = config_for(served, served, [served], tmp_path, concurrency=4)
+    items = load_prompt_set("study")[:2]  # one per worker of concurrency 2 (the server answers one at a time)
+    config = config_for(served, served, [served], tmp_path, concurrency=2)
     records, folder = finish(run_compare(config, items))
     assert sorted(r["id"] for r in records) == sorted(i.id for i in items)
     assert all(r["status"] == "ok" and r["winner"] in ("A", "B", "tie") for r in records)
     summary = json.loads((folder / "summary.json").read_text())
-    assert summary["n"] == 4 and summary["failed"] == 0
+    assert summary["n"] == 2 and summary["failed"] == 0
 
 
 def test_a_panel_keeps_each_judge_and_reports_agreement(llama_server, tmp_path):
@@ -85,7 +85,7 @@ def test_a_server_stopped_mid_run_fails_records_visibly_and_resume_completes_the
     monkeypatch.setenv("LLM_JUDGE_RETRIES", "0")
     assert EndpointLimits.from_environment().retries == 0
     port = free_port()
-    items = load_prompt_set("study")[:3]
+    items = load_prompt_set("study")[:2]
     with llama_cpp_server(port=port, log_dir=tmp_path) as url:
         served = f"openai:{LLAMA_ALIAS}@{url}"
         config = config_for(served, served, [served], tmp_path / "runs", concurrency=1)
@@ -94,14 +94,14 @@ def test_a_server_stopped_mid_run_fails_records_visibly_and_resume_completes_the
             if update.stage == "record":
                 break  # the first record is saved: stop the server under the run
     records, folder = finish(updates)  # the rest of the run, with the server gone
-    assert [r["status"] for r in records] == ["failed"] * 2
+    assert [r["status"] for r in records] == ["failed"]
     assert all("cannot reach" in r["error"] for r in records)
     assert (folder.name, str(folder)) in unfinished_runs(tmp_path / "runs")  # failed records make it resumable
     with llama_cpp_server(port=port, log_dir=tmp_path):
         retried, _ = finish(resume_compare(folder))
-    assert len(retried) == 2 and all(r["status"] == "ok" for r in retried)
+    assert len(retried) == 1 and all(r["status"] == "ok" for r in retried)
     run = load_run(folder)
-    assert [r["status"] for r in run.records] == ["ok"] * 3 and run.summary["failed"] == 0
+    assert [r["status"] for r in run.records] == ["ok"] * 2 and run.summary["failed"] == 0
 
 
 def test_a_panel_is_validated_against_gold_labels_beside_its_members(llama_server, tmp_path):
