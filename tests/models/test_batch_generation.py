@@ -116,8 +116,9 @@ def test_llamacpp_parallel_sequences_give_complete_s_replies(gguf, settings):
 
 
 def test_llamacpp_prompts_longer_than_one_decode_batch_and_several_chunks(gguf):
-    """Prompts of ~400 tokens each: the prefill spans several llama.cpp batches; batch_size 2 makes two chunks."""
-    long = [[{"role": "user", "content": f"{n}: " + "Summarise this. " * 100}] for n in range(3)]
+    """Prompts of ~300 tokens each: a chunk's prefill (2 x ~300 tokens) spans two llama.cpp decode batches of 512;
+    batch_size 2 makes two chunks."""
+    long = [[{"role": "user", "content": f"{n}: " + "Summarise this. " * 70}] for n in range(3)]
     batch = gguf.generate_batch(long, SAMPLED, batch_size=2)
     assert [g.text for g in batch] == [gguf.complete(m, SAMPLED).text for m in long]
 
