@@ -11,7 +11,9 @@ signal). Ways timed, each on the same pairs, from no cache, in rotating order so
 - `llama.cpp v3` / `transformers v3`: features version 3, the pass without the prompt cut to the answer's first
   PMI_TOKENS tokens;
 - `transformers v3 int8`: version 3 read by a copy of the model whose linear layers compute in int8 (torch's dynamic
-  quantisation, models/reward_head.int8_reader): other features, so a head must be fit on them.
+  quantisation, models/reward_head.int8_reader): other features, so a head must be fit on them;
+- `transformers v3 bf16`: version 3 read under CPU autocast to bfloat16 (models/reward_head.bfloat16_reader): fast
+  only where the CPU multiplies bfloat16 natively (AMX / AVX512-BF16), other features again.
 It also reports how far the llama.cpp features are from the transformers ones (the head's weights read both), the
 answer tokens per pair, and the cores free of other work when it started (models/threads.py).
 
@@ -38,7 +40,7 @@ import numpy as np  # noqa: E402
 DATA = ROOT.parent / "shared" / "data" / "alpaca_eval_gpt4_turbo_pairs_length_balanced.jsonl"
 WAYS = {"transformers v2": ("smollm2-135m", 2), "llama.cpp v2": ("smollm2-135m-f32-gguf", 2),
         "llama.cpp v3": ("smollm2-135m-f32-gguf", 3), "transformers v3": ("smollm2-135m", 3),
-        "transformers v3 int8": ("smollm2-135m int8", 3)}
+        "transformers v3 int8": ("smollm2-135m int8", 3), "transformers v3 bf16": ("smollm2-135m bf16", 3)}
 
 
 def alpaca_length_pairs(n: int, seed: int = 0) -> list[dict]:
@@ -55,16 +57,18 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from models import load_model
-    from models.reward_head import int8_reader, model_features
+    from models.reward_head import bfloat16_reader, int8_reader, model_features
     from models.threads import free_cores, usable_cores
 
     ways = [w.strip() for w in args.ways.split(",")]
     pairs = alpaca_length_pairs(args.pairs)
     backends = {}
+    readers = {" int8": int8_reader, " bf16": bfloat16_reader}
     for spec, _ in (WAYS[w] for w in ways):  # "X int8": X read by the int8 copy a head fit on int8 features uses
         if spec not in backends:
-            base = load_model(spec.removesuffix(" int8"))
-            backends[spec] = int8_reader(base) if spec.endswith(" int8") else base
+            suffix = next((s for s in readers if spec.endswith(s)), "")
+            base = load_model(spec.removesuffix(suffix))
+            backends[spec] = readers[suffix](base) if suffix else base
     warm = pairs[0]
     for spec, version in (WAYS[w] for w in ways):  # first calls build contexts and caches: not timed
         model_features(backends[spec], warm["prompt"], [warm["answer_a"][:200]], version=version)
@@ -88,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
                                f"speedup_vs_{ways[0]}": round(baseline / median, 2)}
         print(f"{way}: {median:.2f} s a pair (median), {baseline / median:.2f}x {ways[0]}", flush=True)
     report["answer_tokens_per_pair"] = {"median": statistics.median(tokens), "min": min(tokens), "max": max(tokens)}
-    for a, b in (("transformers v2", "llama.cpp v2"), ("transformers v3", "llama.cpp v3")):
+    for a, b in (("transformers v2", "llama.cpp v2"), ("transformers v3", "llama.cpp v3"),
+                 ("transformers v3", "transformers v3 bf16")):
         if a in found and b in found:  # the same features by two engines: how far apart
             diff = max(float(np.abs(x - y).max()) for x, y in zip(found[a], found[b]))
             report[f"max_feature_difference {a} / {b}"] = round(diff, 4)

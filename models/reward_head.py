@@ -186,11 +186,50 @@ def int8_reader(backend):
     return dataclasses.replace(backend, model=model, _probability_cache=([], None))
 
 
+class _Bfloat16Forward:
+    """A model whose forward pass runs under CPU autocast to bfloat16: matrix products in bfloat16 (float32 weights
+    cast per pass), normalisation and softmax kept in float32 by autocast. Everything else is the model's own."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def __call__(self, *args, **kwargs):
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self._model(*args, **kwargs)
+
+
+def bfloat16_reader(backend):
+    """A transformers backend on the CPU whose reading computes in bfloat16 (autocast), sharing the registry's float32
+    model. Where the CPU multiplies bfloat16 natively (AMX, AVX512-BF16: oneDNN) a whole pass takes about half the
+    time of float32 (benchmarks/judge_reading.py); elsewhere bfloat16 is emulated and far slower. Its features are
+    not float32's (log probabilities move by ~0.04 nat on average), so a head reading them says `"weights":
+    "bfloat16"` in its meta and is fit on them."""
+    import dataclasses
+
+    if backend.name != "transformers" or backend.device != "cpu":
+        raise ValueError(f"bfloat16 reading needs a transformers base on the CPU, not {backend.spec.text} on "
+                         f"{getattr(backend, 'device', backend.name)}")
+    return dataclasses.replace(backend, model=_Bfloat16Forward(backend.model), _probability_cache=([], None))
+
+
+WEIGHTS = ("float32", "int8", "bfloat16")  # what a head's meta may name as the weights its features are read with
+
+
 def feature_reader(base, weights: str = "float32"):
     """(the backend that reads a head's features, its FeatureCache key): the base itself, or for a head fit on int8
-    features its int8 copy, cached under another key. The head backend and the recipe that fits heads read alike."""
+    or bfloat16 features the reader of those, cached under another key. The head backend and the recipe that fits
+    heads read alike."""
     if weights == "int8":
         return int8_reader(base), f"{base.spec.text} int8"
+    if weights == "bfloat16":
+        return bfloat16_reader(base), f"{base.spec.text} bfloat16"
+    if weights != "float32":
+        raise ValueError(f"no reader for weights {weights!r}: its meta.json must name one of {', '.join(WEIGHTS)}")
     return base, base.spec.text
 
 
@@ -297,7 +336,7 @@ class RewardHead:
 
     @property
     def weights_kind(self) -> str:
-        return self.meta.get("weights", "float32")  # "int8": read by int8_reader
+        return self.meta.get("weights", "float32")  # "int8", "bfloat16": read by feature_reader's copy
 
 
 @dataclass

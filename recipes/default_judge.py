@@ -14,7 +14,7 @@ held-out pair, and today's default judge (the embedded model on llama.cpp with t
 sample of them. Writes adapters/shipped/smollm2-135m-judge/ (head.npz, meta.json, DATA_CARD.md).
 
 Usage: python recipes/default_judge.py [--train-good 300] [--baseline-rows 100] [--measure-only] [--keep-baseline]
-       [--features 2|3] [--weights float32|int8]
+       [--features 2|3] [--weights float32|int8|bfloat16]
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from _common import ROOT, SHARED_DATA, sample, validate
 
 from finetune.head_training import HeadRecipe, fit_criterion_heads
 from lab.distill import is_held_out
-from models.reward_head import FEATURES_VERSION
+from models.reward_head import FEATURES_VERSION, WEIGHTS
 
 NAME = "smollm2-135m-judge"
 BASELINE = "smollm2-135m-gguf"
@@ -219,8 +219,9 @@ def main() -> int:
                         "--out's meta.json (the same rows and judge: only the head changed)")
     parser.add_argument("--features", type=int, choices=(2, 3), default=FEATURES_VERSION, help="features version "
                         "to fit on (models/reward_head.py)")
-    parser.add_argument("--weights", choices=("float32", "int8"), default="float32", help="the base's weights "
-                        "when reading features: int8 is torch's dynamic quantisation (models/reward_head.int8_reader)")
+    parser.add_argument("--weights", choices=WEIGHTS, default="float32", help="the base's weights when reading "
+                        "features: int8 is torch's dynamic quantisation (models/reward_head.int8_reader), bfloat16 "
+                        "CPU autocast (models/reward_head.bfloat16_reader)")
     args = parser.parse_args()
 
     from basics import results_dir, write_jsonl_rows

@@ -98,6 +98,6 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
     try:
         base, key = feature_reader(base, head.weights_kind if isinstance(head, RewardHead) else "float32")
     except ValueError as exc:
-        raise ModelLoadError(f"the scoring judge in {folder} was fit on int8 features: {exc}") from exc
+        raise ModelLoadError(f"the scoring judge in {folder} was fit on {head.weights_kind} features: {exc}") from exc
     cache = FeatureCache(results_dir() / ".cache" / "features", key, signals=head.signals, version=version)
     return HeadBackend(spec=spec, base=base, head=head, features=cache, load_seconds=time.perf_counter() - started)

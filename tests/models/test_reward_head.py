@@ -181,3 +181,33 @@ def test_an_int8_head_on_a_llamacpp_base_is_refused_with_the_reason(tmp_path):
                meta={"base": "smollm2-135m-gguf", "weights": "int8"}).save(tmp_path / "h8")
     with pytest.raises(ModelLoadError, match="fit on int8 features: int8 reading needs a transformers base on the CPU"):
         load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "h8")))
+
+
+@pytest.mark.model
+def test_a_bfloat16_head_reads_through_autocast_and_leaves_the_registry_s_model_as_it_was(tmp_path):
+    """A head fit on bfloat16 features (meta "weights": "bfloat16") reads them under CPU autocast on the registry's
+    own float32 model, cached under their own key: close to float32's features but not theirs; an unknown weights
+    name is refused with the names it may take."""
+    from models import ModelLoadError, load_model
+    from models.backends.head import load_head_backend
+    from models.reward_head import bfloat16_reader
+    from models.spec import HEAD_PREFIX, parse_model_spec
+
+    base = load_model("smollm2-135m")
+    answers = [CAKE, "Bananas are yellow."]
+    exact = answer_features(base, PROMPT, answers)
+    rounded = answer_features(bfloat16_reader(base), PROMPT, answers)
+    assert rounded.shape == exact.shape and np.isfinite(rounded).all() and not np.allclose(rounded, exact, atol=1e-3)
+    assert np.corrcoef(exact[:, :-len(SIGNALS)].ravel(), rounded[:, :-len(SIGNALS)].ravel())[0, 1] > 0.99
+    assert np.abs(rounded[:, -len(SIGNALS)] - exact[:, -len(SIGNALS)]).max() < 0.2  # mean log probability, in nats
+    assert np.array_equal(answer_features(base, PROMPT, answers), exact)  # the registry's model still reads float32
+
+    weights = {"relevance": np.ones(exact.shape[1], dtype=np.float32)}
+    RewardHead(weights, meta={"base": "smollm2-135m", "features": 3, "weights": "bfloat16"}).save(tmp_path / "hb")
+    judge = load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "hb")))
+    assert judge.base.model is not base.model and judge.features.base.endswith(" bfloat16")
+    assert all(1 <= s["relevance"] <= 4 for s in judge.answer_scores(PROMPT, answers))
+    RewardHead(weights, meta={"base": "smollm2-135m", "weights": "fp8"}).save(tmp_path / "h8")
+    with pytest.raises(ModelLoadError, match="fit on fp8 features: no reader for weights 'fp8'.*float32, int8, "
+                                             "bfloat16"):
+        load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "h8")))
