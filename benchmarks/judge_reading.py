@@ -11,8 +11,8 @@ signal). Ways timed, each on the same pairs, from no cache, in rotating order so
 - `llama.cpp v3` / `transformers v3`: features version 3, the pass without the prompt cut to the answer's first
   PMI_TOKENS tokens;
 - `transformers v3 int8`: version 3 read by a copy of the model whose linear layers compute in int8 (torch's dynamic
-  quantisation, models/reward_head.int8_reader): other features, so a head must be fit on them;
-- `transformers v3 bf16`: version 3 read under CPU autocast to bfloat16 (models/reward_head.bfloat16_reader): fast
+  quantisation, models/feature_readers.int8_reader): other features, so a head must be fit on them;
+- `transformers v3 bf16`: version 3 read under CPU autocast to bfloat16 (models/feature_readers.bfloat16_reader): fast
   only where the CPU multiplies bfloat16 natively (AMX / AVX512-BF16), other features again.
 It also reports how far the llama.cpp features are from the transformers ones (the head's weights read both), the
 answer tokens per pair, and the cores free of other work when it started (models/threads.py).
@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from models import load_model
-    from models.reward_head import bfloat16_reader, int8_reader, model_features
+    from models.feature_readers import bfloat16_reader, int8_reader
+    from models.reward_head import model_features
     from models.threads import free_cores, usable_cores
 
     ways = [w.strip() for w in args.ways.split(",")]

@@ -30,7 +30,8 @@ from _common import ROOT, SHARED_DATA, sample, validate
 
 from finetune.head_training import HeadRecipe, fit_criterion_heads
 from lab.distill import is_held_out
-from models.reward_head import FEATURES_VERSION, WEIGHTS
+from models.feature_readers import WEIGHTS
+from models.reward_head import FEATURES_VERSION
 
 NAME = "smollm2-135m-judge"
 BASELINE = "smollm2-135m-gguf"
@@ -81,7 +82,8 @@ def features_of(parts: dict, version: int = FEATURES_VERSION, weights: str = "fl
     from basics import results_dir
     from lab.distill import pair_features
     from models import load_model
-    from models.reward_head import FeatureCache, feature_reader
+    from models.feature_readers import feature_reader
+    from models.reward_head import FeatureCache
 
     backend, key = feature_reader(load_model(BASE_MODEL), weights)
     cache = FeatureCache(results_dir() / ".cache" / "features", key, version=version)
@@ -206,6 +208,30 @@ By degradation (agreement on the held-out degraded pairs; today's default judge 
 """
 
 
+def bfloat16_note(meta: dict) -> str:
+    """The data card's paragraph on reading bfloat16 features, where the head was measured doing so (meta.json
+    `reads_bfloat16`, models/feature_readers.py); a refit head has no such entry until it is measured again."""
+    found = meta.get("reads_bfloat16")
+    if not found:
+        return ""
+    rows = "\n".join(f"| {part['title']} | {part['head']['n']} | {_pct(part['head']['agreement'])} "
+                     f"[{_pct(part['head']['agreement_ci'][0])}–{_pct(part['head']['agreement_ci'][1])}] |"
+                     for part in found["measured"].values())
+    return f"""
+## Reading bfloat16 features
+
+Where the CPU multiplies bfloat16 natively (Intel AMX), the judge reads its features under CPU autocast to bfloat16,
+about 1.6x faster than float32 (benchmarks/judge_reading.py); elsewhere, or with `$LLM_JUDGE_HEAD_BFLOAT16=0`, it
+reads float32. The same head, measured reading bfloat16 ({found['date']}; `{found['command']}`):
+
+| held-out set | pairs | agreement [95% CI] |
+|---|---|---|
+{rows}
+
+Verdicts the same as float32's on the held-out human pairs: {found['same_verdicts_on_held_out_human_pairs']}.
+"""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=str(SHARED_DATA / "pandalm_human_pairs.jsonl"))
@@ -220,8 +246,8 @@ def main() -> int:
     parser.add_argument("--features", type=int, choices=(2, 3), default=FEATURES_VERSION, help="features version "
                         "to fit on (models/reward_head.py)")
     parser.add_argument("--weights", choices=WEIGHTS, default="float32", help="the base's weights when reading "
-                        "features: int8 is torch's dynamic quantisation (models/reward_head.int8_reader), bfloat16 "
-                        "CPU autocast (models/reward_head.bfloat16_reader)")
+                        "features: int8 is torch's dynamic quantisation (models/feature_readers.int8_reader), bfloat16 "
+                        "CPU autocast (models/feature_readers.bfloat16_reader)")
     args = parser.parse_args()
 
     from basics import results_dir, write_jsonl_rows
@@ -259,7 +285,7 @@ def main() -> int:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     meta.update(counts=counts, train_seconds=round(train_seconds, 1), measured=measured)
     meta_path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
-    card = data_card(counts, args, measured, train_seconds, HeadRecipe(**meta["recipe"]))
+    card = data_card(counts, args, measured, train_seconds, HeadRecipe(**meta["recipe"])) + bfloat16_note(meta)
     (Path(args.out) / "DATA_CARD.md").write_text(card, encoding="utf-8")
     print(card)
     return 0

@@ -37,6 +37,13 @@ def gpu_layers():
     return accelerators.llama_gpu_layers(supports_offload=False)  # a bad value is said even on a CPU build
 
 
+def head_bfloat16():
+    from types import SimpleNamespace
+
+    from models.feature_readers import reads_bfloat16
+    return reads_bfloat16({"reads_bfloat16": True}, SimpleNamespace(name="transformers", device="cpu"))
+
+
 def llama_context():
     from models.backends.llamacpp import llama_context
 
@@ -83,6 +90,8 @@ CASES = [
                  id="LLM_JUDGE_LLAMA_CONTEXT with a unit"),
     pytest.param("LLM_JUDGE_LLAMA_CONTEXT", "16", llama_context, "got '16'; unset it for 4096",
                  id="LLM_JUDGE_LLAMA_CONTEXT too small for a chat template"),
+    pytest.param("LLM_JUDGE_HEAD_BFLOAT16", "yes", head_bfloat16, "must be auto (bfloat16 where the CPU has AMX",
+                 id="LLM_JUDGE_HEAD_BFLOAT16 a word it does not take"),
     pytest.param("LLM_JUDGE_GPU_LAYERS", "all", gpu_layers, "-1 (all), 0 (none) or N", id="LLM_JUDGE_GPU_LAYERS a word"),
     pytest.param("LLM_JUDGE_GPU_LAYERS", "99999999999999999999", gpu_layers, "-1 (all), 0 (none) or N",
                  id="LLM_JUDGE_GPU_LAYERS past a 32-bit count"),

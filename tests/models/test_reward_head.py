@@ -147,7 +147,7 @@ def test_an_int8_head_reads_a_quantised_copy_and_leaves_the_registry_s_model_in_
 
     from models import load_model
     from models.backends.head import load_head_backend
-    from models.reward_head import int8_reader
+    from models.feature_readers import int8_reader
     from models.spec import HEAD_PREFIX, parse_model_spec
 
     base = load_model("smollm2-135m")
@@ -190,7 +190,7 @@ def test_a_bfloat16_head_reads_through_autocast_and_leaves_the_registry_s_model_
     name is refused with the names it may take."""
     from models import ModelLoadError, load_model
     from models.backends.head import load_head_backend
-    from models.reward_head import bfloat16_reader
+    from models.feature_readers import bfloat16_reader
     from models.spec import HEAD_PREFIX, parse_model_spec
 
     base = load_model("smollm2-135m")
@@ -211,3 +211,27 @@ def test_a_bfloat16_head_reads_through_autocast_and_leaves_the_registry_s_model_
     with pytest.raises(ModelLoadError, match="fit on fp8 features: no reader for weights 'fp8'.*float32, int8, "
                                              "bfloat16"):
         load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "h8")))
+
+
+@pytest.mark.model
+def test_the_shipped_judge_reads_bfloat16_only_where_the_cpu_multiplies_it_and_says_which(monkeypatch):
+    """The default judge was measured alike reading float32 and bfloat16 features (its meta's `reads_bfloat16`):
+    it reads bfloat16 where the CPU has AMX (this project's machines: about 1.6x faster), float32 elsewhere or with
+    $LLM_JUDGE_HEAD_BFLOAT16=0, and its description (kept in each run's manifest) names the reading."""
+    from models.backends.head import load_head_backend
+    from models.feature_readers import native_bfloat16
+    from models.spec import parse_model_spec
+
+    spec = parse_model_spec("smollm2-135m-judge")
+    monkeypatch.delenv("LLM_JUDGE_HEAD_BFLOAT16", raising=False)
+    here = load_head_backend(spec)
+    assert here.reading == ("bfloat16" if native_bfloat16() else "float32") == here.describe()["reading"]
+    monkeypatch.setenv("LLM_JUDGE_HEAD_BFLOAT16", "0")
+    exact = load_head_backend(spec)
+    assert exact.reading == "float32" and exact.features.base == "smollm2-135m"
+    monkeypatch.setenv("LLM_JUDGE_HEAD_BFLOAT16", "1")
+    rounded = load_head_backend(spec)
+    assert rounded.reading == "bfloat16" and rounded.features.base == "smollm2-135m bfloat16"
+    answers = [CAKE, "Bananas are yellow."]
+    (a32, b32), (a16, b16) = (judge.answer_scores(PROMPT, answers) for judge in (exact, rounded))
+    assert a32 != a16 and sum(a32.values()) > sum(b32.values()) and sum(a16.values()) > sum(b16.values())

@@ -1,0 +1,110 @@
+"""Which weights a scoring head's features are read with (models/reward_head.py): float32, an int8 copy, or bfloat16
+under CPU autocast, and whether this CPU reads bfloat16 natively.
+
+A head is fit on features read one way; its meta.json says which (`"weights"`). A head fit on float32 features and
+measured again reading bfloat16 ones (`"reads_bfloat16"` in its meta: the shipped default judge) reads bfloat16 where
+the CPU multiplies it in hardware (Intel AMX), unless `$LLM_JUDGE_HEAD_BFLOAT16` is 0; elsewhere bfloat16 would be
+emulated, many times slower, so it reads float32.
+"""
+from __future__ import annotations
+
+import os
+
+from models.errors import SettingsError
+
+BFLOAT16_ENV = "LLM_JUDGE_HEAD_BFLOAT16"
+
+
+def int8_reader(backend):
+    """A copy of a transformers backend whose linear layers compute in int8 (torch's dynamic quantisation: weights
+    int8, activations quantised per batch). A head fit on its features reads them about 2x faster on a CPU
+    (benchmarks/judge_reading.py); they are not float32's features, so such a head says `"weights": "int8"` in its
+    meta and is fit on them. The registry's backend (perhaps Model A) is left in float32."""
+    import copy
+    import dataclasses
+    import warnings
+
+    import torch
+
+    if backend.name != "transformers" or backend.device != "cpu":
+        raise ValueError(f"int8 reading needs a transformers base on the CPU, not {backend.spec.text} on "
+                         f"{getattr(backend, 'device', backend.name)}")
+    with warnings.catch_warnings():  # torch.ao's deprecation notices: the kernels are what this measures
+        warnings.simplefilter("ignore")
+        model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(backend.model), {torch.nn.Linear},
+                                                       dtype=torch.qint8)
+    return dataclasses.replace(backend, model=model, _probability_cache=([], None))
+
+
+class _Bfloat16Forward:
+    """A model whose forward pass runs under CPU autocast to bfloat16: matrix products in bfloat16 (float32 weights
+    cast per pass), normalisation and softmax kept in float32 by autocast. Everything else is the model's own."""
+
+    def __init__(self, model):
+        self._model = model
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+    def __call__(self, *args, **kwargs):
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self._model(*args, **kwargs)
+
+
+def bfloat16_reader(backend):
+    """A transformers backend on the CPU whose reading computes in bfloat16 (autocast), sharing the registry's float32
+    model. Where the CPU multiplies bfloat16 natively (AMX, AVX512-BF16: oneDNN) a whole pass takes about half the
+    time of float32 (benchmarks/judge_reading.py); elsewhere bfloat16 is emulated and far slower. Its features are
+    not float32's (log probabilities move by ~0.04 nat on average), so a head reading them says `"weights":
+    "bfloat16"` in its meta and is fit on them."""
+    import dataclasses
+
+    if backend.name != "transformers" or backend.device != "cpu":
+        raise ValueError(f"bfloat16 reading needs a transformers base on the CPU, not {backend.spec.text} on "
+                         f"{getattr(backend, 'device', backend.name)}")
+    return dataclasses.replace(backend, model=_Bfloat16Forward(backend.model), _probability_cache=([], None))
+
+
+WEIGHTS = ("float32", "int8", "bfloat16")  # what a head's meta may name as the weights its features are read with
+
+
+def feature_reader(base, weights: str = "float32"):
+    """(the backend that reads a head's features, its FeatureCache key): the base itself, or for a head fit on int8
+    or bfloat16 features the reader of those, cached under another key. The head backend and the recipe that fits
+    heads read alike."""
+    if weights == "int8":
+        return int8_reader(base), f"{base.spec.text} int8"
+    if weights == "bfloat16":
+        return bfloat16_reader(base), f"{base.spec.text} bfloat16"
+    if weights != "float32":
+        raise ValueError(f"no reader for weights {weights!r}: its meta.json must name one of {', '.join(WEIGHTS)}")
+    return base, base.spec.text
+
+
+def native_bfloat16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (Intel AMX tiles): there torch's bfloat16 matrix products ran
+    5.7x float32's (a 600x576 by 576x1536 product, this project's 2-core machine) and a whole reading 1.6x."""
+    import torch
+
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)  # private in torch 2.x: absent means unknown, so no
+    try:
+        return bool(probe and probe())
+    except (RuntimeError, AttributeError):
+        return False
+
+
+def reads_bfloat16(head_meta: dict, base) -> bool:
+    """Whether a head whose meta is `head_meta` reads bfloat16 features from `base` here: it was measured reading them
+    (`reads_bfloat16`), the base is transformers on the CPU, and the CPU is native (or $LLM_JUDGE_HEAD_BFLOAT16 is 1;
+    0 keeps float32)."""
+    wanted = os.environ.get(BFLOAT16_ENV, "").strip().lower()
+    if wanted not in ("", "auto", "0", "1"):
+        raise SettingsError(f"${BFLOAT16_ENV} must be auto (bfloat16 where the CPU has AMX, the default), 0 (always "
+                            f"float32) or 1 (bfloat16 even where it is emulated), got {wanted!r}")
+    if wanted == "0" or not head_meta.get("reads_bfloat16") or head_meta.get("weights", "float32") != "float32":
+        return False
+    if base.name != "transformers" or getattr(base, "device", None) != "cpu":
+        return False
+    return wanted == "1" or native_bfloat16()
