@@ -55,10 +55,10 @@ class _Bfloat16Forward:
 
 def bfloat16_reader(backend):
     """A transformers backend on the CPU whose reading computes in bfloat16 (autocast), sharing the registry's float32
-    model. Where the CPU multiplies bfloat16 natively (AMX, AVX512-BF16: oneDNN) a whole pass takes about half the
-    time of float32 (benchmarks/judge_reading.py); elsewhere bfloat16 is emulated and far slower. Its features are
-    not float32's (log probabilities move by ~0.04 nat on average), so a head reading them says `"weights":
-    "bfloat16"` in its meta and is fit on them."""
+    model. Where the CPU multiplies bfloat16 natively (AMX) a whole pass takes about half the time of float32
+    (benchmarks/judge_reading.py); elsewhere bfloat16 is emulated and far slower. Its features are not float32's (log
+    probabilities move by ~0.04 nat on average), so a head reads them only when fit on them (`"weights": "bfloat16"`)
+    or measured again reading them (`reads_bfloat16`)."""
     import dataclasses
 
     if backend.name != "transformers" or backend.device != "cpu":
