@@ -68,8 +68,10 @@ def test_a_prompt_set_runs_concurrently_and_keeps_every_record(llama_server, tmp
 
 def test_a_panel_keeps_each_judge_and_reports_agreement(llama_server, tmp_path):
     served = f"openai:{LLAMA_ALIAS}@{llama_server}"
-    items = load_prompt_set("study")[:2]  # each judge reads ~400-token prompts, both orders, at 1 thread
-    config = config_for(served, "smollm2-135m-gguf", [served, "smollm2-135m-gguf"], tmp_path, mode="pairwise")
+    items = load_prompt_set("study")[:2]  # each judge reads ~400-token prompts at 1 thread: one order (the panel is
+    # the subject here; both orders are the compare tests')
+    config = config_for(served, "smollm2-135m-gguf", [served, "smollm2-135m-gguf"], tmp_path, mode="pairwise",
+                        swap=False)
     records, folder = finish(run_compare(config, items))
     for record in records:
         panel = record["panel"]
@@ -107,7 +109,7 @@ def test_a_server_stopped_mid_run_fails_records_visibly_and_resume_completes_the
 def test_a_panel_is_validated_against_gold_labels_beside_its_members(llama_server, tmp_path):
     served = f"openai:{LLAMA_ALIAS}@{llama_server}"
     config = ValidationConfig(data="prompts/validation/good_vs_broken_pairs.jsonl", judges=["smollm2-135m-gguf", served],
-                              panel=True, limit=2, out_dir=str(tmp_path), judge_cache=False)
+                              panel=True, limit=2, out_dir=str(tmp_path), judge_cache=False, swap=False)
     *_, done = run_validation(config)
     run = load_validation(done.folder)
     panel = next(m for name, m in run.metrics.items() if name.startswith("panel__"))

@@ -17,9 +17,10 @@ def client(app_url):
 
 
 def test_a_served_model_and_a_panel_through_the_app(client, llama_server):
-    # No reasons asked (the page's default asks each judge for them after its scores: other app tests cover that)
+    # No reasons asked (the page's default asks each judge for them after its scores) and one answer order: other
+    # app tests cover both
     args = compare_args(model_a=f"openai:{LLAMA_ALIAS}", judge=f"openai:{LLAMA_ALIAS}", mode="pairwise",
-                        more_judges=["smollm2-135m-gguf"], base_url=llama_server, judge_reasons=False)
+                        more_judges=["smollm2-135m-gguf"], base_url=llama_server, judge_reasons=False, swap=False)
     answer_a, _, verdict, _, reasons, status = client.predict(**args, api_name="/compare")
     assert answer_a.strip()
     assert f"A: openai {LLAMA_ALIAS} at {llama_server}" in status and "judges: openai" in status and \
