@@ -54,6 +54,8 @@ def test_a_generative_student_trains_on_the_real_model_and_judges_in_its_own_for
     checkpoint = train_generative_student(rows, TEMPLATE, tmp_path, max_steps=1)
     assert (checkpoint / "adapter_config.json").is_file() and (checkpoint / "adapter.gguf").is_file()
     student = load_model(f"smollm2-135m-gguf+{checkpoint / 'adapter.gguf'}")
-    verdict = judge_pair(student, TEMPLATE, GOOD[1], GOOD[2], "Put the egg in", DEFAULT_JUDGE_SETTINGS)
+    # Up to 60 tokens: the scores and verdict take ~35; the reasons after them could run to the 160-token default
+    verdict = judge_pair(student, TEMPLATE, GOOD[1], GOOD[2], "Put the egg in", DEFAULT_JUDGE_SETTINGS.with_(
+        max_new_tokens=60))
     assert verdict.status == "ok" and len(verdict.orders) == 2  # constrained to the format it was taught
     assert (tmp_path / "judge_sft.jsonl").read_text().count("\n") == 2 * len(rows)
