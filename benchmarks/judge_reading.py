@@ -13,7 +13,7 @@ signal). Ways timed, each on the same pairs, from no cache, in rotating order so
 - `transformers v3 int8`: version 3 read by a copy of the model whose linear layers compute in int8 (torch's dynamic
   quantisation, models/feature_readers.int8_reader): other features, so a head must be fit on them;
 - `transformers v3 bf16`: version 3 read under CPU autocast to bfloat16 (models/feature_readers.bfloat16_reader): fast
-  only where the CPU multiplies bfloat16 natively (AMX / AVX512-BF16), other features again.
+  only where the CPU multiplies bfloat16 natively (AMX), other features again.
 It also reports how far the llama.cpp features are from the transformers ones (the head's weights read both), the
 answer tokens per pair, and the cores free of other work when it started (models/threads.py).
 

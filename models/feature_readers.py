@@ -15,6 +15,16 @@ from models.errors import SettingsError
 BFLOAT16_ENV = "LLM_JUDGE_HEAD_BFLOAT16"
 
 
+def _on_cpu_transformers(backend) -> bool:
+    return backend.name == "transformers" and getattr(backend, "device", None) == "cpu"
+
+
+def _require_cpu_transformers(backend, weights: str) -> None:
+    if not _on_cpu_transformers(backend):
+        raise ValueError(f"{weights} reading needs a transformers base on the CPU, not {backend.spec.text} on "
+                         f"{getattr(backend, 'device', backend.name)}")
+
+
 def int8_reader(backend):
     """A copy of a transformers backend whose linear layers compute in int8 (torch's dynamic quantisation: weights
     int8, activations quantised per batch). A head fit on its features reads them about 2x faster on a CPU
@@ -26,9 +36,7 @@ def int8_reader(backend):
 
     import torch
 
-    if backend.name != "transformers" or backend.device != "cpu":
-        raise ValueError(f"int8 reading needs a transformers base on the CPU, not {backend.spec.text} on "
-                         f"{getattr(backend, 'device', backend.name)}")
+    _require_cpu_transformers(backend, "int8")
     with warnings.catch_warnings():  # torch.ao's deprecation notices: the kernels are what this measures
         warnings.simplefilter("ignore")
         model = torch.ao.quantization.quantize_dynamic(copy.deepcopy(backend.model), {torch.nn.Linear},
@@ -61,9 +69,7 @@ def bfloat16_reader(backend):
     or measured again reading them (`reads_bfloat16`)."""
     import dataclasses
 
-    if backend.name != "transformers" or backend.device != "cpu":
-        raise ValueError(f"bfloat16 reading needs a transformers base on the CPU, not {backend.spec.text} on "
-                         f"{getattr(backend, 'device', backend.name)}")
+    _require_cpu_transformers(backend, "bfloat16")
     return dataclasses.replace(backend, model=_Bfloat16Forward(backend.model), _probability_cache=([], None))
 
 
@@ -105,6 +111,4 @@ def reads_bfloat16(head_meta: dict, base) -> bool:
                             f"float32) or 1 (bfloat16 even where it is emulated), got {wanted!r}")
     if wanted == "0" or not head_meta.get("reads_bfloat16") or head_meta.get("weights", "float32") != "float32":
         return False
-    if base.name != "transformers" or getattr(base, "device", None) != "cpu":
-        return False
-    return wanted == "1" or native_bfloat16()
+    return _on_cpu_transformers(base) and (wanted == "1" or native_bfloat16())

@@ -147,10 +147,14 @@ def _pct(value) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def _row(name: str, m: dict, longer: float | None = None) -> str:
+def _agreement(m: dict) -> str:
+    """'95% [93%–96%]': the agreement with its interval, where there is one."""
     low, high = m.get("agreement_ci") or (None, None)
-    ci = f" [{_pct(low)}–{_pct(high)}]" if low is not None else ""
-    return (f"| {name} | {m['n']} | {_pct(m['agreement'])}{ci} | {_pct(m.get('position_consistency'))} | "
+    return _pct(m["agreement"]) + (f" [{_pct(low)}–{_pct(high)}]" if low is not None else "")
+
+
+def _row(name: str, m: dict, longer: float | None = None) -> str:
+    return (f"| {name} | {m['n']} | {_agreement(m)} | {_pct(m.get('position_consistency'))} | "
             f"{_pct(m.get('first_slot_share'))} | {_pct(longer)} | {m.get('seconds_per_item') or 0:.2f} |")
 
 
@@ -214,8 +218,7 @@ def bfloat16_note(meta: dict) -> str:
     found = meta.get("reads_bfloat16")
     if not found:
         return ""
-    rows = "\n".join(f"| {part['title']} | {part['head']['n']} | {_pct(part['head']['agreement'])} "
-                     f"[{_pct(part['head']['agreement_ci'][0])}–{_pct(part['head']['agreement_ci'][1])}] |"
+    rows = "\n".join(f"| {part['title']} | {part['head']['n']} | {_agreement(part['head'])} |"
                      for part in found["measured"].values())
     return f"""
 ## Reading bfloat16 features
