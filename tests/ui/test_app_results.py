@@ -44,15 +44,19 @@ def pick_run(page, folder: str) -> None:
     page.get_by_role("option", name=folder).first.click()
 
 
-def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
-    older, newer = demo_runs
+def refresh_and_pick(page, folder: str, shown: str) -> None:
+    """Refresh the run list, then pick `folder` until the page's JavaScript `shown` holds. A refresh still in flight
+    under load answers with the newest run and puts it back over a pick made meanwhile (it read the picker before the
+    pick): so pick again (a CI-risk flake, seen once in each test that picks)."""
     page.locator("#results-refresh").click()
     wait_settled(page, "#results-table")
-    # A refresh still in flight under load answers with the newest run and puts it back over a pick made meanwhile
-    # (it read the picker before the pick): pick again until the picked run is shown (a CI-risk flake, seen once).
-    assert act_until(page, lambda: pick_run(page, older.name),
-                     "() => document.querySelector('#results-table')?.innerText.includes('q4')", tries=3,
-                     timeout_ms=15_000, between=lambda: wait_settled(page, "#results-table"))
+    assert act_until(page, lambda: pick_run(page, folder), shown, tries=3, timeout_ms=15_000,
+                     between=lambda: wait_settled(page, "#results-table"))
+
+
+def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
+    older, newer = demo_runs
+    refresh_and_pick(page, older.name, "() => document.querySelector('#results-table')?.innerText.includes('q4')")
     wait_rows(page, 8)
     table = page.locator("#results-table").inner_text()
     for rid in ("q1", "q2", "q3", "q4"):
@@ -99,13 +103,10 @@ def test_a_run_with_no_prompt_in_common_says_so_and_the_history_names_its_judges
     _, newer = demo_runs
     elsewhere = write_run(results_dir, "ui-elsewhere", "2998-12-31T00:00:00+00:00",
                           [make_record(f"z{i}", "p1", (4, 4, 4), (2, 2, 2), "A") for i in range(2)])
-    page.locator("#results-refresh").click()
-    wait_settled(page, "#results-table")
-    # As in the test above: a refresh in flight can put the newest run (here `elsewhere`) back over the pick.
-    assert act_until(page, lambda: pick_run(page, newer.name),
+    # The newest run here is `elsewhere`: the one a refresh in flight would put back over the pick.
+    refresh_and_pick(page, newer.name,
                      f"() => document.querySelector('#results-run input')?.value.includes('{newer.name}') && "
-                     "document.querySelector('#results-summary')?.innerText.includes('consistency')", tries=3,
-                     timeout_ms=15_000, between=lambda: wait_settled(page, "#results-table"))
+                     "document.querySelector('#results-summary')?.innerText.includes('consistency')")
     page.locator("#results-compare-settings").get_by_text("Compare with another run").first.click()
     page.locator("#results-other input").click()
     page.get_by_role("option", name=elsewhere.name).first.click()
