@@ -1,7 +1,10 @@
 """The reward head (models/reward_head.py, fit by finetune/head_training.py): Bradley-Terry fitting, swap symmetry,
 saving, and features from the real embedded model."""
+import dataclasses
+
 import numpy as np
 import pytest
+import torch
 
 from finetune.head_training import fit_label_head, fit_pair_weights
 from models.reward_head import SIGNALS, FeatureCache, LabelHead, RewardHead, answer_features, load_head
@@ -183,10 +186,24 @@ def test_an_int8_head_on_a_llamacpp_base_is_refused_with_the_reason(tmp_path):
         load_head_backend(parse_model_spec(HEAD_PREFIX + str(tmp_path / "h8")))
 
 
+class _CastEveryPass:
+    """CPU autocast over the float32 model as it stands, its weights cast on every pass."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def __call__(self, *args, **kwargs):
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            return self.model(*args, **kwargs)
+
+
 @pytest.mark.model
 def test_a_bfloat16_head_reads_through_autocast_and_leaves_the_registry_s_model_as_it_was(tmp_path):
-    """A head fit on bfloat16 features (meta "weights": "bfloat16") reads them under CPU autocast on the registry's
-    own float32 model, cached under their own key: close to float32's features but not theirs; an unknown weights
+    """A head fit on bfloat16 features (meta "weights": "bfloat16") reads them under CPU autocast, the registry's
+    float32 model left as it was, cached under their own key: close to float32's features but not theirs; an unknown weights
     name is refused with the names it may take."""
     from models import ModelLoadError, load_model
     from models.backends.head import load_head_backend
@@ -201,6 +218,12 @@ def test_a_bfloat16_head_reads_through_autocast_and_leaves_the_registry_s_model_
     assert np.corrcoef(exact[:, :-len(SIGNALS)].ravel(), rounded[:, :-len(SIGNALS)].ravel())[0, 1] > 0.99
     assert np.abs(rounded[:, -len(SIGNALS)] - exact[:, -len(SIGNALS)]).max() < 0.2  # mean log probability, in nats
     assert np.array_equal(answer_features(base, PROMPT, answers), exact)  # the registry's model still reads float32
+    # Its linear weights cast once give what casting them on every pass gives, bit for bit, and the float32 model
+    # keeps its own weights (its output layer still tied to its embeddings)
+    every_pass = dataclasses.replace(base, model=_CastEveryPass(base.model), _probability_cache=([], None))
+    assert np.array_equal(answer_features(every_pass, PROMPT, answers), rounded)
+    assert base.model.lm_head.weight is base.model.model.embed_tokens.weight
+    assert {p.dtype for p in base.model.parameters()} == {torch.float32}
 
     weights = {"relevance": np.ones(exact.shape[1], dtype=np.float32)}
     RewardHead(weights, meta={"base": "smollm2-135m", "features": 3, "weights": "bfloat16"}).save(tmp_path / "hb")
