@@ -58,8 +58,8 @@ class _Bfloat16Forward:
 
     def _twin(self):
         """Made at the first reading, not at load: made at load, before the study's first llama.cpp generation, that
-        generation took ~40% longer (benchmarks/study_speed.py; any torch computation first did the same, cause
-        unknown), so a run that answers first and judges after keeps its speed."""
+        generation took ~40% longer (benchmarks/study_speed.py). Any torch computation on two threads does it
+        (benchmarks/torch_before_llamacpp.py: 0.78x), so a run that answers first and judges after keeps its speed."""
         import copy
 
         import torch
