@@ -9,7 +9,8 @@ one batch from a worker thread (as runs/pipeline.py does) and reports tokens/s:
 - `torch`: a torch reduction over every linear weight on torch's default threads;
 - `torch1`: the same on one torch thread (torch.set_num_threads(1));
 - `numpy`: the same reduction in numpy (the weights read, no torch thread started);
-- `torch_then1`: `torch`, then torch set to one thread before the generation.
+- `torch_then1`: `torch`, then torch set to one thread before the generation;
+- `torch_same_thread`: `torch`, then the generation in the thread that ran it (the main thread), not a worker.
 
 Conditions alternate for --rounds rounds, so a machine whose speed drifts shows in every condition alike. Not a
 pass/fail test.
@@ -26,7 +27,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDITIONS = ("none", "torch", "torch1", "numpy", "torch_then1")
+CONDITIONS = ("none", "torch", "torch1", "numpy", "torch_then1", "torch_same_thread")
 
 
 def child(condition: str, max_new_tokens: int) -> None:
@@ -44,7 +45,7 @@ def child(condition: str, max_new_tokens: int) -> None:
     linears = [m.weight.detach() for m in base.model.modules() if isinstance(m, torch.nn.Linear)]
     if condition == "torch1":
         torch.set_num_threads(1)
-    if condition in ("torch", "torch1", "torch_then1"):
+    if condition in ("torch", "torch1", "torch_then1", "torch_same_thread"):
         sum(float(w.sum()) for w in linears)
     if condition == "torch_then1":
         torch.set_num_threads(1)
@@ -58,7 +59,10 @@ def child(condition: str, max_new_tokens: int) -> None:
         answers = gguf.generate_batch(messages, settings, batch_size=len(messages))
         return sum(a.n_tokens for a in answers), time.perf_counter() - started
 
-    tokens, seconds = ThreadPoolExecutor(max_workers=1).submit(answer).result()
+    if condition == "torch_same_thread":
+        tokens, seconds = answer()
+    else:
+        tokens, seconds = ThreadPoolExecutor(max_workers=1).submit(answer).result()
     print(json.dumps({"condition": condition, "tokens": tokens, "tok_s": round(tokens / seconds, 1)}))
 
 
