@@ -45,12 +45,12 @@ def child(condition: str, max_new_tokens: int) -> None:
     linears = [m.weight.detach() for m in base.model.modules() if isinstance(m, torch.nn.Linear)]
     if condition == "torch1":
         torch.set_num_threads(1)
-    if condition in ("torch", "torch1", "torch_then1", "torch_same_thread"):
+    if condition.startswith("torch"):
         sum(float(w.sum()) for w in linears)
-    if condition == "torch_then1":
-        torch.set_num_threads(1)
     elif condition == "numpy":
         sum(float(w.numpy().sum()) for w in linears)
+    if condition == "torch_then1":
+        torch.set_num_threads(1)
     messages = [[{"role": "user", "content": item.prompt}] for item in load_prompt_set("study")[:10]]
     settings = PRESETS["p2"].with_(max_new_tokens=max_new_tokens, seed=0)
 
