@@ -36,11 +36,37 @@ def set_slider(page, elem_id: str, value: int) -> None:
     box.press("Enter")
 
 
-def wait_settled(page, selector: str) -> None:
-    """Until no progress overlay (Gradio's status tracker: its eta bar, a pending wrap) covers `selector`: under load
-    the overlay of the last update can still sit on the table and take a click meant for a row."""
-    page.wait_for_function(f"() => !document.querySelector('{selector} .eta-bar') && "
-                           f"!document.querySelector('{selector} .wrap.pending')", timeout=30_000)
+def wait_settled(page, selector: str, timeout_ms: int = 15_000) -> bool:
+    """Until no progress overlay (Gradio's status tracker: its eta bar) covers `selector`; False if one is still
+    there after `timeout_ms`. Under load the overlay of the last update can still sit on the table and take a click
+    meant for a row; in one CI run it stayed over 30 s after the table was drawn (a frontend race, not a slow handler),
+    so a caller goes on and clicks with `click_cell`, which gets through it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"() => !document.querySelector('{selector} .eta-bar')", timeout=timeout_ms)
+        return True
+    except PlaywrightTimeout:
+        return False
+
+
+def click_cell(page, table: str, shown: str) -> None:
+    """Click the first cell of `table`'s first row until the page's JavaScript `shown` holds. A real click first; if
+    a progress overlay left over the table takes it, the same mouse events go to the cell itself (Gradio's table
+    selects on the mouse-down/up pair, not on a bare click event)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    wait_settled(page, table)
+    cell = page.locator(f"{table} .virtual-row").first.locator("[role=gridcell]").first
+    try:
+        cell.click(timeout=10_000)
+        page.wait_for_function(shown, timeout=15_000)
+        return
+    except PlaywrightTimeout:
+        pass
+    for event in ("pointerdown", "mousedown", "pointerup", "mouseup", "click"):
+        cell.dispatch_event(event)
+    page.wait_for_function(shown, timeout=20_000)
 
 
 def act_until(page, act, condition: str, tries: int, timeout_ms: int, between=None) -> bool:

@@ -5,7 +5,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import expect
 
-from helpers import wait_settled
+from helpers import click_cell
 from run_builders import make_record, write_run
 
 pytestmark = pytest.mark.browser
@@ -50,10 +50,8 @@ def test_a_run_saved_after_the_page_opened_is_the_one_the_results_tab_opens_on_a
     results_page.wait_for_function(
         f"() => document.querySelector('#results-run input')?.value.includes('{folder.name}')", timeout=20_000)
     assert "not validated" in results_page.locator("#results-summary").inner_text()  # the run's judge, unmeasured
-    wait_settled(results_page, "#results-table")
-    results_page.locator("#results-table .virtual-row").first.locator("[role=gridcell]").first.click()
-    results_page.wait_for_function(
-        "() => document.querySelector('#results-detail')?.innerText.includes('Because')", timeout=20_000)
+    click_cell(results_page, "#results-table",
+               "() => document.querySelector('#results-detail')?.innerText.includes('Because')")
     detail = results_page.locator("#results-detail").inner_text()
     assert IMG in detail and SCRIPT in detail and PIXEL in detail  # shown as the characters they are
     assert SCRIPT in results_page.locator("#results-answer-a textarea").input_value()

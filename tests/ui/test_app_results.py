@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import act_until, wait_settled
+from helpers import act_until, click_cell, wait_settled
 from run_builders import RUN1, RUN2, write_run
 
 pytestmark = pytest.mark.browser
@@ -67,11 +67,8 @@ def test_pick_a_run_filter_and_export_the_report(page, demo_runs):
     assert "Length-controlled win rate of A: not enough data: 7 decided records with answer lengths" in summary
 
     # Clicking a row shows both answers.
-    wait_settled(page, "#results-table")
-    page.locator("#results-table .virtual-row").first.locator("[role=gridcell]").first.click()
-    page.wait_for_function(
-        "() => document.querySelector('#results-answer-a textarea')?.value.startsWith('Answer A to q1')",
-        timeout=20_000)
+    click_cell(page, "#results-table",
+               "() => document.querySelector('#results-answer-a textarea')?.value.startsWith('Answer A to q1')")
     assert page.locator("#results-answer-b textarea").input_value().startswith("Answer B to q1")
 
     # The single-mode run has no inconsistent records; the pairwise run has exactly one (q2).
