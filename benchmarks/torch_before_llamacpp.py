@@ -10,7 +10,9 @@ one batch from a worker thread (as runs/pipeline.py does) and reports tokens/s:
 - `torch1`: the same on one torch thread (torch.set_num_threads(1));
 - `numpy`: the same reduction in numpy (the weights read, no torch thread started);
 - `torch_then1`: `torch`, then torch set to one thread before the generation;
-- `torch_same_thread`: `torch`, then the generation in the thread that ran it (the main thread), not a worker.
+- `torch_same_thread`: `torch`, then the generation in the thread that ran it (the main thread), not a worker;
+- `torch_both`: `torch`, then the worker runs the reduction too before it generates (as in the app, where any of the
+  server's threads may have read a judge's features before it generates).
 
 Conditions alternate for --rounds rounds, so a machine whose speed drifts shows in every condition alike. Not a
 pass/fail test.
@@ -27,7 +29,7 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CONDITIONS = ("none", "torch", "torch1", "numpy", "torch_then1", "torch_same_thread")
+CONDITIONS = ("none", "torch", "torch1", "numpy", "torch_then1", "torch_same_thread", "torch_both", "torch_released")
 
 
 def child(condition: str, max_new_tokens: int) -> None:
@@ -51,10 +53,17 @@ def child(condition: str, max_new_tokens: int) -> None:
         sum(float(w.numpy().sum()) for w in linears)
     if condition == "torch_then1":
         torch.set_num_threads(1)
+    if condition == "torch_released":
+        import ctypes
+        gomp = ctypes.CDLL("libgomp.so.1")
+        noop = ctypes.CFUNCTYPE(None, ctypes.c_void_p)(lambda _: None)
+        gomp.GOMP_parallel(noop, None, 1, 0)
     messages = [[{"role": "user", "content": item.prompt}] for item in load_prompt_set("study")[:10]]
     settings = PRESETS["p2"].with_(max_new_tokens=max_new_tokens, seed=0)
 
     def answer() -> tuple[int, float]:
+        if condition == "torch_both":
+            sum(float(w.sum()) for w in linears)
         started = time.perf_counter()
         answers = gguf.generate_batch(messages, settings, batch_size=len(messages))
         return sum(a.n_tokens for a in answers), time.perf_counter() - started

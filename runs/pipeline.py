@@ -204,21 +204,22 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done,
         # the next chunk's answers are generated while a chunk is judged and saved, so a crash loses at most the
         # answers of the chunk being judged and of the next. On one CPU both would run slower than in turn
         # (benchmarks/study_speed.py --overlap).
+        # Where nothing overlaps, a chunk is answered in this thread, the one the judge reads in: torch and llama.cpp
+        # share one OpenMP runtime, and llama.cpp generated at 0.78x in another thread than the one torch had
+        # computed in (benchmarks/torch_before_llamacpp.py).
         chunk_size = BATCH_SIZE if len(pending) > 1 else 1
         chunks = [pending[start:start + chunk_size] for start in range(0, len(pending), chunk_size)]
-        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers-ahead")
         overlap = answers_overlap_judging(backends)
+        ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="answers-ahead") if overlap else None
         try:
-            coming = _answers_ahead(ahead, backends, chunks[0], sampling) if chunks else None
+            coming = _answers_ahead(ahead, backends, chunks[0], sampling) if overlap and chunks else None
             for number, chunk in enumerate(chunks):
                 answers = None
-                if coming is None and not overlap:
-                    coming = _answers_ahead(ahead, backends, chunk, sampling)
-                if coming is not None:
+                if len(chunk) > 1:  # a chunk of one streams its answers instead
                     yield CompareUpdate("answer_a", index, total, chunk[0], run_dir=writer.folder,
                                         message=f"answering prompts {index + 1}-{index + len(chunk)} together",
                                         chunk=len(chunk))
-                    answers = coming.result()
+                    answers = coming.result() if coming is not None else _batch_answers(backends, chunk, sampling)
                 coming = (_answers_ahead(ahead, backends, chunks[number + 1], sampling)
                           if overlap and number + 1 < len(chunks) else None)
                 for offset, item in enumerate(chunk):
@@ -231,7 +232,8 @@ def _answer_all(config, template, backends, items, warnings, plan, writer, done,
                                         record["answers"]["B"]["text"], record=record, run_dir=writer.folder)
                     index += 1
         finally:
-            ahead.shutdown(wait=False, cancel_futures=True)  # a stopped run does not wait for answers it will drop
+            if ahead is not None:
+                ahead.shutdown(wait=False, cancel_futures=True)  # a stopped run does not wait for answers it will drop
     summary = summarize(records)
     if backends["cache_stats"] is not None:
         summary["judge_cache"] = asdict(backends["cache_stats"])

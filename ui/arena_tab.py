@@ -15,6 +15,7 @@ from arena.leaderboard import TABLE_HEADERS, table_rows, to_dict
 from arena.views import VOTE_TEXT, export_leaderboard, leaderboard_markdown, linked_run, reveal_markdown
 from basics import UserFacingError
 from dashboard.summary_text import summary_markdown
+from runs.one_thread import stepped_in_one_thread
 from runs.public import app_concurrency, visitor_slot
 from runs.views import as_text
 from ui.widgets import PRIVATE, user_error, visitor
@@ -50,7 +51,7 @@ def battle(arena: Arena, prompt: str, request: gr.Request | None):
     """Stream two anonymous answers to the instruction; the battle's id comes last, and with it the vote buttons."""
     try:
         with visitor_slot(visitor(request)):
-            for update in arena.battle(prompt):
+            for update in stepped_in_one_thread(arena.battle(prompt)):
                 if update.stage == "done":
                     yield update.answer_a, update.answer_b, BEFORE_VOTE, update.battle_id, *votes_on(True)
                 else:

@@ -18,6 +18,7 @@ from runs.config import (
     CompareConfig,
 )
 from runs.costs import cost_line, estimate_cost
+from runs.one_thread import stepped_in_one_thread
 from runs.pipeline import resume_compare, run_compare
 from runs.progress import RunProgress
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, shipped_prompt_sets
@@ -137,7 +138,7 @@ def _run_batch(prompt_set, model_a, model_b, judge, presets, max_new_tokens, mod
         yield gr.Markdown(visible=False), f"**Failed:** {hide_server_paths(str(exc))}", [], gr.skip()
         raise user_error(exc) from exc
     yield gr.Markdown(visible=True), f"*{estimate}*", [], gr.skip()
-    yield from stream_batch(run_compare(config, items, label=label), [], progress)
+    yield from stream_batch(stepped_in_one_thread(run_compare(config, items, label=label)), [], progress)
 
 
 @gpu_handler(resume_seconds)
@@ -151,7 +152,7 @@ def resume_batch(run_dir, progress=gr.Progress(), request: gr.Request = None):
         with visitor_slot(visitor(request)):
             folder = public_gate().policy.check_run(run_dir) if public_gate() else run_dir
             rows = [batch_row(r) for r in read_records(folder)]
-            yield from stream_batch(resume_compare(folder), rows, progress)
+            yield from stream_batch(stepped_in_one_thread(resume_compare(folder)), rows, progress)
     except (OSError, UserFacingError) as exc:
         # The name as sent, cut short: the message after it names the run again where it matters.
         shown = run_dir if len(str(run_dir)) <= 80 else f"{str(run_dir)[:80]}…"

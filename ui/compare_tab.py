@@ -26,6 +26,7 @@ from runs.config import (
     CompareConfig,
 )
 from runs.judge_options import judge_options, pair_line
+from runs.one_thread import stepped_in_one_thread
 from runs.pipeline import run_compare
 from runs.progress import STAGE_TEXT
 from runs.prompt_sets import DEFAULT_PROMPT_SET, load_prompt_set, single_prompt
@@ -183,7 +184,7 @@ def _compare(model_a, model_b, judge, prompt, preset, temperature, min_p, top_p,
     if gate := public_gate():
         gate.policy.check_compare(config, [item])
     record = None
-    for update in run_compare(config, [item], label="app"):
+    for update in stepped_in_one_thread(run_compare(config, [item], label="app")):
         answer_a, answer_b = update.answer_a or answer_a, update.answer_b or answer_b
         if update.stage in STAGE_TEXT:
             doing = update.message if update.stage == "loading" else STAGE_TEXT[update.stage]

@@ -12,6 +12,7 @@ from finetune import progress_view as pv
 from finetune.config import FIELDS
 from models import DEFAULT_PRESET, PRESETS
 from runs.config import DEFAULT_JUDGE
+from runs.one_thread import stepped_in_one_thread
 from runs.prompt_sets import DEFAULT_PROMPT_SET, shipped_prompt_sets
 from runs.public import offered_answering_models, public_gate
 from runs.views import as_text
@@ -35,7 +36,7 @@ def compare_checkpoints(checkpoints, baseline, prompt_set, presets, limit, max_n
                              limit=whole(limit) or None, max_new_tokens=whole(max_new_tokens) or None)
         yield "*Checking the checkpoints, the baseline and the prompts…*", gr.skip(), gr.skip()
         lines: list[str] = []
-        for update in sweep_updates(config):
+        for update in stepped_in_one_thread(sweep_updates(config)):
             if isinstance(update, SweepResult):
                 summary = write_summary(update)
                 yield ("**Done.** " + as_text(summary["sentence"]), sweep_markdown(summary, update.folder.name),
