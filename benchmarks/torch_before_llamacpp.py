@@ -12,7 +12,9 @@ one batch from a worker thread (as runs/pipeline.py does) and reports tokens/s:
 - `torch_then1`: `torch`, then torch set to one thread before the generation;
 - `torch_same_thread`: `torch`, then the generation in the thread that ran it (the main thread), not a worker;
 - `torch_both`: `torch`, then the worker runs the reduction too before it generates (as in the app, where any of the
-  server's threads may have read a judge's features before it generates).
+  server's threads may have read a judge's features before it generates);
+- `torch_released`: `torch`, then the main thread starts a one-thread OpenMP region (libgomp's GOMP_parallel through
+  ctypes), to see whether shrinking its pool gives the cores back (it did not: 0.80x).
 
 Conditions alternate for --rounds rounds, so a machine whose speed drifts shows in every condition alike. Not a
 pass/fail test.
