@@ -57,9 +57,10 @@ class _Bfloat16Forward:
         self._lock = threading.Lock()
 
     def _twin(self):
-        """Made at the first reading, not at load: made at load, before the study's first llama.cpp generation, that
-        generation took ~40% longer (benchmarks/study_speed.py). Any torch computation on two threads does it
-        (benchmarks/torch_before_llamacpp.py: 0.78x), so a run that answers first and judges after keeps its speed."""
+        """Made at the first reading, not at load, so in the thread that reads: made at load, before the study's
+        first llama.cpp generation, that generation took ~40% longer (benchmarks/study_speed.py), because torch
+        computing in one thread and llama.cpp in another slows both (benchmarks/torch_before_llamacpp.py: 0.78x;
+        runs/one_thread.py keeps a run's steps in one thread)."""
         import copy
 
         import torch
