@@ -116,7 +116,8 @@ def test_the_next_chunk_is_answered_while_this_one_is_judged_only_where_that_pay
     """Two chunks and a part (BATCH_SIZE each, then 4). The first judge call waits for the second chunk's answers to
     start: they do only if the pipeline answers ahead, which it does where the stages do not share this machine's
     CPU (scripted models compute nothing) and not where they all do (here: told so). Either way every record holds
-    its own prompt, once, in order."""
+    its own prompt, once, in order. In turn, every chunk is answered in the thread the run is stepped in, the one the
+    judge reads in (torch and llama.cpp computing in two threads slow each other: runs/one_thread.py)."""
     import threading
 
     import runs.pipeline
@@ -127,11 +128,12 @@ def test_the_next_chunk_is_answered_while_this_one_is_judged_only_where_that_pay
     items = [PromptItem(id=f"p{i:02d}", prompt=f"Question {i}?") for i in range(2 * BATCH_SIZE + 4)]
     run = config(tmp_path)
     model_b, judge = load_model(run.model_b), load_model(run.judge)
-    batches, second_chunk_started, seen_while_judging = [], threading.Event(), []
+    batches, second_chunk_started, seen_while_judging, answered_in = [], threading.Event(), [], set()
     answer_batch, judge_score = model_b.generate_batch, judge.score
 
     def counted_batch(conversations, *args, **kwargs):
         batches.append(len(conversations))
+        answered_in.add(threading.get_ident())
         if len(batches) == 2:
             second_chunk_started.set()
         return answer_batch(conversations, *args, **kwargs)
@@ -147,6 +149,7 @@ def test_the_next_chunk_is_answered_while_this_one_is_judged_only_where_that_pay
     assert [r["prompt"] for r in records] == [i.prompt for i in items]
     assert batches == [BATCH_SIZE, BATCH_SIZE, 4]
     assert seen_while_judging == [overlap]
+    assert (answered_in == {threading.get_ident()}) is not overlap
 
 
 def test_answers_overlap_judging_only_where_a_stage_computes_elsewhere():
