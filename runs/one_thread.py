@@ -2,10 +2,12 @@
 
 The app's server (Gradio) steps a handler's generator in whichever of its worker threads is free, so one run's
 generation and judge readings can land on different threads. torch and llama.cpp share one OpenMP runtime (libgomp),
-which keeps a pool of threads for each thread that starts parallel work; once more pool threads exist than cores,
-each pool waits by sleeping instead of spinning, and llama.cpp's generation ran at 0.78x
-(benchmarks/torch_before_llamacpp.py: `torch`, and `torch_both` where the generating thread had run torch too). In
-one thread throughout it ran at full speed (`torch_same_thread`). The CLI steps a run in its main thread already.
+which keeps a pool of threads for each thread that starts parallel work; with two threads' pools, llama.cpp's
+generation ran at 0.78x (benchmarks/torch_before_llamacpp.py: `torch`, and `torch_both` where the generating thread
+had run torch too), and the judge's readings slowed as much; likely because once libgomp manages more threads than
+there are cores, its threads wait by sleeping instead of spinning. In one thread throughout it ran at full speed
+(`torch_same_thread`). The CLI steps a run in its main thread already; the app steps its compares, batches, sweeps,
+arena battles, validations and distillations through this.
 
 The steps stay in lock step with the consumer: the next step is computed only when the next update is asked for, as
 with the generator itself, so nothing is computed ahead that a stop would throw away. Closing the stepped iterator

@@ -8,6 +8,7 @@ from basics import UserFacingError
 from dashboard.distill_view import DISTILL_HEADERS, distill_rows, learning_curve_figure, loss_figure
 from lab.distill import GOLD, DistillConfig, run_distill
 from models import known_model_specs
+from runs.one_thread import stepped_in_one_thread
 from ui.widgets import user_error
 from ui.zerogpu import distill_seconds, gpu_handler
 
@@ -21,7 +22,7 @@ def distil(data, teacher, name, held_out, degrade, limit, progress=gr.Progress()
     try:
         config = DistillConfig(data=data or "", name=(name or "").strip() or "student", teacher=teacher or GOLD,
                                held_out=float(held_out or 0.2), degrade=bool(degrade), limit=int(limit or 0))
-        for update in run_distill(config):
+        for update in stepped_in_one_thread(run_distill(config)):
             if update.total:
                 progress((update.done, update.total), desc=STAGES[update.stage], unit="items")
             if update.stage == "done":

@@ -32,6 +32,7 @@ from lab.validation import (
     shipped_labelled_sets,
 )
 from runs.config import DEFAULT_JUDGE
+from runs.one_thread import stepped_in_one_thread
 from runs.public import app_concurrency, hide_server_paths, offered_models, public_gate, visitor_slot
 from runs.votes import runs_with_votes
 from ui.distill_panel import distill_panel
@@ -151,7 +152,7 @@ def _validation_views(config: ValidationConfig, progress):
     """(status, the views, folder) as the validation goes: the status names the stage, loading or judging, until
     the run is finished."""
     folder = None
-    for update in run_validation(config):
+    for update in stepped_in_one_thread(run_validation(config)):
         folder = str(update.folder)
         if update.stage == "item":
             progress((update.index, update.total), desc=f"{update.judge} · {update.method}", unit="rows")
