@@ -224,7 +224,7 @@ def bfloat16_note(meta: dict) -> str:
 ## Reading bfloat16 features
 
 Where the CPU multiplies bfloat16 natively (Intel AMX), the judge reads its features under CPU autocast to bfloat16,
-about 1.6x faster than float32 (benchmarks/judge_reading.py); elsewhere, or with `$LLM_JUDGE_HEAD_BFLOAT16=0`, it
+about 1.9x faster than float32 (benchmarks/judge_reading.py); elsewhere, or with `$LLM_JUDGE_HEAD_BFLOAT16=0`, it
 reads float32. The same head, measured reading bfloat16 ({found['date']}; `{found['command']}`):
 
 | held-out set | pairs | agreement [95% CI] |

@@ -239,7 +239,7 @@ def test_a_bfloat16_head_reads_through_autocast_and_leaves_the_registry_s_model_
 @pytest.mark.model
 def test_the_shipped_judge_reads_bfloat16_only_where_the_cpu_multiplies_it_and_says_which(monkeypatch):
     """The default judge was measured alike reading float32 and bfloat16 features (its meta's `reads_bfloat16`):
-    it reads bfloat16 where the CPU has AMX (this project's machines: about 1.6x faster), float32 elsewhere or with
+    it reads bfloat16 where the CPU has AMX (this project's machines: about 1.9x faster), float32 elsewhere or with
     $LLM_JUDGE_HEAD_BFLOAT16=0, and its description (kept in each run's manifest) names the reading."""
     from models.backends.head import load_head_backend
     from models.feature_readers import native_bfloat16
