@@ -2,9 +2,9 @@
 preset p2 with answers of up to --max-new-tokens tokens, the default models and judge, an empty results folder.
 
 The app's server steps a handler in whichever of its worker threads is free; this measures what that costs against
-the CLI's one thread (benchmarks/study_speed.py, runs/one_thread.py). The app runs in this process (as the tests
-launch it); the client is gradio_client over 127.0.0.1. Reports the wall time of the call, the stage times from the
-run's records (answers A and B, judge) and the answer tokens/s. Not a pass/fail test.
+the CLI's one thread (benchmarks/study_speed.py, runs/one_thread.py). The app is `python app.py` in a process of its
+own, as benchmarks/load_test.py starts it; the client is gradio_client over 127.0.0.1. Reports the wall time of the
+call, the stage times from the run's records (answers A and B, judge) and the answer tokens/s. Not a pass/fail test.
 
 Usage: python benchmarks/app_batch_speed.py [--prompts 10] [--max-new-tokens 256] [--out FILE.json]
 """
@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import socket
 import sys
 import tempfile
 import time
@@ -22,11 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT)]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from benchmarks.load_test import launch_app  # noqa: E402
+from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B  # noqa: E402
 
 
 def main() -> None:
@@ -35,16 +30,10 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=256)
     parser.add_argument("--out")
     args = parser.parse_args()
-    results = Path(tempfile.mkdtemp(prefix="app-batch-speed-"))
-    os.environ["LLM_JUDGE_RESULTS"] = str(results)  # read when the app is built: a first run, no caches
     from gradio_client import Client
 
-    from runs.config import DEFAULT_JUDGE, DEFAULT_MODEL_A, DEFAULT_MODEL_B
-    from ui.app import build_app
-
-    demo = build_app()
-    demo.queue()
-    _, url, _ = demo.launch(server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True)
+    results = Path(tempfile.mkdtemp(prefix="app-batch-speed-"))  # empty: a first run, no caches
+    process, url = launch_app(public=False, results=results)
     try:
         client = Client(url, verbose=False)
         started = time.perf_counter()
@@ -52,7 +41,8 @@ def main() -> None:
                        args.prompts, api_name="/batch")
         wall = time.perf_counter() - started
     finally:
-        demo.close()
+        process.terminate()
+        process.wait()
     (folder,) = [p for p in results.iterdir() if (p / "records.jsonl").exists()]
     records = [json.loads(line) for line in (folder / "records.jsonl").read_text(encoding="utf-8").splitlines()]
     stages = {stage: round(sum(r["timings"][stage] for r in records), 1) for stage in ("answer_a", "answer_b", "judge")}
