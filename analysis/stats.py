@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -95,9 +96,9 @@ def wilson_interval(successes: float, n: int, level: float = LEVEL) -> tuple[flo
     point, so 12 of 12 reads 76%-100%, not 100%-100%."""
     if n <= 0:
         return None
-    from scipy.stats import norm
-
-    z = float(norm.ppf(1 - (1 - level) / 2))
+    # The standard library's normal quantile: scipy.stats' is the same to 1e-15, and importing scipy.stats took ~0.6 s
+    # of a first compare's wall time (benchmarks/study_speed.py).
+    z = NormalDist().inv_cdf(1 - (1 - level) / 2)
     p = successes / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)

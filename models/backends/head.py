@@ -7,7 +7,9 @@ of a judge shipped in adapters/shipped/ (models/spec.py SHIPPED_JUDGES).
 """
 from __future__ import annotations
 
+import threading
 import time
+import weakref
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -20,7 +22,7 @@ from models.errors import ModelLoadError
 from models.feature_readers import feature_reader, reads_bfloat16
 from models.reward_head import META_FILE, FeatureCache, LabelHead, RewardHead, load_head
 from models.settings import SamplingSettings
-from models.spec import HEAD_PREFIX, ModelSpec
+from models.spec import HEAD_PREFIX, ModelSpec, parse_model_spec, transformers_source
 
 
 @dataclass
@@ -83,7 +85,6 @@ class HeadBackend(Backend):
 
 
 def load_head_backend(spec: ModelSpec) -> HeadBackend:
-    from models.registry import load_model
 
     folder = Path(spec.base[len(HEAD_PREFIX):])
     started = time.perf_counter()
@@ -92,12 +93,12 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
     except (OSError, KeyError, ValueError) as exc:
         raise ModelLoadError(f"cannot read the scoring judge in {folder} ({exc}): it needs head.npz and {META_FILE}, "
                              "as finetune/head_training.py writes them") from exc
-    base = load_model(head.meta.get("base") or "smollm2-135m")
+    weights = head.weights_kind if isinstance(head, RewardHead) else "float32"
+    base = reading_base(head.meta.get("base") or "smollm2-135m", weights)
     if base.name not in ("transformers", "llamacpp"):
         raise ModelLoadError(f"the scoring judge in {folder} needs a transformers or llama.cpp base, not "
                              f"{base.spec.text}")
     version = head.features_version if isinstance(head, RewardHead) else 2
-    weights = head.weights_kind if isinstance(head, RewardHead) else "float32"
     if reads_bfloat16(head.meta, base):  # measured alike reading float32 and bfloat16: the faster one here
         weights = "bfloat16"
     try:
@@ -107,3 +108,38 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
     cache = FeatureCache(results_dir() / ".cache" / "features", key, signals=head.signals, version=version)
     return HeadBackend(spec=spec, base=base, head=head, features=cache, reading=weights,
                        load_seconds=time.perf_counter() - started)
+
+
+_READERS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # base spec -> its torch reader, while held
+_READERS_LOCK = threading.Lock()
+
+
+def reading_base(spec_text: str, weights: str = "float32"):
+    """The model a head reads its features with. A plain Llama folder (the embedded model's conversion, or a local
+    folder) on the CPU is read by models/torch_llama.py: the same features bit for bit without ~2.3 s of transformers'
+    model imports, shared by every head on that base while one is loaded. The registry's model otherwise: where it is
+    loaded already (Model A on transformers, say: one copy in memory), for hub ids, adapters, GPUs, int8 readings and
+    other architectures."""
+    from models.registry import load_model, loaded_models
+
+    spec = parse_model_spec(spec_text)
+    if (spec.backend != "transformers" or spec.adapter or spec.base_kind not in ("embedded", "local")
+            or weights == "int8" or spec.text in loaded_models()):
+        return load_model(spec)
+    import torch
+
+    from models.backends.hf import TransformersBackend
+    from models.torch_llama import load_reader, readable_folder
+
+    folder = Path(transformers_source(spec))
+    if torch.cuda.is_available() or not readable_folder(folder):
+        return load_model(spec)
+    with _READERS_LOCK:
+        found = _READERS.get(spec.text)
+        if found is None:
+            started = time.perf_counter()
+            model, tokenizer = load_reader(folder)
+            found = TransformersBackend(spec=spec, model=model, tokenizer=tokenizer, device="cpu", engine="torch",
+                                        load_seconds=time.perf_counter() - started)
+            _READERS[spec.text] = found
+        return found

@@ -179,6 +179,9 @@ def test_asking_for_unsloth_here_fails_before_the_weights_are_read(monkeypatch):
 @cpu_builds_only
 def test_a_scoring_judge_reports_where_its_base_computes():
     from models import load_model
+    from models.registry import unload_all
 
+    unload_all()  # its base not loaded as a model of its own: read by models/torch_llama.py
     described = load_model("smollm2-135m-judge").describe()
-    assert (described["device"], described["dtype"], described["engine"]) == ("cpu", "float32", "transformers")
+    assert (described["device"], described["dtype"], described["engine"]) == ("cpu", "float32", "torch")
+    unload_all()
