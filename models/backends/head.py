@@ -85,7 +85,6 @@ class HeadBackend(Backend):
 
 
 def load_head_backend(spec: ModelSpec) -> HeadBackend:
-
     folder = Path(spec.base[len(HEAD_PREFIX):])
     started = time.perf_counter()
     try:
