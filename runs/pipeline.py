@@ -115,9 +115,12 @@ def resume_compare(run_dir: str | Path, long_prompts: str | None = None) -> Iter
 def load_backends(config: CompareConfig) -> dict:
     """{"model_a", "model_b", "judges", "cache_stats", "system"}: every model of the run loaded (once each: the
     registry caches them), and the system prompts A and B get (runs/system_prompts.py)."""
+    # The answering models first: a scoring judge whose base is one of them reads its features from that model, not
+    # from a second copy (models/backends/head.py reading_base).
+    model_a, model_b = load_model(config.model_a), load_model(config.model_b)
     judges, cache_stats = cached_judges([load_model(spec) for spec in config.judges], config.judge_cache)
-    return {"model_a": load_model(config.model_a), "model_b": load_model(config.model_b), "judges": judges,
-            "cache_stats": cache_stats, "system": run_system_prompts(config)}
+    return {"model_a": model_a, "model_b": model_b, "judges": judges, "cache_stats": cache_stats,
+            "system": run_system_prompts(config)}
 
 
 def spec_notices(backends: dict) -> list[str]:

@@ -81,3 +81,15 @@ def test_the_default_judge_scores_without_transformers_model_code_in_the_process
     found = json.loads(done.stdout.strip().splitlines()[-1])
     assert found["engine"] == "torch" and found["model_code"] == []
     assert len(found["scores"]) == 2 and set(found["scores"][0]) == {"relevance", "coherence", "completeness"}
+
+
+def test_a_run_whose_model_a_is_the_judge_s_base_keeps_one_copy_of_it(unloaded, tmp_path):
+    from models import load_model
+    from runs.config import CompareConfig
+    from runs.pipeline import load_backends
+
+    config = CompareConfig(model_a="smollm2-135m", model_b="scripted:B", judge="smollm2-135m-judge",
+                           out_dir=str(tmp_path))
+    backends = load_backends(config)  # the answering models load first, so the judge finds its base among them
+    read_with = load_model("smollm2-135m-judge").base.model
+    assert getattr(read_with, "_float32", read_with) is backends["model_a"].model  # bfloat16 reads share it too
