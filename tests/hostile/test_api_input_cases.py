@@ -21,6 +21,9 @@ from servers import free_port
 
 from basics import REPO_ROOT
 
+# Every test here talks to `python app.py --public` in a process of its own: the full suite runs them, the fast
+# part (-m "not model and not browser and not process") leaves them out.
+pytestmark = pytest.mark.process
 JUDGE = "scripted:Relevance: 4\nCoherence: 3\nCompleteness: 4"
 COMPARE = dict(model_a="scripted:hello there", model_b="scripted:world", judge=JUDGE, prompt="Say hi.", preset="p1",
                temperature=0.5, min_p=0.05, top_p=1.0, max_new_tokens=16, seed=0, mode="single", template_text="",

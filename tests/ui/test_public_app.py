@@ -17,6 +17,9 @@ from basics import REPO_ROOT
 
 PROMPT = "Give two tips for staying focused while studying."
 JUDGE = "smollm2-135m-gguf"  # writes replies on llama.cpp: the quickest real judge
+# Every test here talks to `python app.py --public` in a process of its own: the full suite runs them, the fast
+# part (-m "not model and not browser and not process") leaves them out.
+pytestmark = pytest.mark.process
 # Gradio refuses a picker value outside its choices before our allow-list sees it; either answer is fine.
 NOT_OFFERED = ("not offered on this shared app", "not in the list of choices")
 
