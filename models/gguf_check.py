@@ -26,11 +26,9 @@ class _Header:
         self.data, self.at = data, 0
 
     def take(self, n: int, what: str) -> bytes:
-        if n < 0 or self.at + n > len(self.data):
-            raise ValueError(f"the file ends inside its {what}")
-        chunk = self.data[self.at: self.at + n]
-        self.at += n
-        return chunk
+        start = self.at
+        self.skip(n, what)
+        return self.data[start: self.at]
 
     def number(self, fmt: str, what: str):
         return struct.unpack(fmt, self.take(struct.calcsize(fmt), what))[0]

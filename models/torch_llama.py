@@ -122,9 +122,8 @@ class LlamaReader(nn.Module):
 
     def __init__(self, config: dict, weights: dict[str, torch.Tensor]):
         super().__init__()
-        c = SimpleNamespace(**config)
-        c.head_dim = config.get("head_dim") or c.hidden_size // c.num_attention_heads
-        self.config = SimpleNamespace(**{**config, "head_dim": c.head_dim, "_commit_hash": None})
+        head_dim = config.get("head_dim") or config["hidden_size"] // config["num_attention_heads"]
+        self.config = c = SimpleNamespace(**{**config, "head_dim": head_dim, "_commit_hash": None})
         w = {k: v.to(torch.float32) for k, v in weights.items()}
         self.model = nn.Module()
         self.model.embed_tokens = nn.Embedding.from_pretrained(w["model.embed_tokens.weight"], freeze=True)

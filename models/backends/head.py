@@ -12,7 +12,7 @@ import time
 import weakref
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -32,6 +32,9 @@ class HeadBackend(Backend):
     name: str = "head"
     features: FeatureCache | None = None  # on disk: an answer judged again (other order, re-run) is not re-read
     reading: str = "float32"  # the weights its features are read with here (models/feature_readers.py)
+    # The base as reading_base gave it, before a bfloat16 or int8 reader wrapped it: held so that a torch reader
+    # shared through _READERS stays loaded as long as a head reads with it.
+    read_from: Any = field(default=None, repr=False)
 
     capabilities: ClassVar[Capabilities] = Capabilities(streaming=False, answer_scores=True)
 
@@ -101,11 +104,11 @@ def load_head_backend(spec: ModelSpec) -> HeadBackend:
     if reads_bfloat16(head.meta, base):  # measured alike reading float32 and bfloat16: the faster one here
         weights = "bfloat16"
     try:
-        base, key = feature_reader(base, weights)
+        reader, key = feature_reader(base, weights)
     except ValueError as exc:
         raise ModelLoadError(f"the scoring judge in {folder} was fit on {weights} features: {exc}") from exc
     cache = FeatureCache(results_dir() / ".cache" / "features", key, signals=head.signals, version=version)
-    return HeadBackend(spec=spec, base=base, head=head, features=cache, reading=weights,
+    return HeadBackend(spec=spec, base=reader, head=head, features=cache, reading=weights, read_from=base,
                        load_seconds=time.perf_counter() - started)
 
 

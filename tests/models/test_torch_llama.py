@@ -1,6 +1,7 @@
 """The scoring judge's torch-only reading of a Llama base (models/torch_llama.py) against transformers' own model: the
 same features bit for bit, float32 and bfloat16, padded batches included; used only where it applies, one copy of a
 base where the registry holds it already, and without transformers' model code in the process."""
+import gc
 import json
 import subprocess
 import sys
@@ -42,9 +43,18 @@ def test_the_torch_reading_gives_transformers_features_bit_for_bit(unloaded, wei
 def test_a_base_the_registry_holds_is_read_from_there_and_readers_are_shared(unloaded):
     from models import load_model
     from models.backends.head import reading_base
+    from models.registry import unload_all
 
     first, again = reading_base("smollm2-135m"), reading_base("smollm2-135m")
-    assert first is again  # the default judge and the toxicity judge read one copy
+    assert first is again
+    del first, again
+    gc.collect()
+    # The default judge reads bfloat16 through a wrapper of the reader, the toxicity judge float32 from the reader
+    # itself: one copy of the weights between them, kept while either is loaded.
+    default, toxicity = load_model("smollm2-135m-judge"), load_model("toxicity")
+    gc.collect()
+    assert getattr(default.base.model, "_float32", default.base.model) is toxicity.base.model
+    unload_all()
     held = load_model("smollm2-135m")  # Model A on transformers, say
     assert reading_base("smollm2-135m") is held  # no second copy of it in memory
     assert reading_base("smollm2-135m", "int8") is held  # int8 quantises transformers' modules
