@@ -1,7 +1,8 @@
 """`python -m models.llamacpp_server ARGS`: llama-cpp-python's OpenAI-compatible server (`python -m llama_cpp.server`,
 same arguments) with the weights in plain CPU buffers, as the app loads them (models/llamacpp_buffers.py): the same
 numbers as the in-process backend, and no crash on CPUs whose AMX kernels fail. Its token probabilities are ranked
-with numpy (`ranked`), the same list in the same order, ~4x faster than the library's own sort."""
+with numpy (`ranked`), the same list in the same order, ~4x faster than the library's own sort; and a reply's log
+probabilities are computed for the reply's tokens alone (`logprob_rows`), not for every token of its prompt too."""
 from __future__ import annotations
 
 import builtins
@@ -45,11 +46,57 @@ def _logprobs_and_range(iterable):
     return sequence if indices == range(len(sequence)) else None
 
 
+class _RowsOnRequest:
+    """The log probabilities of a (tokens, vocabulary) array of logits, computed for the rows taken from it.
+
+    For a reply with logprobs llama-cpp-python computes them over every row it holds, the prompt's included, and
+    then keeps the reply's (`logits_to_logprobs(self._scores)[token_offset:]`): a judge's prompt of ~700 tokens
+    is ~34 million values made three times over, ~1.4 s of a served probability reading on this project's 2-core CPU
+    (py-spy on tests/ui/test_app_endpoints.py), for the ~50 rows kept. The rows are computed by the library's own
+    function, so they are the same numbers (tests/models/test_llamacpp_server_ranked.py)."""
+
+    def __init__(self, logits: np.ndarray, compute):
+        self._logits, self._compute, self._whole = logits, compute, None
+
+    def __getitem__(self, rows):
+        return self._compute(self._logits[rows])
+
+    def _whole_array(self) -> np.ndarray:
+        if self._whole is None:
+            self._whole = self._compute(self._logits)
+        return self._whole
+
+    def __getattr__(self, name):  # anything but taking rows (another library version): the whole array, once
+        return getattr(self._whole_array(), name)
+
+    def __array__(self, dtype=None, copy=None):
+        return self._whole_array() if dtype is None else self._whole_array().astype(dtype)
+
+    def __len__(self) -> int:
+        return len(self._logits)
+
+    def __iter__(self):
+        return iter(self._whole_array())
+
+
+def logprob_rows(compute):
+    """The library's `logits_to_logprobs` (`compute`), made lazy for a 2-D array: rows are computed as taken."""
+
+    def logits_to_logprobs(logits, axis: int = -1):
+        if isinstance(logits, np.ndarray) and logits.ndim == 2 and axis in (-1, 1):
+            return _RowsOnRequest(logits, compute)
+        return compute(logits, axis=axis)
+
+    return logits_to_logprobs
+
+
 def main() -> None:
     import llama_cpp.llama
 
     # Only the library's module sees `ranked`: its three sorts are of (logprob, token id) pairs.
     llama_cpp.llama.sorted = ranked
+    Llama = llama_cpp.llama.Llama
+    Llama.logits_to_logprobs = staticmethod(logprob_rows(Llama.logits_to_logprobs))
     # The server loads its model inside its own main(): the buffer policy has to be in force for the whole run.
     with llama_weight_buffers():
         runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)

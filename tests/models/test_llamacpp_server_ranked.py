@@ -52,3 +52,20 @@ def test_a_zip_already_read_from_is_sorted_from_where_it_stands():
 
 def test_a_key_is_sorted_by_python():
     assert ranked(zip([3.0, 1.0], range(2)), key=lambda pair: pair[1], reverse=True) == [(1.0, 1), (3.0, 0)]
+
+
+def test_a_reply_s_logprob_rows_are_the_library_s_own_numbers():
+    from llama_cpp.llama import Llama
+
+    from models.llamacpp_server import logprob_rows
+
+    logits = np.random.default_rng(1).normal(scale=4, size=(37, 49_152)).astype(np.float32)
+    logits[3, 10:20] = -np.inf  # a masked token
+    whole = Llama.logits_to_logprobs(logits)
+    lazy = logprob_rows(Llama.logits_to_logprobs)(logits)
+    for rows in (slice(30, None), slice(0, 5), 3, slice(None)):
+        assert np.array_equal(lazy[rows], whole[rows])
+    assert np.array_equal(np.asarray(lazy), whole) and lazy.shape == whole.shape and len(lazy) == len(whole)
+    assert all(np.array_equal(a, b) for a, b in zip(lazy, whole))
+    row = logits[5]  # one row (the streaming path) is computed as the library computes it
+    assert np.array_equal(logprob_rows(Llama.logits_to_logprobs)(row), whole[5])
