@@ -5,6 +5,7 @@ import json
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import expect
 
 from helpers import set_slider
@@ -106,11 +107,19 @@ def test_the_results_summary_charts_and_report_end_with_what_the_intervals_say(b
     page.goto(app_url)
     page.get_by_role("tab", name="Results").click()
     page.locator("#results-refresh").click()
-    page.locator("#results-run input").click()
-    page.get_by_role("option", name=scripted_run.name).first.click()
     # The tab opens on the newest run, whose summary also ends with a conclusion: wait for this run's (6 records).
-    page.wait_for_function("() => { const s = document.querySelector('#results-summary')?.innerText || ''; "
-                           "return s.includes('6 records') && s.includes('Conclusion'); }", timeout=30_000)
+    # Under load the tab's own refresh (asked before the pick) can answer after it and put the newest run back, so
+    # the run is picked again if its summary has not come (a suite run under a profiler saw it once).
+    for attempt in range(3):
+        page.locator("#results-run input").click()
+        page.get_by_role("option", name=scripted_run.name).first.click()
+        try:
+            page.wait_for_function("() => { const s = document.querySelector('#results-summary')?.innerText || '';"
+                                   " return s.includes('6 records') && s.includes('Conclusion'); }", timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
     summary = page.locator("#results-summary").inner_text()
     assert "Too close to call: 6 of the 6 ties were too close to call (tie band 0.05" in summary
     assert "Cut off: 6 of A's and 0 of B's 6 answers were cut off at 4 tokens" in summary
