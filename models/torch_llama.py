@@ -5,8 +5,9 @@ A head reads its base's last hidden layer and log probabilities; it never genera
 pulled in by its loading and kernel code): more than the study's gap to its goal (benchmarks/study_speed.py). This
 module builds the same layers under the same weight names over the folder's safetensors and runs the same operations
 in the same order, so CPU autocast to bfloat16 casts the same ones (models/feature_readers.py) and the features are
-transformers' bit for bit (tests/models/test_torch_llama.py); the tokenizer is transformers' own light class, so the
-ids are the same ids.
+transformers' bit for bit (tests/models/test_torch_llama.py). The embedded model's tokenizer is read without
+transformers too (models/chat_tokenizer.py: transformers' ids, tests/models/test_chat_tokenizer.py); any other
+folder's is transformers' own tokenizer class.
 
 Only what that was checked on is read this way: a `llama` config with SiLU, the default rotary embedding, no biases,
 one safetensors file, on the CPU. Anything else loads through transformers, as does every model that generates.
@@ -162,14 +163,21 @@ class LlamaReader(nn.Module):
         return SimpleNamespace(logits=self.lm_head(hidden), hidden_states=(hidden,) if output_hidden_states else None)
 
 
-def load_reader(folder: Path) -> tuple[LlamaReader, object]:
-    """(the model, its tokenizer) from a folder readable_folder() accepts, float32 on the CPU, in eval mode."""
+def load_reader(folder: Path, embedded: bool = False) -> tuple[LlamaReader, object]:
+    """(the model, its tokenizer) from a folder readable_folder() accepts, float32 on the CPU, in eval mode. The
+    embedded model's conversion (`embedded`) gets models/chat_tokenizer.py's tokenizer, which needs no transformers
+    import; any other folder transformers' own."""
     from safetensors.torch import load_file
-    from transformers import PreTrainedTokenizerFast  # the tokenizer alone: none of transformers' model code
+
+    from models.chat_tokenizer import load_chat_tokenizer
 
     config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
     model = LlamaReader(config, load_file(str(folder / WEIGHTS_FILE)))
-    tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder))
-    if tokenizer.pad_token_id is None:
-        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer = load_chat_tokenizer(folder) if embedded else None
+    if tokenizer is None:
+        from transformers import PreTrainedTokenizerFast  # the tokenizer alone: none of transformers' model code
+
+        tokenizer = PreTrainedTokenizerFast.from_pretrained(str(folder))
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
     return model.eval(), tokenizer

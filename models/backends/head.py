@@ -140,7 +140,7 @@ def reading_base(spec_text: str, weights: str = "float32"):
         found = _READERS.get(spec.text)
         if found is None:
             started = time.perf_counter()
-            model, tokenizer = load_reader(folder)
+            model, tokenizer = load_reader(folder, embedded=spec.base_kind == "embedded")
             found = TransformersBackend(spec=spec, model=model, tokenizer=tokenizer, device="cpu", engine="torch",
                                         load_seconds=time.perf_counter() - started)
             _READERS[spec.text] = found
