@@ -60,11 +60,14 @@ def open_run(name):
 def refresh(current, other, chosen=None):
     """The run lists read now (a run saved since the page opened is there); the tab opens on the newest finished
     run unless the person picked one themselves (`chosen`), which it keeps while it exists; the earlier-run list
-    never offers the selected run itself (a diff of all +0)."""
+    never offers the selected run itself (a diff of all +0). Where the run shown stays, no value is sent: a refresh
+    asked before the person picked a run can answer after the pick, and would put the old one back."""
     infos = list_runs()  # read once: listing reads every run's records
     choices = run_choices(infos)
     names = [value for _, value in choices]
     keep = current if chosen and current == chosen and current in names else latest_finished_run(infos)
+    if keep == current:  # the value stays as it is: a run picked while this refresh ran is not put back
+        return gr.Dropdown(choices=choices), earlier_runs(keep, other, choices)
     return gr.Dropdown(choices=choices, value=keep), earlier_runs(keep, other, choices)
 
 
