@@ -66,9 +66,9 @@ def refresh(current, other, chosen=None):
     choices = run_choices(infos)
     names = [value for _, value in choices]
     keep = current if chosen and current == chosen and current in names else latest_finished_run(infos)
-    if keep == current:  # the value stays as it is: a run picked while this refresh ran is not put back
-        return gr.Dropdown(choices=choices), earlier_runs(keep, other, choices)
-    return gr.Dropdown(choices=choices, value=keep), earlier_runs(keep, other, choices)
+    # The value stays as it is where it would not change: a run picked while this refresh ran is not put back.
+    runs = gr.Dropdown(choices=choices) if keep == current else gr.Dropdown(choices=choices, value=keep)
+    return runs, earlier_runs(keep, other, choices)
 
 
 def earlier_runs(current, other, choices=None):

@@ -117,8 +117,9 @@ def test_the_results_summary_charts_and_report_end_with_what_the_intervals_say(b
     page.get_by_role("tab", name="Results").click()
     page.locator("#results-refresh").click()
     # The tab opens on the newest run, whose summary also ends with a conclusion: wait for this run's (6 records).
-    # Under load the tab's own refresh (asked before the pick) can answer after it and put the newest run back, so
-    # the run is picked again if its summary has not come (a suite run under a profiler saw it once).
+    # A refresh asked before the pick could answer after it and put the newest run back (a suite run under a
+    # profiler saw it once); a refresh that keeps the run shown no longer sends a value (ui/results_tab.py), but one
+    # that moves it still does, so the run is picked again if its summary has not come.
     for attempt in range(3):
         page.locator("#results-run input").click()
         page.get_by_role("option", name=scripted_run.name).first.click()
